@@ -1,0 +1,235 @@
+"""Training checks: models trained with the student's own parts, judged on what they learned.
+
+Each probe trains in the trusted loop (:func:`grader.training.minibatch_sgd`) with fixed seeds and records the
+final parameters and the per-epoch training loss; the judge, in the grading process, evaluates those
+parameters itself (test accuracy, parameter error, test loss) and compares with the rubric's threshold.
+
+Settings (chosen for the embedded digits set: 1,347 training images; the book's batch of 256 underfits it):
+
+====================  ======================================  =====  =====  ======
+task                  student parts used                       batch  lr     epochs
+====================  ======================================  =====  =====  ======
+linear_regression     data_iter, sgd                           10     0.03   3
+softmax_regression    data_iter, cross_entropy, sgd            32     0.1    10
+mlp (256 hidden)      data_iter, cross_entropy, sgd, relu      32     0.1    10
+weight_decay (λ=0,3)  data_iter, sgd, l2_penalty               5      0.003  100
+====================  ======================================  =====  =====  ======
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import datasets
+from ..training import TrainingError, minibatch_sgd
+from .common import Observations, Verdict, failed, passed
+
+SEED = 0
+
+# --- data and models (trusted code, the same in the probe and the judge) -------------------------------------
+
+TRUE_W = np.array([2.0, -3.4], np.float32)
+TRUE_B = 4.2
+
+
+def synthetic_linear(key, w, b, num_examples: int, noise: float = 0.01):
+    """y = Xw + b + ε with X ~ N(0, 1) and ε ~ N(0, noise²); y has shape (n, 1)."""
+    kx, ke = jax.random.split(key)
+    X = jax.random.normal(kx, (num_examples, len(w)))
+    y = X @ jnp.asarray(w) + b + noise * jax.random.normal(ke, (num_examples,))
+    return X, y.reshape(-1, 1)
+
+
+def squared_loss_sum(y_hat, y):
+    """Σ_i ½ (ŷ_i − y_i)²."""
+    return jnp.sum((y_hat - y.reshape(y_hat.shape)) ** 2 / 2)
+
+
+def mlp_logits(params, X, relu=jax.nn.relu):
+    """Logits of the one-hidden-layer MLP: relu(X W1 + b1) W2 + b2."""
+    return relu(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+
+
+def softmax_logits(params, X):
+    return X @ params["W"] + params["b"]
+
+
+def accuracy(logits, y) -> float:
+    return float(np.mean(np.argmax(np.asarray(logits), axis=1) == np.asarray(y)))
+
+
+WD = dict(n_train=20, n_test=100, num_inputs=200, w=0.01, b=0.05, batch=5, lr=0.003, epochs=100)
+
+
+def weight_decay_data():
+    d = WD["num_inputs"]
+    true_w = np.full((d,), WD["w"], np.float32)
+    X, y = synthetic_linear(jax.random.PRNGKey(SEED + 7), true_w, WD["b"], WD["n_train"] + WD["n_test"])
+    n = WD["n_train"]
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+# --- probes ------------------------------------------------------------------------------------------------
+
+def _train(obs: Observations, what: str, run) -> None:
+    """Run one training and record its outputs; a failure is recorded for every output key."""
+    try:
+        results = run()
+    except TrainingError as exc:
+        obs.fail_all(f"{what}: {exc}")
+        return
+    for key, value in results.items():
+        obs.record(key, what, lambda value=value: value)
+
+
+def probe_linear_regression(fns) -> Observations:
+    obs = Observations()
+
+    def run():
+        X, y = synthetic_linear(jax.random.PRNGKey(SEED), TRUE_W, TRUE_B, 1000)
+        kw = jax.random.PRNGKey(SEED + 1)
+        params = {"w": 0.01 * jax.random.normal(kw, (2, 1)), "b": jnp.zeros((1,))}
+        loss = lambda p, X, y: squared_loss_sum(X @ p["w"] + p["b"], y)  # noqa: E731
+        p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, 10, 0.03, 3,
+                                 jax.random.PRNGKey(SEED + 2))
+        return {"w": p["w"], "b": p["b"], "train_loss": curve}
+    _train(obs, "linear regression trained with your data_iter and sgd", run)
+    return obs
+
+
+def _classifier(fns, params, logits_fn, batch, lr, epochs):
+    data = datasets.load_digits()
+    ce = fns["cross_entropy"]
+    loss = lambda p, X, y: jnp.sum(ce(logits_fn(p, X), y))  # noqa: E731
+    p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], data.X_train, data.y_train,
+                             batch, lr, epochs, jax.random.PRNGKey(SEED + 2))
+    return {**{k: v for k, v in p.items()}, "train_loss": curve}
+
+
+def probe_softmax_regression(fns) -> Observations:
+    obs = Observations()
+
+    def run():
+        params = {"W": 0.01 * jax.random.normal(jax.random.PRNGKey(SEED + 1), (64, 10)), "b": jnp.zeros((10,))}
+        return _classifier(fns, params, softmax_logits, 32, 0.1, 10)
+    _train(obs, "softmax regression trained with your data_iter, cross_entropy and sgd", run)
+    return obs
+
+
+def probe_mlp(fns) -> Observations:
+    obs = Observations()
+
+    def run():
+        k1, k2 = jax.random.split(jax.random.PRNGKey(SEED + 1))
+        params = {"W1": 0.01 * jax.random.normal(k1, (64, 256)), "b1": jnp.zeros((256,)),
+                  "W2": 0.01 * jax.random.normal(k2, (256, 10)), "b2": jnp.zeros((10,))}
+        relu = fns["relu"]
+        return _classifier(fns, params, lambda p, X: mlp_logits(p, X, relu), 32, 0.1, 10)
+    _train(obs, "the MLP trained with your data_iter, cross_entropy, sgd and relu", run)
+    return obs
+
+
+def probe_weight_decay(fns) -> Observations:
+    obs = Observations()
+
+    def run():
+        X, y, _, _ = weight_decay_data()
+        l2 = fns["l2_penalty"]
+        out = {}
+        for lambd in (0, 3):
+            params = {"w": jax.random.normal(jax.random.PRNGKey(SEED + 1), (WD["num_inputs"], 1)),
+                      "b": jnp.zeros((1,))}
+            # The penalty is added to every example's loss, as in the book, then summed over the batch.
+            loss = lambda p, X, y, lambd=lambd: (  # noqa: E731
+                squared_loss_sum(X @ p["w"] + p["b"], y) + X.shape[0] * lambd * jnp.reshape(l2(p["w"]), ()))
+            p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, WD["batch"], WD["lr"],
+                                     WD["epochs"], jax.random.PRNGKey(SEED + 2))
+            out.update({f"w{lambd}": p["w"], f"b{lambd}": p["b"], f"train_loss{lambd}": curve})
+        return out
+    _train(obs, "weight decay trained with your data_iter, sgd and l2_penalty", run)
+    return obs
+
+
+# --- judges ------------------------------------------------------------------------------------------------
+
+def _finite(*arrays) -> bool:
+    return all(np.all(np.isfinite(np.asarray(a, np.float64))) for a in arrays)
+
+
+DIVERGED = "the parameters became nan/inf (training diverged): look for a step that is too large (sgd not " \
+           "dividing by batch_size) or a loss that overflows"
+
+
+def linear_regression_error(s: Observations) -> float:
+    w, b = np.ravel(s["w"]), np.ravel(s["b"])
+    return float(max(np.max(np.abs(w - TRUE_W)), np.max(np.abs(b - TRUE_B))))
+
+
+def judge_linear_regression(s: Observations, r: Observations, check) -> Verdict:
+    w, b = s["w"], s["b"]
+    if np.asarray(w).size != 2 or np.asarray(b).size != 1:
+        return failed(f"training returned w of shape {np.shape(w)} and b of shape {np.shape(b)}")
+    if not _finite(w, b):
+        return failed(DIVERGED)
+    err = linear_regression_error(s)
+    msg = (f"recovered w = {np.round(np.ravel(w), 4).tolist()}, b = {float(np.ravel(b)[0]):.4f}; "
+           f"largest error {err:.2g} (threshold {check.threshold:g})")
+    if err <= check.threshold:
+        return passed(msg)
+    return failed(msg + ": the parameters did not converge; check that sgd takes p - lr * g / batch_size "
+                  "and that data_iter covers every example each epoch")
+
+
+def classifier_accuracy(task: str, s: Observations) -> float:
+    data = datasets.load_digits()
+    if task == "mlp":
+        params = {k: s[k] for k in ("W1", "b1", "W2", "b2")}
+        logits = mlp_logits(params, data.X_test)
+    else:
+        logits = softmax_logits({"W": s["W"], "b": s["b"]}, data.X_test)
+    return accuracy(logits, data.y_test)
+
+
+def _judge_classifier(task: str, s: Observations, check) -> Verdict:
+    keys = ("W1", "b1", "W2", "b2") if task == "mlp" else ("W", "b")
+    arrays = [s[k] for k in keys]
+    if not _finite(*arrays):
+        return failed(DIVERGED)
+    try:
+        acc = classifier_accuracy(task, s)
+    except Exception as exc:  # wrong shapes from a broken sgd
+        return failed(f"the trained parameters have the wrong shapes ({exc}): sgd must keep every leaf's shape")
+    msg = f"test accuracy {acc:.3f} on digits (threshold {check.threshold:.2f})"
+    if acc >= check.threshold:
+        return passed(msg)
+    return failed(msg + ": the model did not learn; the failing checks of the parts it uses name the likely bug")
+
+
+def judge_softmax_regression(s: Observations, r: Observations, check) -> Verdict:
+    return _judge_classifier("softmax_regression", s, check)
+
+
+def judge_mlp(s: Observations, r: Observations, check) -> Verdict:
+    return _judge_classifier("mlp", s, check)
+
+
+def weight_decay_test_losses(s: Observations) -> tuple[float, float]:
+    _, _, X_test, y_test = weight_decay_data()
+    losses = []
+    for lambd in (0, 3):
+        w, b = jnp.asarray(s[f"w{lambd}"]).reshape(-1, 1), jnp.asarray(s[f"b{lambd}"]).reshape(1)
+        losses.append(float(squared_loss_sum(X_test @ w + b, y_test)) / len(y_test))
+    return losses[0], losses[1]
+
+
+def judge_weight_decay(s: Observations, r: Observations, check) -> Verdict:
+    if not _finite(s["w0"], s["w3"], s["b0"], s["b3"]):
+        return failed(DIVERGED)
+    loss0, loss3 = weight_decay_test_losses(s)
+    msg = f"test loss {loss0:.3g} with λ = 0 and {loss3:.3g} with λ = 3 (threshold {check.threshold:g})"
+    if loss3 <= check.threshold and loss3 < loss0:
+        return passed(msg)
+    return failed(msg + ": weight decay should pull w towards 0 and lower the test loss; check that l2_penalty "
+                  "is sum(w ** 2) / 2 and sgd steps by lr * g / batch_size")

@@ -1,0 +1,101 @@
+"""Run the rubric: probe the student's functions, probe the reference, judge, and collect a :class:`Result`.
+
+``observe`` is the half that runs untrusted code; ``judge`` only compares plain arrays. The pytest front end
+calls both in one process; the ``grade`` command runs ``observe`` in a sandboxed child.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import rubric, submission, trusted
+from .checks.common import Observations, ProbeFailed, describe_exception
+from .result import CheckResult, Result
+
+KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
+def observe(functions: dict[str, Callable], errors: dict[str, str],
+            probes: Iterable[str] | None = None) -> dict[str, Observations]:
+    """Run each probe on the student's functions; a probe whose functions are unavailable records why."""
+    out = {}
+    for name in probes or rubric.PROBES:
+        probe = rubric.PROBES[name]
+        obs = Observations()
+        missing = [f for f in probe.uses if f not in functions]
+        if missing:
+            f = missing[0]
+            reason = errors.get(f, f"{f} is missing")
+            obs.fail_all(reason if f in reason else f"{f}: {reason}")
+        else:
+            try:
+                obs = probe.run({f: functions[f] for f in probe.uses})
+            except Exception as exc:  # a probe's own guard missed something: report, never crash
+                obs.fail_all(f"{name} could not be probed: {describe_exception(exc)}")
+        out[name] = obs
+    return out
+
+
+def judge(student: dict[str, Observations], reference: dict[str, Observations],
+          checks: Iterable[rubric.Check] = rubric.CHECKS) -> Result:
+    """Judge every check on the observations; a training check that fails names its parts' failing checks."""
+    results = []
+    for check in checks:
+        try:
+            verdict = check.judge(student[check.probe], reference[check.probe], check)
+            fraction, message = verdict.fraction, verdict.message
+        except ProbeFailed as exc:
+            fraction, message = 0.0, str(exc)
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        results.append(CheckResult(check.id, check.target, round(check.points * fraction, 4), check.points,
+                                   fraction >= 1.0, message))
+    return Result(tuple(_with_related_failures(results)))
+
+
+def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
+    failed_by_target: dict[str, list[str]] = {}
+    for r in results:
+        if not r.passed:
+            failed_by_target.setdefault(r.target, []).append(r.id)
+    out = []
+    for r in results:
+        check = rubric.BY_ID.get(r.id)
+        if check is not None and not r.passed and check.target not in rubric.STUDENT_FUNCTIONS:
+            related = [i for f in rubric.PROBES[check.probe].uses for i in failed_by_target.get(f, [])]
+            if related:
+                r = CheckResult(r.id, r.target, r.points, r.max_points, r.passed,
+                                f"{r.message} (failing checks of the parts it uses: {', '.join(related)})")
+        out.append(r)
+    return out
+
+
+def reference_functions(reference: str | Path | None = None) -> dict[str, Callable]:
+    """The reference: a solutions directory, ``"library"`` for the trusted library, or by default the kit's
+    ``solutions/`` when present and the library otherwise."""
+    if reference == "library" or (reference is None and not KIT_SOLUTIONS.is_dir()):
+        return dict(trusted.FUNCTIONS)
+    functions, errors = submission.load_functions(reference or KIT_SOLUTIONS)
+    if errors:
+        raise RuntimeError(f"the reference in {reference or KIT_SOLUTIONS} is broken: {errors}")
+    return functions
+
+
+_reference_cache: dict[str, dict[str, Observations]] = {}
+
+
+def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None
+                           ) -> dict[str, Observations]:
+    """Observations of the reference, computed once per process."""
+    key = str(reference)
+    cached = _reference_cache.setdefault(key, {})
+    wanted = [p for p in (probes or rubric.PROBES) if p not in cached]
+    if wanted:
+        cached.update(observe(reference_functions(reference), {}, wanted))
+    return cached
+
+
+def grade_in_process(directory: str | Path, reference: str | Path | None = None) -> Result:
+    """Grade a submission directory in this process (trusted callers only: it imports student code)."""
+    functions, errors = submission.load_functions(directory)
+    return judge(observe(functions, errors), reference_observations(reference))

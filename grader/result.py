@@ -1,0 +1,63 @@
+"""The grading result (the JSON contract of DESIGN section 2) and its plain-text rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    id: str
+    target: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.points for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 4)
+
+    def by_target(self) -> dict[str, tuple[float, float]]:
+        """Points and maximum per target, in rubric order."""
+        totals: dict[str, list[float]] = {}
+        for c in self.checks:
+            t = totals.setdefault(c.target, [0.0, 0.0])
+            t[0] += c.points
+            t[1] += c.max_points
+        return {k: (round(v[0], 4), round(v[1], 4)) for k, v in totals.items()}
+
+    def to_dict(self) -> dict:
+        return {"score": self.score, "max_score": self.max_score,
+                "checks": [dataclasses.asdict(c) for c in self.checks]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Result":
+        return cls(tuple(CheckResult(**c) for c in data["checks"]))
+
+
+def fmt_points(x: float) -> str:
+    return f"{x:g}"
+
+
+def score_table(result: Result) -> str:
+    """``Score: 37/100`` followed by one line per function or training task."""
+    lines = [f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"]
+    width = max(len(t) for t in result.by_target()) if result.checks else 0
+    for target, (pts, mx) in result.by_target().items():
+        mark = "ok" if pts >= mx else "  "
+        lines.append(f"  {mark} {target:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
+    return "\n".join(lines)

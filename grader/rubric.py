@@ -1,0 +1,143 @@
+"""The rubric: every check, its target, points, tolerance and visibility, in one table.
+
+Front ends (``pytest exercises/``, the ``grade`` command, nbgrader cells) all read this table, so the same
+submission earns the same points everywhere. A check is judged by ``judge(student_obs, reference_obs, check)``
+on the observations of its probe; ``PROBES`` says which student functions each probe runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from .checks import cross_entropy, data_iter, l2_penalty, relu, sgd, softmax, training
+
+# The six functions students write, and the exercise module each one lives in.
+STUDENT_FUNCTIONS: dict[str, str] = {
+    "data_iter": "linear_regression",
+    "sgd": "linear_regression",
+    "softmax": "softmax_regression",
+    "cross_entropy": "softmax_regression",
+    "relu": "mlp",
+    "l2_penalty": "weight_decay",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """Runs student functions (``uses``) on seeded inputs: ``run({name: function}) -> Observations``."""
+
+    name: str
+    uses: tuple[str, ...]
+    run: Callable
+
+
+PROBES: dict[str, Probe] = {p.name: p for p in (
+    Probe("data_iter", ("data_iter",), data_iter.probe),
+    Probe("softmax", ("softmax",), softmax.probe),
+    Probe("cross_entropy", ("cross_entropy",), cross_entropy.probe),
+    Probe("sgd", ("sgd",), sgd.probe),
+    Probe("relu", ("relu",), relu.probe),
+    Probe("l2_penalty", ("l2_penalty",), l2_penalty.probe),
+    Probe("linear_regression", ("data_iter", "sgd"), training.probe_linear_regression),
+    Probe("softmax_regression", ("data_iter", "cross_entropy", "sgd"), training.probe_softmax_regression),
+    Probe("mlp", ("data_iter", "cross_entropy", "sgd", "relu"), training.probe_mlp),
+    Probe("weight_decay", ("data_iter", "sgd", "l2_penalty"), training.probe_weight_decay),
+)}
+
+# float32 tolerances: values agree to ~1e-5 relative, gradients to ~1e-4.
+VALUE_TOL = dict(rtol=1e-5, atol=1e-6)
+GRAD_TOL = dict(rtol=1e-4, atol=1e-6)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    id: str
+    target: str
+    probe: str
+    points: float
+    judge: Callable
+    description: str
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    threshold: float | None = None
+    visible: bool = True
+
+
+def _c(id, probe, points, judge, description, target=None, **kw) -> Check:
+    return Check(id=id, target=target or probe, probe=probe, points=float(points), judge=judge,
+                 description=description, **kw)
+
+
+CHECKS: tuple[Check, ...] = (
+    # data_iter — 16
+    _c("data_iter.generator", "data_iter", 2, data_iter.judge_generator, "is a generator function (uses yield)"),
+    _c("data_iter.each_example_once", "data_iter", 4, data_iter.judge_each_once,
+       "every example exactly once per pass (jax and NumPy inputs)"),
+    _c("data_iter.pairs_kept", "data_iter", 2, data_iter.judge_pairs, "features stay beside their labels"),
+    _c("data_iter.batch_sizes", "data_iter", 3, data_iter.judge_batch_sizes,
+       "batches of batch_size, the last partial batch kept"),
+    _c("data_iter.key_order", "data_iter", 3, data_iter.judge_key_order,
+       "the key decides the order: same key same order, different keys different orders"),
+    _c("data_iter.shuffles_examples", "data_iter", 2, data_iter.judge_shuffles_examples,
+       "examples are shuffled, not whole batches"),
+    # softmax — 17
+    _c("softmax.values", "softmax", 4, softmax.judge_values, "values on a seeded (8, 5) array", **VALUE_TOL),
+    _c("softmax.last_axis", "softmax", 2, softmax.judge_last_axis, "normalises over the last axis of a 3-D array",
+       **VALUE_TOL),
+    _c("softmax.stability.large_logits", "softmax", 4, softmax.judge_large,
+       "finite and correct for logits of ±1e4 (value and gradient)", **VALUE_TOL),
+    _c("softmax.stability.neg_inf", "softmax", 2, softmax.judge_masked, "rows mixing -inf with finite entries",
+       **VALUE_TOL),
+    _c("softmax.stability.row_scales", "softmax", 2, softmax.judge_scales, "rows of very different scales",
+       **VALUE_TOL),
+    _c("softmax.shift_invariance", "softmax", 1, softmax.judge_shift, "unchanged by a constant added to a row",
+       rtol=1e-4, atol=1e-6),
+    _c("softmax.grad", "softmax", 1, softmax.judge_grad, "jax.grad agrees with the reference", **GRAD_TOL),
+    _c("softmax.jit", "softmax", 1, softmax.judge_jit, "works under jax.jit", **VALUE_TOL),
+    # cross_entropy — 17
+    _c("cross_entropy.values", "cross_entropy", 5, cross_entropy.judge_values,
+       "per-example losses of shape (n,) on seeded logits", rtol=1e-5, atol=1e-5),
+    _c("cross_entropy.stability.large_logits", "cross_entropy", 4, cross_entropy.judge_large,
+       "finite and correct for logits of ±1e4", rtol=1e-5, atol=1e-3),
+    _c("cross_entropy.stability.grad", "cross_entropy", 3, cross_entropy.judge_large_grad,
+       "gradient finite and correct for logits of ±1e4", **GRAD_TOL),
+    _c("cross_entropy.shift_invariance", "cross_entropy", 1, cross_entropy.judge_shift,
+       "unchanged by a constant added to a row of logits", rtol=1e-4, atol=1e-4),
+    _c("cross_entropy.grad", "cross_entropy", 3, cross_entropy.judge_grad, "jax.grad agrees with the reference",
+       **GRAD_TOL),
+    _c("cross_entropy.jit", "cross_entropy", 1, cross_entropy.judge_jit, "works under jax.jit", rtol=1e-5, atol=1e-5),
+    # sgd — 14
+    _c("sgd.update", "sgd", 5, sgd.judge_update, "p - lr * g / batch_size on a dict of parameters", **VALUE_TOL),
+    _c("sgd.any_pytree", "sgd", 3, sgd.judge_pytrees, "lists, tuples and nested pytrees keep their structure",
+       **VALUE_TOL),
+    _c("sgd.no_mutation", "sgd", 2, sgd.judge_no_mutation, "does not change its inputs"),
+    _c("sgd.jit", "sgd", 2, sgd.judge_jit, "works under jax.jit", **VALUE_TOL),
+    _c("sgd.matches_optax", "sgd", 2, sgd.judge_matches_optax, "several steps agree with optax.sgd(lr / batch_size)",
+       rtol=1e-5, atol=1e-5),
+    # relu — 7
+    _c("relu.values", "relu", 3, relu.judge_values, "max(x, 0) with the input's shape and dtype", rtol=0, atol=0),
+    _c("relu.grad", "relu", 3, relu.judge_grad, "jax.grad is 0 / 1 away from 0 and in [0, 1] at 0", rtol=0, atol=0),
+    _c("relu.jit", "relu", 1, relu.judge_jit, "works under jax.jit", rtol=0, atol=0),
+    # l2_penalty — 7
+    _c("l2_penalty.values", "l2_penalty", 4, l2_penalty.judge_values, "scalar sum(w ** 2) / 2", **VALUE_TOL),
+    _c("l2_penalty.grad", "l2_penalty", 2, l2_penalty.judge_grad, "jax.grad is w", **GRAD_TOL),
+    _c("l2_penalty.jit", "l2_penalty", 1, l2_penalty.judge_jit, "works under jax.jit", **VALUE_TOL),
+    # training with the student's parts — 22
+    _c("train.linear_regression", "linear_regression", 5, training.judge_linear_regression,
+       "linear regression recovers w = [2, -3.4], b = 4.2", threshold=0.02),
+    _c("train.softmax_regression", "softmax_regression", 6, training.judge_softmax_regression,
+       "softmax regression reaches the digits test-accuracy threshold", threshold=0.88),
+    _c("train.mlp", "mlp", 6, training.judge_mlp, "the MLP reaches the digits test-accuracy threshold",
+       threshold=0.85),
+    _c("train.weight_decay", "weight_decay", 5, training.judge_weight_decay,
+       "λ = 3 lowers the test loss below the threshold and below λ = 0's", threshold=1.0),
+)
+
+BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
+TARGETS: tuple[str, ...] = tuple(dict.fromkeys(c.target for c in CHECKS))
+MAX_SCORE: float = sum(c.points for c in CHECKS)
+
+
+def checks_for(targets=None, visible_only: bool = False) -> list[Check]:
+    return [c for c in CHECKS if (targets is None or c.target in targets) and (c.visible or not visible_only)]

@@ -1,0 +1,68 @@
+"""The trusted training loop used by the training checks.
+
+Students' own training loops are given code they could edit, so grading never runs them: it plugs the
+student's parts (``data_iter``, ``sgd``, a loss built from ``cross_entropy`` / ``relu`` / ``l2_penalty``) into
+this loop instead. One epoch draws a fresh permutation key, ``fold_in(key, epoch)``, and for each minibatch
+(X, y) takes one step of minibatch SGD on the loss summed over the batch:
+
+    params ← sgd(params, ∇ Σ_i ℓ_i(params), lr, |batch|)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .checks.common import describe_exception
+
+
+class TrainingError(RuntimeError):
+    """Training could not go on; the text says which part failed and how."""
+
+
+def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: Callable, features, labels,
+                  batch_size: int, lr: float, num_epochs: int, key) -> tuple[Any, np.ndarray]:
+    """Train ``params`` and return them with the mean training loss of each epoch.
+
+    ``summed_loss(params, X, y)`` is Σ_i ℓ_i over a batch. The step is compiled with ``jax.jit``; if the
+    student's parts cannot be traced, the loop runs them eagerly instead (slower, same result).
+    """
+    n = len(features)
+    max_batches = math.ceil(n / batch_size) + 1
+
+    def step(p, X, y):
+        loss, grads = jax.value_and_grad(summed_loss)(p, X, y)
+        return sgd(p, grads, lr, X.shape[0]), loss
+
+    compiled = jax.jit(step)
+    use_jit = True
+    epoch_losses = []
+    for epoch in range(num_epochs):
+        total, count = 0.0, 0
+        try:
+            batches = data_iter(batch_size, features, labels, jax.random.fold_in(key, epoch))
+            for number, (X, y) in enumerate(batches):
+                if number >= max_batches:
+                    raise TrainingError(f"data_iter yielded more than {max_batches} batches in one pass over "
+                                        f"{n} examples")
+                X, y = jnp.asarray(X), jnp.asarray(y)
+                if use_jit:
+                    try:
+                        new_params, loss = compiled(params, X, y)
+                    except Exception:  # not traceable: run the same step eagerly
+                        use_jit = False
+                if not use_jit:
+                    new_params, loss = step(params, X, y)
+                params = new_params
+                total += float(loss)
+                count += int(X.shape[0])
+        except TrainingError:
+            raise
+        except Exception as exc:
+            raise TrainingError(f"training stopped in epoch {epoch + 1}: {describe_exception(exc)}") from exc
+        epoch_losses.append(total / max(count, 1))
+    return params, np.asarray(epoch_losses, np.float64)
