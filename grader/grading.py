@@ -20,7 +20,7 @@ def observe(functions: dict[str, Callable], errors: dict[str, str],
             probes: Iterable[str] | None = None) -> dict[str, Observations]:
     """Run each probe on the student's functions; a probe whose functions are unavailable records why."""
     out = {}
-    for name in probes or rubric.PROBES:
+    for name in (rubric.PROBES if probes is None else probes):
         probe = rubric.PROBES[name]
         obs = Observations()
         missing = [f for f in probe.uses if f not in functions]
@@ -62,10 +62,13 @@ def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
     for r in results:
         check = rubric.BY_ID.get(r.id)
         if check is not None and not r.passed and check.target not in rubric.STUDENT_FUNCTIONS:
-            related = [i for f in rubric.PROBES[check.probe].uses for i in failed_by_target.get(f, [])]
+            related = [f for f in rubric.PROBES[check.probe].uses if f in failed_by_target]
             if related:
+                names = ", ".join(related[:-1]) + (" and " if len(related) > 1 else "") + related[-1]
+                verb = "fails" if len(related) == 1 else "fail"
                 r = CheckResult(r.id, r.target, r.points, r.max_points, r.passed,
-                                f"{r.message} (failing checks of the parts it uses: {', '.join(related)})")
+                                f"{r.message} ({names} {verb} checks of {'its' if len(related) == 1 else 'their'} "
+                                "own: fix those first)")
         out.append(r)
     return out
 
@@ -89,7 +92,7 @@ def reference_observations(reference: str | Path | None = None, probes: Iterable
     """Observations of the reference, computed once per process."""
     key = str(reference)
     cached = _reference_cache.setdefault(key, {})
-    wanted = [p for p in (probes or rubric.PROBES) if p not in cached]
+    wanted = [p for p in (rubric.PROBES if probes is None else probes) if p not in cached]
     if wanted:
         cached.update(observe(reference_functions(reference), {}, wanted))
     return cached

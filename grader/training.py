@@ -17,11 +17,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .checks.common import describe_exception
+from .checks.common import failure_text
 
 
 class TrainingError(RuntimeError):
     """Training could not go on; the text says which part failed and how."""
+
+
+def _guarded(thunk: Callable, what: str):
+    """Run student code; turn any exception (even SystemExit) into a TrainingError naming ``what``."""
+    try:
+        return thunk()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise TrainingError(failure_text(what, exc)) from exc
 
 
 def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: Callable, features, labels,
@@ -43,26 +53,24 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
     epoch_losses = []
     for epoch in range(num_epochs):
         total, count = 0.0, 0
-        try:
-            batches = data_iter(batch_size, features, labels, jax.random.fold_in(key, epoch))
-            for number, (X, y) in enumerate(batches):
-                if number >= max_batches:
-                    raise TrainingError(f"data_iter yielded more than {max_batches} batches in one pass over "
-                                        f"{n} examples")
-                X, y = jnp.asarray(X), jnp.asarray(y)
-                if use_jit:
-                    try:
-                        new_params, loss = compiled(params, X, y)
-                    except Exception:  # not traceable: run the same step eagerly
-                        use_jit = False
-                if not use_jit:
-                    new_params, loss = step(params, X, y)
-                params = new_params
-                total += float(loss)
-                count += int(X.shape[0])
-        except TrainingError:
-            raise
-        except Exception as exc:
-            raise TrainingError(f"training stopped in epoch {epoch + 1}: {describe_exception(exc)}") from exc
+        batches = _guarded(lambda: iter(data_iter(batch_size, features, labels, jax.random.fold_in(key, epoch))),
+                           f"data_iter (epoch {epoch + 1})")
+        for number in range(max_batches + 1):
+            batch = _guarded(lambda: next(batches, None), f"data_iter (epoch {epoch + 1})")
+            if batch is None:
+                break
+            if number == max_batches:
+                raise TrainingError(f"data_iter yielded more than {max_batches} batches in one pass over {n} examples")
+            X, y = _guarded(lambda: tuple(map(jnp.asarray, batch)), "data_iter's batch (not a pair of arrays)")
+            if use_jit:
+                try:
+                    new_params, loss = compiled(params, X, y)
+                except Exception:  # not traceable: run the same step eagerly
+                    use_jit = False
+            if not use_jit:
+                new_params, loss = _guarded(lambda: step(params, X, y), f"a training step (epoch {epoch + 1})")
+            params = new_params
+            total += float(loss)
+            count += int(X.shape[0])
         epoch_losses.append(total / max(count, 1))
     return params, np.asarray(epoch_losses, np.float64)

@@ -42,7 +42,10 @@ def failed(message: str) -> Verdict:
 def describe_exception(exc: BaseException) -> str:
     """A one-line account of an exception raised by student code, with a hint for the common JAX traps."""
     if isinstance(exc, NotImplementedError):
-        return "not implemented yet"
+        hint = str(exc).strip()
+        return f"not implemented yet (hint: {hint})" if hint else "not implemented yet"
+    if isinstance(exc, SystemExit):
+        return f"SystemExit (the code called exit({exc.code!r}))"
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if len(text) > 240:
@@ -54,9 +57,10 @@ def describe_exception(exc: BaseException) -> str:
     return line
 
 
-def _failure(what: str, exc: BaseException) -> str:
+def failure_text(what: str, exc: BaseException) -> str:
+    """``<what>: not implemented yet …`` or ``<what> raised <exception>``."""
     reason = describe_exception(exc)
-    return f"{what}: {reason}" if reason == "not implemented yet" else f"{what} raised {reason}"
+    return f"{what}: {reason}" if reason.startswith("not implemented yet") else f"{what} raised {reason}"
 
 
 class Observations:
@@ -74,16 +78,20 @@ class Observations:
         """
         try:
             self.values[key] = to_array(thunk())
-        except Exception as exc:  # student code may raise anything; the judge reports it
-            self.errors[key] = _failure(what, exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # student code may raise anything, even SystemExit; the judge reports it
+            self.errors[key] = failure_text(what, exc)
 
     def record_tree(self, key: str, what: str, thunk: Callable[[], Any]) -> None:
         """Record a pytree result: its structure as text under ``key.structure``, leaf i under ``key.leaf<i>``."""
         try:
             leaves, treedef = jax.tree.flatten(thunk())
             arrays = [to_array(leaf) for leaf in leaves]
-        except Exception as exc:  # student code may raise anything; the judge reports it
-            self.errors[f"{key}.structure"] = _failure(what, exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # student code may raise anything; the judge reports it
+            self.errors[f"{key}.structure"] = failure_text(what, exc)
             return
         self.values[f"{key}.structure"] = np.array(str(treedef))
         for i, arr in enumerate(arrays):

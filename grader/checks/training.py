@@ -10,10 +10,15 @@ Settings (chosen for the embedded digits set: 1,347 training images; the book's 
 task                  student parts used                       batch  lr     epochs
 ====================  ======================================  =====  =====  ======
 linear_regression     data_iter, sgd                           10     0.03   3
-softmax_regression    data_iter, cross_entropy, sgd            32     0.1    10
-mlp (256 hidden)      data_iter, cross_entropy, sgd, relu      32     0.1    10
+softmax_regression    data_iter, cross_entropy, sgd            40     0.3    10
+mlp (256 hidden)      data_iter, cross_entropy, sgd, relu      40     0.3    10
 weight_decay (λ=0,3)  data_iter, sgd, l2_penalty               5      0.003  100
 ====================  ======================================  =====  =====  ======
+
+Batch 40 rather than 32: 1,347 = 42 · 32 + 3, and the last, 3-example batch of every epoch took a step noisy
+enough to drop the MLP to 0.80 test accuracy on some seeds; 40 leaves a last batch of 27. With lr 0.3 the
+reference reaches 0.940–0.953 (softmax regression) and 0.947–0.960 (MLP) over ten seeds
+(``benchmarks/calibrate.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,11 @@ def accuracy(logits, y) -> float:
     return float(np.mean(np.argmax(np.asarray(logits), axis=1) == np.asarray(y)))
 
 
+CLASSIFIER = {
+    "softmax_regression": dict(batch=40, lr=0.3, epochs=10),
+    "mlp": dict(batch=40, lr=0.3, epochs=10),
+}
+
 WD = dict(n_train=20, n_test=100, num_inputs=200, w=0.01, b=0.05, batch=5, lr=0.003, epochs=100)
 
 
@@ -84,54 +94,54 @@ def _train(obs: Observations, what: str, run) -> None:
         obs.record(key, what, lambda value=value: value)
 
 
-def probe_linear_regression(fns) -> Observations:
+def probe_linear_regression(fns, seed: int = SEED) -> Observations:
     obs = Observations()
 
     def run():
-        X, y = synthetic_linear(jax.random.PRNGKey(SEED), TRUE_W, TRUE_B, 1000)
-        kw = jax.random.PRNGKey(SEED + 1)
+        X, y = synthetic_linear(jax.random.PRNGKey(seed), TRUE_W, TRUE_B, 1000)
+        kw = jax.random.PRNGKey(seed + 1)
         params = {"w": 0.01 * jax.random.normal(kw, (2, 1)), "b": jnp.zeros((1,))}
         loss = lambda p, X, y: squared_loss_sum(X @ p["w"] + p["b"], y)  # noqa: E731
         p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, 10, 0.03, 3,
-                                 jax.random.PRNGKey(SEED + 2))
+                                 jax.random.PRNGKey(seed + 2))
         return {"w": p["w"], "b": p["b"], "train_loss": curve}
     _train(obs, "linear regression trained with your data_iter and sgd", run)
     return obs
 
 
-def _classifier(fns, params, logits_fn, batch, lr, epochs):
+def _classifier(fns, params, logits_fn, batch, lr, epochs, seed):
     data = datasets.load_digits()
     ce = fns["cross_entropy"]
     loss = lambda p, X, y: jnp.sum(ce(logits_fn(p, X), y))  # noqa: E731
     p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], data.X_train, data.y_train,
-                             batch, lr, epochs, jax.random.PRNGKey(SEED + 2))
+                             batch, lr, epochs, jax.random.PRNGKey(seed + 2))
     return {**{k: v for k, v in p.items()}, "train_loss": curve}
 
 
-def probe_softmax_regression(fns) -> Observations:
+def probe_softmax_regression(fns, seed: int = SEED) -> Observations:
     obs = Observations()
 
     def run():
-        params = {"W": 0.01 * jax.random.normal(jax.random.PRNGKey(SEED + 1), (64, 10)), "b": jnp.zeros((10,))}
-        return _classifier(fns, params, softmax_logits, 32, 0.1, 10)
+        params = {"W": 0.01 * jax.random.normal(jax.random.PRNGKey(seed + 1), (64, 10)), "b": jnp.zeros((10,))}
+        return _classifier(fns, params, softmax_logits, **CLASSIFIER["softmax_regression"], seed=seed)
     _train(obs, "softmax regression trained with your data_iter, cross_entropy and sgd", run)
     return obs
 
 
-def probe_mlp(fns) -> Observations:
+def probe_mlp(fns, seed: int = SEED) -> Observations:
     obs = Observations()
 
     def run():
-        k1, k2 = jax.random.split(jax.random.PRNGKey(SEED + 1))
+        k1, k2 = jax.random.split(jax.random.PRNGKey(seed + 1))
         params = {"W1": 0.01 * jax.random.normal(k1, (64, 256)), "b1": jnp.zeros((256,)),
                   "W2": 0.01 * jax.random.normal(k2, (256, 10)), "b2": jnp.zeros((10,))}
         relu = fns["relu"]
-        return _classifier(fns, params, lambda p, X: mlp_logits(p, X, relu), 32, 0.1, 10)
+        return _classifier(fns, params, lambda p, X: mlp_logits(p, X, relu), **CLASSIFIER["mlp"], seed=seed)
     _train(obs, "the MLP trained with your data_iter, cross_entropy, sgd and relu", run)
     return obs
 
 
-def probe_weight_decay(fns) -> Observations:
+def probe_weight_decay(fns, seed: int = SEED) -> Observations:
     obs = Observations()
 
     def run():
@@ -139,13 +149,13 @@ def probe_weight_decay(fns) -> Observations:
         l2 = fns["l2_penalty"]
         out = {}
         for lambd in (0, 3):
-            params = {"w": jax.random.normal(jax.random.PRNGKey(SEED + 1), (WD["num_inputs"], 1)),
+            params = {"w": jax.random.normal(jax.random.PRNGKey(seed + 1), (WD["num_inputs"], 1)),
                       "b": jnp.zeros((1,))}
             # The penalty is added to every example's loss, as in the book, then summed over the batch.
             loss = lambda p, X, y, lambd=lambd: (  # noqa: E731
                 squared_loss_sum(X @ p["w"] + p["b"], y) + X.shape[0] * lambd * jnp.reshape(l2(p["w"]), ()))
             p, curve = minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, WD["batch"], WD["lr"],
-                                     WD["epochs"], jax.random.PRNGKey(SEED + 2))
+                                     WD["epochs"], jax.random.PRNGKey(seed + 2))
             out.update({f"w{lambd}": p["w"], f"b{lambd}": p["b"], f"train_loss{lambd}": curve})
         return out
     _train(obs, "weight decay trained with your data_iter, sgd and l2_penalty", run)

@@ -1,0 +1,115 @@
+"""Calibrate the training thresholds: the reference over several seeds beside the common bugs.
+
+    python benchmarks/calibrate.py [--seeds 5] [--task mlp] [--set mlp.batch=40 --set mlp.lr=0.2]
+
+For each training task it trains with the trusted library parts (and with one part swapped for a known
+mistake) and prints the metric the judge uses: test accuracy for the classifiers, the largest parameter error
+for linear regression, the λ = 3 test loss for weight decay. The rubric's thresholds must sit clearly below
+(or above, for errors and losses) every reference seed and clearly on the other side of the bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grader import rubric, trusted
+from grader.checks import training
+
+
+def _sgd_twice(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p - lr * g / batch_size / batch_size, params, grads)
+
+
+def _sgd_no_divide(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+def _data_iter_no_shuffle(batch_size, features, labels, key):
+    for i in range(0, len(features), batch_size):
+        yield features[i:i + batch_size], labels[i:i + batch_size]
+
+
+def _ce_mean(logits, y):
+    return jnp.mean(trusted.cross_entropy(logits, y))
+
+
+def _relu_abs(X):
+    return jnp.abs(X)
+
+
+def _l2_missing_half(w):
+    return jnp.sum(w ** 2)
+
+
+def _l2_norm(w):
+    return jnp.sqrt(jnp.sum(w ** 2))
+
+
+BUGS = {
+    "sgd divides twice": ("sgd", _sgd_twice),
+    "sgd no divide": ("sgd", _sgd_no_divide),
+    "data_iter no shuffle": ("data_iter", _data_iter_no_shuffle),
+    "cross_entropy mean": ("cross_entropy", _ce_mean),
+    "relu = abs": ("relu", _relu_abs),
+    "l2 without ½": ("l2_penalty", _l2_missing_half),
+    "l2 = norm": ("l2_penalty", _l2_norm),
+}
+
+PROBES = {
+    "linear_regression": training.probe_linear_regression,
+    "softmax_regression": training.probe_softmax_regression,
+    "mlp": training.probe_mlp,
+    "weight_decay": training.probe_weight_decay,
+}
+
+
+def metric(task: str, obs) -> float:
+    try:
+        if task == "linear_regression":
+            return training.linear_regression_error(obs)
+        if task == "weight_decay":
+            return training.weight_decay_test_losses(obs)[1]
+        return training.classifier_accuracy(task, obs)
+    except Exception as exc:
+        print(f"    ({exc})")
+        return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--task", action="append")
+    parser.add_argument("--set", action="append", default=[], help="task.key=value for CLASSIFIER settings")
+    parser.add_argument("--no-bugs", action="store_true")
+    args = parser.parse_args()
+    for item in args.set:
+        name, value = item.split("=")
+        task, key = name.split(".")
+        training.CLASSIFIER[task][key] = type(training.CLASSIFIER[task][key])(float(value))
+    for task, probe in PROBES.items():
+        if args.task and task not in args.task:
+            continue
+        check = next(c for c in rubric.CHECKS if c.target == task)
+        uses = rubric.PROBES[task].uses
+        print(f"{task}  (threshold {check.threshold}; settings {training.CLASSIFIER.get(task, '')})")
+        variants = {"reference": {}} | ({} if args.no_bugs else
+                                       {k: {f: fn} for k, (f, fn) in BUGS.items() if f in uses})
+        for label, swap in variants.items():
+            fns = dict(trusted.FUNCTIONS) | swap
+            t = time.perf_counter()
+            values = [metric(task, probe(fns, seed=s)) for s in range(args.seeds)]
+            dt = (time.perf_counter() - t) / args.seeds
+            v = np.array(values)
+            print(f"  {label:22s} min {np.nanmin(v) if not np.all(np.isnan(v)) else np.nan:8.4g}  "
+                  f"mean {np.nanmean(v) if not np.all(np.isnan(v)) else np.nan:8.4g}  "
+                  f"max {np.nanmax(v) if not np.all(np.isnan(v)) else np.nan:8.4g}   "
+                  f"[{', '.join(f'{x:.3g}' for x in values)}]  {dt:.1f}s/run")
+
+
+if __name__ == "__main__":
+    main()

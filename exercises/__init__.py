@@ -1,0 +1,1 @@
+"""The deep-learning basics chapter in JAX + flax.nnx + optax, one module per section."""

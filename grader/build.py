@@ -1,0 +1,121 @@
+"""Build the student exercises from the reference solutions.
+
+Every module of ``solutions/`` is copied to ``exercises/`` with each solution region replaced by a stub::
+
+        ### HINT: subtract the row max before exp            # dropped from the copy
+        ### BEGIN SOLUTION
+        ...reference code...                                   # becomes: # YOUR CODE HERE
+        ### END SOLUTION                                       #          raise NotImplementedError("<hint>")
+
+The markers are nbgrader's, so the same sources also feed nbgrader's ``ClearSolutions`` for the notebooks.
+``python -m grader.build`` rewrites ``exercises/``; ``--check`` only reports drift (exit 1 when out of date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
+GENERATED_NOTE = "# Generated from solutions/ by `python -m grader.build`: edit the solutions, not this file.\n"
+
+
+class MarkerError(ValueError):
+    pass
+
+
+def clear_solutions(source: str, name: str = "<source>") -> str:
+    """Replace every solution region of ``source`` with a stub raising ``NotImplementedError(hint)``."""
+    out: list[str] = []
+    lines = source.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if stripped.startswith(HINT):
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if nxt != BEGIN:
+                raise MarkerError(f"{name}:{i + 1}: {HINT} must stand right above {BEGIN}")
+            i += 1
+            continue
+        if stripped == END:
+            raise MarkerError(f"{name}:{i + 1}: {END} without {BEGIN}")
+        if stripped != BEGIN:
+            out.append(line)
+            i += 1
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        hint = lines[i - 1].strip()[len(HINT):].strip() if i and lines[i - 1].strip().startswith(HINT) else ""
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != END:
+            if lines[j].strip() == BEGIN:
+                raise MarkerError(f"{name}:{j + 1}: nested {BEGIN}")
+            j += 1
+        if j == len(lines):
+            raise MarkerError(f"{name}:{i + 1}: {BEGIN} without {END}")
+        out.append(f"{indent}# YOUR CODE HERE\n")
+        out.append(f"{indent}raise NotImplementedError({hint!r})\n" if hint else f"{indent}raise NotImplementedError()\n")
+        i = j + 1
+    return "".join(out)
+
+
+def has_solution(source: str) -> bool:
+    return any(l.strip() == BEGIN for l in source.splitlines())
+
+
+def build_exercises(solutions: Path = KIT / "solutions") -> dict[str, str]:
+    """The exercise files (relative path → text) that ``solutions`` produce."""
+    files = {}
+    for path in sorted(solutions.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(solutions).as_posix()
+        text = path.read_text()
+        if has_solution(text):
+            text = GENERATED_NOTE + clear_solutions(text, rel)
+        files[rel] = text
+    return files
+
+
+def drift(files: dict[str, str], exercises: Path) -> list[str]:
+    """Paths that differ between the built ``files`` and the ``exercises`` directory (missing or extra too)."""
+    present = {p.relative_to(exercises).as_posix() for p in exercises.rglob("*.py") if "__pycache__" not in p.parts}
+    problems = [f"{rel} is missing" for rel in sorted(set(files) - present)]
+    problems += [f"{rel} is not built from solutions/" for rel in sorted(present - set(files))]
+    problems += [f"{rel} differs" for rel in sorted(set(files) & present) if (exercises / rel).read_text() != files[rel]]
+    return problems
+
+
+def write(files: dict[str, str], exercises: Path) -> None:
+    exercises.mkdir(parents=True, exist_ok=True)
+    for p in exercises.rglob("*.py"):
+        if "__pycache__" not in p.parts and p.relative_to(exercises).as_posix() not in files:
+            p.unlink()
+    for rel, text in files.items():
+        target = exercises / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--solutions", type=Path, default=KIT / "solutions")
+    parser.add_argument("--exercises", type=Path, default=KIT / "exercises")
+    parser.add_argument("--check", action="store_true", help="report drift instead of writing")
+    args = parser.parse_args(argv)
+    files = build_exercises(args.solutions)
+    if args.check:
+        problems = drift(files, args.exercises)
+        for p in problems:
+            print(f"exercises/{p}", file=sys.stderr)
+        return 1 if problems else 0
+    write(files, args.exercises)
+    print(f"wrote {len(files)} files to {args.exercises}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
