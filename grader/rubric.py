@@ -45,7 +45,8 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("weight_decay", ("data_iter", "sgd", "l2_penalty"), training.probe_weight_decay),
 )}
 
-# float32 tolerances: values agree to ~1e-5 relative, gradients to ~1e-4.
+# float32 tolerances: values agree to ~1e-5 relative, gradients to ~1e-4. Near ±1e4 the float32 spacing is
+# ~1e-3, so correct alternatives (exp(x - logsumexp(x)), say) differ there by up to that much.
 VALUE_TOL = dict(rtol=1e-5, atol=1e-6)
 GRAD_TOL = dict(rtol=1e-4, atol=1e-6)
 
@@ -86,7 +87,7 @@ CHECKS: tuple[Check, ...] = (
     _c("softmax.last_axis", "softmax", 2, softmax.judge_last_axis, "normalises over the last axis of a 3-D array",
        **VALUE_TOL),
     _c("softmax.stability.large_logits", "softmax", 4, softmax.judge_large,
-       "finite and correct for logits of ±1e4 (value and gradient)", **VALUE_TOL),
+       "finite and correct for logits of ±1e4 (value and gradient)", rtol=1e-3, atol=1e-3),
     _c("softmax.stability.neg_inf", "softmax", 2, softmax.judge_masked, "rows mixing -inf with finite entries",
        **VALUE_TOL),
     _c("softmax.stability.row_scales", "softmax", 2, softmax.judge_scales, "rows of very different scales",

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from . import inputs
-from .common import Observations, Verdict, compare, failed, passed
+from .common import Observations, ProbeFailed, Verdict, compare, failed, passed
 
 LR, BATCH = 0.1, 4
 
@@ -52,16 +52,15 @@ def probe(fns) -> Observations:
         obs.record_tree(kind, f"sgd on a {kind} of parameters",
                      lambda: sgd(to_jax(params), to_jax(grads), LR, BATCH))
 
-    # Mutation: pass NumPy leaves in a dict and see whether any input changed.
+    # Mutation: pass NumPy leaves in a dict; afterwards, were the arrays written to, or the dict changed?
     params, grads = _tree(40, "dict"), _tree(50, "dict")
-    before = {k: v.copy() for k, v in params.items()}
-    keys_before = sorted(params)
+    originals = dict(params)
+    copies = {k: v.copy() for k, v in params.items()}
 
     def mutated():
         out = sgd(params, grads, LR, BATCH)
-        changed_leaf = any(not np.array_equal(params[k], before[k]) for k in before)
-        changed_container = sorted(params) != keys_before or any(
-            not isinstance(params[k], np.ndarray) for k in params)
+        changed_leaf = any(not np.array_equal(originals[k], copies[k]) for k in originals)
+        changed_container = set(params) != set(originals) or any(params[k] is not originals[k] for k in originals)
         return np.array([changed_leaf, changed_container, out is params])
     obs.record("mutation", "sgd on a dict of NumPy arrays", mutated)
 
@@ -143,7 +142,10 @@ def judge_update(s: Observations, r: Observations, check) -> Verdict:
 
 def judge_pytrees(s: Observations, r: Observations, check) -> Verdict:
     for kind in KINDS[1:]:
-        problem = _judge_tree(s, r, check, kind, f"sgd on a {kind} of parameters")
+        try:
+            problem = _judge_tree(s, r, check, kind, f"sgd on a {kind} of parameters")
+        except ProbeFailed as exc:  # e.g. indexing a list by dict keys
+            problem = str(exc)
         if problem:
             return failed(f"{problem}: map over every leaf of any pytree with jax.tree.map(lambda p, g: ..., "
                           "params, grads), which keeps lists, tuples and nesting")

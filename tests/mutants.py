@@ -1,0 +1,374 @@
+"""Known-wrong (and known-right) implementations of the six student functions.
+
+Each ``Mutant`` swaps one function of the reference for a broken version and states exactly which checks
+must fail (all others keep full points) and a phrase the feedback must contain. Each rubric check is the
+``expect`` of at least one mutant, so every check is proven able to fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+TRAIN_LINREG, TRAIN_SOFTMAX, TRAIN_MLP, TRAIN_WD = (
+    "train.linear_regression", "train.softmax_regression", "train.mlp", "train.weight_decay")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    name: str
+    function: str
+    impl: Callable
+    expect: frozenset
+    says: str
+
+
+MUTANTS: list[Mutant] = []
+CORRECT: list[tuple[str, str, Callable]] = []
+
+
+def mutant(function: str, expect: set[str], says: str):
+    def register(fn):
+        MUTANTS.append(Mutant(fn.__name__, function, fn, frozenset(expect), says))
+        return fn
+    return register
+
+
+def correct(function: str):
+    def register(fn):
+        CORRECT.append((fn.__name__, function, fn))
+        return fn
+    return register
+
+
+def _order(key, n):
+    return np.asarray(jax.random.permutation(key, n))
+
+
+# --- data_iter ----------------------------------------------------------------------------------------------
+
+@mutant("data_iter", {"data_iter.generator"}, "returns a list")
+def data_iter_returns_list(batch_size, features, labels, key):
+    idx = _order(key, len(features))
+    return [(features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]) for i in range(0, len(idx), batch_size)]
+
+
+@mutant("data_iter", {"data_iter.each_example_once"}, "with replacement")
+def data_iter_with_replacement(batch_size, features, labels, key):
+    n = len(features)
+    idx = np.asarray(jax.random.randint(key, (n,), 0, n))
+    for i in range(0, n, batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
+@mutant("data_iter", {"data_iter.pairs_kept", TRAIN_LINREG, TRAIN_SOFTMAX, TRAIN_MLP},
+        "no longer match")
+def data_iter_shuffles_labels_separately(batch_size, features, labels, key):
+    k1, k2 = jax.random.split(key)
+    i1, i2 = _order(k1, len(features)), _order(k2, len(features))
+    for i in range(0, len(i1), batch_size):
+        yield features[i1[i:i + batch_size]], labels[i2[i:i + batch_size]]
+
+
+@mutant("data_iter", {"data_iter.batch_sizes"}, "take batch_size rows")
+def data_iter_merges_last_batch(batch_size, features, labels, key):
+    idx = _order(key, len(features))
+    starts = list(range(0, len(idx), batch_size))
+    if len(starts) > 1 and len(idx) % batch_size:
+        starts.pop()
+    for j, s in enumerate(starts):
+        stop = starts[j + 1] if j + 1 < len(starts) else len(idx)
+        yield features[idx[s:stop]], labels[idx[s:stop]]
+
+
+@mutant("data_iter", {"data_iter.batch_sizes", "data_iter.each_example_once"}, "last partial batch")
+def data_iter_drops_last_batch(batch_size, features, labels, key):
+    idx = _order(key, len(features))
+    for i in range(0, len(idx) - batch_size + 1, batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
+@mutant("data_iter", {"data_iter.key_order"}, "different keys gave the same order")
+def data_iter_ignores_key(batch_size, features, labels, key):
+    idx = np.random.default_rng(0).permutation(len(features))
+    for i in range(0, len(idx), batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
+@mutant("data_iter", {"data_iter.shuffles_examples"}, "not just the order of fixed batches")
+def data_iter_shuffles_batches_only(batch_size, features, labels, key):
+    n = len(features)
+    full = n // batch_size
+    for j in [*_order(key, full), *([full] if n % batch_size else [])]:  # the partial batch stays last
+        s = j * batch_size
+        yield features[s:s + batch_size], labels[s:s + batch_size]
+
+
+@mutant("data_iter", {"data_iter.key_order", "data_iter.shuffles_examples"}, "original order")
+def data_iter_no_shuffle(batch_size, features, labels, key):
+    for i in range(0, len(features), batch_size):
+        yield features[i:i + batch_size], labels[i:i + batch_size]
+
+
+@correct("data_iter")
+def data_iter_jnp_take(batch_size, features, labels, key):
+    idx = jax.random.permutation(key, len(features))
+    for i in range(0, len(features), batch_size):
+        j = idx[i:i + batch_size]
+        yield jnp.take(jnp.asarray(features), j, axis=0), jnp.take(jnp.asarray(labels), j, axis=0)
+
+
+@correct("data_iter")
+def data_iter_yield_from(batch_size, features, labels, key):
+    features, labels = np.asarray(features), np.asarray(labels)
+    idx = np.array(jax.random.permutation(key, np.arange(len(features))))
+    yield from ((features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]])
+                for i in range(0, len(idx), batch_size))
+
+
+# --- softmax ------------------------------------------------------------------------------------------------
+
+def _stable(X, axis=-1):
+    e = jnp.exp(X - jnp.max(X, axis=axis, keepdims=True))
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+@mutant("softmax", {"softmax.values", "softmax.last_axis", "softmax.stability.large_logits",
+                    "softmax.stability.neg_inf", "softmax.stability.row_scales", "softmax.shift_invariance",
+                    "softmax.grad", "softmax.jit"}, "first axis")
+def softmax_over_columns(X):
+    return _stable(X, axis=0)
+
+
+@mutant("softmax", {"softmax.last_axis"}, "last axis")
+def softmax_axis_one(X):
+    return _stable(X, axis=1)
+
+
+@mutant("softmax", {"softmax.stability.large_logits", "softmax.stability.row_scales"}, "subtract the row max")
+def softmax_naive(X):
+    e = jnp.exp(X)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mutant("softmax", {"softmax.stability.large_logits", "softmax.stability.row_scales", "softmax.shift_invariance"},
+        "each row's own max")
+def softmax_global_max(X):
+    e = jnp.exp(X - jnp.max(X))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mutant("softmax", {"softmax.stability.neg_inf"}, "-inf entry")
+def softmax_zeroes_inf(X):
+    return _stable(jnp.where(jnp.isinf(X), 0.0, X))
+
+
+@mutant("softmax", {"softmax.grad"}, "differentiable")
+def softmax_stops_denominator_gradient(X):
+    e = jnp.exp(X - jax.lax.stop_gradient(jnp.max(X, axis=-1, keepdims=True)))
+    return e / jax.lax.stop_gradient(jnp.sum(e, axis=-1, keepdims=True))
+
+
+@mutant("softmax", {"softmax.grad", "softmax.stability.large_logits", "softmax.jit"}, "jax.numpy")
+def softmax_numpy(X):
+    X = np.asarray(X, np.float64)
+    e = np.exp(X - X.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@mutant("softmax", {"softmax.values", "softmax.last_axis", "softmax.stability.large_logits",
+                    "softmax.stability.neg_inf", "softmax.stability.row_scales", "softmax.grad", "softmax.jit"},
+        "whole array")
+def softmax_global_sum(X):
+    e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))
+    return e / jnp.sum(e)
+
+
+@correct("softmax")
+def softmax_logsumexp(X):
+    return jnp.exp(X - jax.scipy.special.logsumexp(X, axis=-1, keepdims=True))
+
+
+@correct("softmax")
+def softmax_no_stop_gradient(X):
+    e = jnp.exp(X - X.max(axis=X.ndim - 1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+# --- cross_entropy ------------------------------------------------------------------------------------------
+
+def _lse(logits):
+    m = jnp.max(logits, axis=-1, keepdims=True)
+    return (m + jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _pick(logits, y):
+    return logits[jnp.arange(logits.shape[0]), y]
+
+
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.grad", "cross_entropy.jit", TRAIN_SOFTMAX,
+                          TRAIN_MLP}, "mean over the batch")
+def cross_entropy_mean(logits, y):
+    return jnp.mean(_lse(logits) - _pick(logits, y))
+
+
+@mutant("cross_entropy", {"cross_entropy.stability.large_logits", "cross_entropy.stability.grad"}, "log-sum-exp")
+def cross_entropy_log_of_softmax(logits, y):
+    return -jnp.log(_pick(_stable(logits), y))
+
+
+@mutant("cross_entropy", {"cross_entropy.stability.large_logits", "cross_entropy.stability.grad"}, "log-sum-exp")
+def cross_entropy_unshifted(logits, y):
+    return jnp.log(jnp.sum(jnp.exp(logits), axis=-1)) - _pick(logits, y)
+
+
+@mutant("cross_entropy", {"cross_entropy.stability.large_logits", "cross_entropy.stability.grad",
+                          "cross_entropy.shift_invariance"}, "log-sum-exp")
+def cross_entropy_global_max(logits, y):
+    m = jnp.max(logits)
+    return m + jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1)) - _pick(logits, y)
+
+
+@mutant("cross_entropy", {"cross_entropy.grad", "cross_entropy.stability.grad", TRAIN_SOFTMAX, TRAIN_MLP},
+        "softmax(logits) - onehot(y)")
+def cross_entropy_frozen_normaliser(logits, y):
+    return jax.lax.stop_gradient(_lse(logits)) - _pick(logits, y)
+
+
+@mutant("cross_entropy", {"cross_entropy.jit"}, "jax.jit")
+def cross_entropy_python_loop(logits, y):
+    lse = _lse(logits)
+    return jnp.stack([lse[i] - logits[i, int(y[i])] for i in range(len(y))])
+
+
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.grad", "cross_entropy.jit", TRAIN_SOFTMAX,
+                          TRAIN_MLP}, "(n, n)")
+def cross_entropy_wrong_indexing(logits, y):
+    return _lse(logits)[:, None] - logits[:, y]
+
+
+@correct("cross_entropy")
+def cross_entropy_logsumexp(logits, y):
+    return jax.nn.logsumexp(logits, axis=1) - jnp.take_along_axis(logits, y[:, None], axis=1).squeeze(1)
+
+
+@correct("cross_entropy")
+def cross_entropy_one_hot(logits, y):
+    log_p = logits - jax.lax.stop_gradient(logits.max(-1, keepdims=True))
+    log_p = log_p - jnp.log(jnp.exp(log_p).sum(-1, keepdims=True))
+    return -jnp.sum(jax.nn.one_hot(y, logits.shape[-1]) * log_p, axis=-1)
+
+
+# --- sgd ----------------------------------------------------------------------------------------------------
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax", TRAIN_LINREG, TRAIN_SOFTMAX,
+                TRAIN_MLP, TRAIN_WD}, "divides by the batch size twice")
+def sgd_divides_twice(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p - lr * g / batch_size / batch_size, params, grads)
+
+
+@mutant("sgd", {"sgd.any_pytree"}, "any pytree")
+def sgd_dict_only(params, grads, lr, batch_size):
+    return {k: params[k] - lr * grads[k] / batch_size for k in params}
+
+
+@mutant("sgd", {"sgd.no_mutation"}, "changed the params dict")
+def sgd_in_place(params, grads, lr, batch_size):
+    new = jax.tree.map(lambda p, g: p - lr * g / batch_size, params, grads)
+    if isinstance(params, dict):  # "saves memory": writes the new leaves back into the caller's dict
+        params.update(new)
+        return params
+    return new
+
+
+@mutant("sgd", {"sgd.jit"}, "jax.jit")
+def sgd_python_floats(params, grads, lr, batch_size):
+    step = float(lr) / int(batch_size)
+    return jax.tree.map(lambda p, g: p - step * g, params, grads)
+
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax", TRAIN_LINREG, TRAIN_SOFTMAX,
+                TRAIN_MLP, TRAIN_WD}, "steps up the gradient")
+def sgd_ascends(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p + lr * g / batch_size, params, grads)
+
+
+@correct("sgd")
+def sgd_flatten_unflatten(params, grads, lr, batch_size):
+    leaves, treedef = jax.tree.flatten(params)
+    return jax.tree.unflatten(treedef, [p - lr * g / batch_size for p, g in zip(leaves, jax.tree.leaves(grads))])
+
+
+@correct("sgd")
+def sgd_tree_util(params, grads, lr, batch_size):
+    return jax.tree_util.tree_map(lambda p, g: p - (lr / batch_size) * g, params, grads)
+
+
+# --- relu ---------------------------------------------------------------------------------------------------
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "|x|")
+def relu_abs(X):
+    return jnp.abs(X)
+
+
+@mutant("relu", {"relu.grad", TRAIN_MLP}, "derivative of relu")
+def relu_no_gradient(X):
+    return jax.lax.stop_gradient(jnp.maximum(X, 0))
+
+
+@mutant("relu", {"relu.values"}, "dtype")
+def relu_bool_times_float64(X):
+    return np.asarray(jnp.maximum(X, 0)).astype(np.float64) if not isinstance(X, jax.core.Tracer) else jnp.maximum(X, 0)
+
+
+@mutant("relu", {"relu.jit", "relu.grad", TRAIN_MLP}, "jax.numpy")
+def relu_numpy(X):
+    return np.maximum(np.asarray(X), 0)
+
+
+@correct("relu")
+def relu_where(X):
+    return jnp.where(X > 0, X, 0)
+
+
+@correct("relu")
+def relu_mask(X):
+    return X * (X > 0)
+
+
+# --- l2_penalty ---------------------------------------------------------------------------------------------
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit"}, "missing the ½")
+def l2_missing_half(w):
+    return jnp.sum(w ** 2)
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit", TRAIN_WD}, "norm")
+def l2_norm(w):
+    return jnp.linalg.norm(w)
+
+
+@mutant("l2_penalty", {"l2_penalty.grad", TRAIN_WD}, "gradient of sum(w ** 2) / 2")
+def l2_frozen(w):
+    return jax.lax.stop_gradient(jnp.sum(w ** 2) / 2)
+
+
+@mutant("l2_penalty", {"l2_penalty.jit", "l2_penalty.grad", TRAIN_WD}, "jax.numpy")
+def l2_python_float(w):
+    return float(np.sum(np.asarray(w) ** 2)) / 2
+
+
+@correct("l2_penalty")
+def l2_dot(w):
+    return jnp.vdot(w, w) / 2
+
+
+@correct("l2_penalty")
+def l2_square_sum(w):
+    return 0.5 * jnp.square(w).sum()

@@ -1,0 +1,45 @@
+"""Every check is proven both ways: the reference earns it, a known-wrong implementation loses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader import grading, rubric
+
+from .mutants import CORRECT, MUTANTS
+
+
+def _grade_with(function: str, impl, solution_functions, reference_obs):
+    """Grade the reference with one function swapped; only the probes that use it run again."""
+    functions = dict(solution_functions) | {function: impl}
+    probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
+    observations = dict(reference_obs) | grading.observe(functions, {}, probes)
+    return grading.judge(observations, reference_obs)
+
+
+def test_reference_gets_full_marks(reference_obs):
+    result = grading.judge(reference_obs, reference_obs)
+    assert [c.id for c in result.checks if not c.passed] == []
+    assert result.score == result.max_score == 100
+
+
+def test_every_check_has_a_mutant_that_fails_it():
+    covered = set().union(*(m.expect for m in MUTANTS))
+    assert covered == set(rubric.BY_ID)
+
+
+@pytest.mark.parametrize("m", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_loses_exactly_its_checks(m, solution_functions, reference_obs):
+    result = _grade_with(m.function, m.impl, solution_functions, reference_obs)
+    failed = {c.id for c in result.checks if not c.passed}
+    assert failed == m.expect
+    lost = sum(c.max_points - c.points for c in result.checks)
+    assert lost == pytest.approx(sum(rubric.BY_ID[i].points for i in m.expect))
+    own = [c for c in result.checks if c.id in m.expect and c.target == m.function]
+    assert any(m.says in c.message for c in own), [c.message for c in own]
+
+
+@pytest.mark.parametrize("name,function,impl", CORRECT, ids=[c[0] for c in CORRECT])
+def test_correct_alternative_gets_full_marks(name, function, impl, solution_functions, reference_obs):
+    result = _grade_with(function, impl, solution_functions, reference_obs)
+    assert [(c.id, c.message) for c in result.checks if not c.passed] == []
