@@ -6,6 +6,7 @@ calls both in one process; the ``grade`` command runs ``observe`` in a sandboxed
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -102,3 +103,29 @@ def grade_in_process(directory: str | Path, reference: str | Path | None = None)
     """Grade a submission directory in this process (trusted callers only: it imports student code)."""
     functions, errors = submission.load_functions(directory)
     return judge(observe(functions, errors), reference_observations(reference))
+
+
+def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
+                     progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None
+                     ) -> tuple[Result, "sandbox.SandboxRun"]:
+    """Grade a submission safely: probes in a sandboxed child, the reference meanwhile in this process."""
+    from . import sandbox
+
+    probes = list(rubric.PROBES) if probes is None else list(probes)
+    box: dict = {}
+
+    def work():
+        try:
+            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress)
+        except BaseException as exc:  # surfaced below, in this thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="sandbox", daemon=True)
+    thread.start()
+    reference_obs = reference_observations(reference, probes)
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    run = box["run"]
+    checks = [c for c in rubric.CHECKS if c.probe in probes]
+    return judge(run.observations, reference_obs, checks), run

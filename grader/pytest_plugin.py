@@ -5,17 +5,19 @@ The exercise folder's test module parametrizes a single test over :func:`visible
 (``pytest exercises/ --submission solutions/``); ``--reference DIR|library`` picks the reference. At the end
 the terminal summary prints ``Score: X/Y`` with the points of each function.
 
-Probes run lazily, one per function or training task, so ``pytest exercises/ -k softmax`` only runs softmax.
+Grading goes through the same sandboxed child and judges as the ``grade`` command, so both give the same
+points. Only the probes of the selected tests run: ``pytest exercises/ -k softmax`` only probes softmax.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from . import grading as _grading
-from . import rubric, submission
+from . import rubric, sandbox
 from .result import CheckResult, Result, score_table
 
 _SESSIONS = pytest.StashKey[dict]()
@@ -31,6 +33,8 @@ def pytest_addoption(parser):
                     help="grade the exercise modules in DIR instead of those beside the tests")
     group.addoption("--reference", default=None, metavar="DIR|library",
                     help="reference solutions directory, or 'library' for the trusted library functions")
+    group.addoption("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                    help="wall time for one function's checks (a training task gets five times as much)")
 
 
 def pytest_configure(config):
@@ -38,36 +42,38 @@ def pytest_configure(config):
 
 
 class GradingSession:
-    """One submission graded against one reference; observations are made once per probe."""
+    """One submission graded against one reference, through the same sandbox and judges as ``grade``.
 
-    def __init__(self, directory: Path, reference):
-        self.directory = directory
-        self.reference = reference
-        self.functions, self.errors = submission.load_functions(directory)
-        self.observations = {}
+    The first check asks for the probes of every selected test at once, so one child process serves the run.
+    """
+
+    def __init__(self, directory: Path, reference, probes: list[str], limits):
+        self.directory, self.reference, self.probes, self.limits = directory, reference, probes, limits
+        self._result: dict[str, CheckResult] | None = None
         self.results: dict[str, CheckResult] = {}
 
-    def _observe(self, probes) -> None:
-        todo = [p for p in probes if p not in self.observations]
-        self.observations.update(_grading.observe(self.functions, self.errors, todo))
-
     def check(self, check_id: str) -> CheckResult:
-        """Judge one check (and the checks of the parts a training check uses, to name them on failure)."""
-        check = rubric.BY_ID[check_id]
-        probes = [check.probe]
-        if check.target not in rubric.STUDENT_FUNCTIONS:
-            probes += list(rubric.PROBES[check.probe].uses)
-        self._observe(probes)
-        ref = _grading.reference_observations(self.reference, probes)
-        checks = [c for c in rubric.CHECKS if c.probe in probes]
-        for r in _grading.judge(self.observations, ref, checks).checks:
-            if r.id == check_id:
-                self.results[check_id] = r
-                return r
-        raise KeyError(check_id)
+        if self._result is None:
+            result, _ = _grading.grade_submission(self.directory, self.reference, self.limits, probes=self.probes)
+            self._result = {c.id: c for c in result.checks}
+        r = self._result[check_id]
+        self.results[check_id] = r
+        return r
 
     def result(self) -> Result:
         return Result(tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results))
+
+
+def _selected_probes(session) -> list[str]:
+    """The probes that the selected grading tests need (a training check also needs its parts' probes)."""
+    wanted = set()
+    for item in session.items:
+        check = rubric.BY_ID.get(getattr(getattr(item, "callspec", None), "params", {}).get("check_id"))
+        if check is not None:
+            wanted.add(check.probe)
+            if check.target not in rubric.STUDENT_FUNCTIONS:
+                wanted.update(rubric.PROBES[check.probe].uses)
+    return [p for p in rubric.PROBES if p in wanted]
 
 
 @pytest.fixture
@@ -79,7 +85,10 @@ def grading(request) -> GradingSession:
     sessions = request.config.stash[_SESSIONS]
     key = (directory, reference)
     if key not in sessions:
-        sessions[key] = GradingSession(directory, reference)
+        seconds = request.config.getoption("time_limit")
+        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds,
+                                     training_seconds=5 * seconds)
+        sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits)
     return sessions[key]
 
 

@@ -85,12 +85,16 @@ def _signature_problem(name: str, fn: Callable) -> str | None:
     return None
 
 
-def load_functions(directory: str | Path) -> tuple[dict[str, Callable], dict[str, str]]:
+def load_functions(directory: str | Path, broken: dict[str, str] | None = None,
+                   on_import: Callable[[str], None] | None = None) -> tuple[dict[str, Callable], dict[str, str]]:
     """Import the student functions from ``directory``.
 
     Returns ``(functions, errors)``: every name of the six is in exactly one of the two dicts, ``errors``
     holding a message for a student (missing file, syntax error, missing function, wrong signature).
+    ``broken`` maps modules not to import to the message their functions get (a module whose import hung in
+    an earlier attempt); ``on_import(module)`` is called before each import.
     """
+    broken = broken or {}
     directory = Path(directory).resolve()
     functions: dict[str, Callable] = {}
     errors: dict[str, str] = {}
@@ -100,7 +104,12 @@ def load_functions(directory: str | Path) -> tuple[dict[str, Callable], dict[str
     modules: dict[str, tuple] = {}
     for name, module in STUDENT_FUNCTIONS.items():
         if module not in modules:
-            modules[module] = _import_module(alias, directory, module)
+            if module in broken:
+                modules[module] = (None, broken[module])
+            else:
+                if on_import:
+                    on_import(module)
+                modules[module] = _import_module(alias, directory, module)
         mod, problem = modules[module]
         if problem:
             errors[name] = problem

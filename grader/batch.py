@@ -1,0 +1,71 @@
+"""``grade batch DIR``: grade every submission folder in DIR (one per student).
+
+The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time; judging happens
+here. Writes ``gradebook.csv`` (student, score, points per function or training task) and a JSON and a
+Markdown report per student into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import csv
+import sys
+from pathlib import Path
+
+from . import grading, report, rubric, sandbox
+
+
+def submissions(root: Path, out: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.resolve() != out.resolve())
+
+
+def _bar(done: int, total: int, label: str, width: int = 24) -> str:
+    filled = int(width * done / max(total, 1))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
+
+
+def main(argv, add_common, limits_of, reference_of, Progress) -> int:
+    parser = argparse.ArgumentParser(prog="grade batch", description=__doc__.splitlines()[0])
+    parser.add_argument("dir", help="a directory holding one submission folder per student")
+    parser.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+    parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
+    add_common(parser)
+    args = parser.parse_args(argv)
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else root / "grades"
+    students = submissions(root, out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = Progress(not args.quiet)
+    reference = reference_of(args)
+    limits = limits_of(args)
+
+    progress.show(_bar(0, len(students), "observing the reference"))
+    reference_obs = grading.reference_observations(reference)
+    targets = list(rubric.TARGETS)
+    rows = []
+
+    def probe(student: Path):
+        return student, sandbox.run_probes(student, None, limits)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(probe, s) for s in students]
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            student, run = future.result()
+            result = grading.judge(run.observations, reference_obs)
+            (out / f"{student.name}.json").write_text(result.to_json() + "\n")
+            (out / f"{student.name}.md").write_text(report.markdown(result))
+            per_target = result.by_target()
+            rows.append([student.name, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
+            progress.show(_bar(done, len(students), student.name))
+    progress.done()
+    rows.sort(key=lambda r: r[0])
+    with open(out / "gradebook.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "score"] + targets)
+        writer.writerows(rows)
+    print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}")
+    return 0

@@ -1,0 +1,116 @@
+"""The ``grade`` command.
+
+    grade PATH [--format text|json|markdown|junit|gradescope] [--output FILE] [--fail-under SCORE]
+               [--reference DIR|library] [--dataset digits] [--time-limit SECONDS] [--quiet]
+    grade batch DIR [--jobs N] [--out DIR] [same options]
+
+``grade PATH`` grades one directory laid out like ``exercises/``. The exit status is 0 whenever grading ran,
+whatever the score (1 under ``--fail-under`` when the score is lower); 2 when the grader itself could not run.
+Progress goes to stderr; stdout carries only the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from . import datasets, report, sandbox
+
+
+class Progress:
+    """Progress on stderr: one updating line on a terminal, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, enabled: bool, stream=sys.stderr):
+        self.enabled, self.stream = enabled, stream
+        self.tty = enabled and stream.isatty()
+        self.start = time.monotonic()
+
+    def show(self, text: str) -> None:
+        if not self.enabled:
+            return
+        line = f"[{time.monotonic() - self.start:5.1f}s] {text}"
+        if self.tty:
+            self.stream.write("\r\033[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", default=None, metavar="DIR|library",
+                        help="reference solutions (default: the kit's solutions/ when present, else the trusted "
+                             "library functions)")
+    parser.add_argument("--dataset", default="digits", choices=sorted(datasets.DATASETS),
+                        help="dataset of the training checks (default: the embedded digits)")
+    parser.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                        help="wall time for one function's checks; a training task gets five times as much")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _limits(args) -> sandbox.Limits:
+    return dataclasses.replace(sandbox.Limits(), probe_seconds=args.time_limit, import_seconds=args.time_limit,
+                               training_seconds=5 * args.time_limit)
+
+
+def _reference(args):
+    if args.reference in (None, "library"):
+        return args.reference
+    path = Path(args.reference)
+    if not path.is_dir():
+        raise SystemExit(f"grade: reference {args.reference} is not a directory")
+    return path.resolve()
+
+
+def grade_one(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="grade", description="Grade a submission of the six exercises.")
+    parser.add_argument("path", help="a directory laid out like exercises/")
+    parser.add_argument("--format", default="text", choices=report.FORMATS)
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--fail-under", type=float, metavar="SCORE",
+                        help="exit with status 1 when the score is below SCORE")
+    _common(parser)
+    args = parser.parse_args(argv)
+    path = Path(args.path)
+    if not path.is_dir():
+        print(f"grade: {args.path} is not a directory", file=sys.stderr)
+        return 2
+    from . import grading
+
+    progress = Progress(not args.quiet)
+    progress.show(f"grading {path}")
+    result, _ = grading.grade_submission(path, _reference(args), _limits(args),
+                                         progress=lambda kind, name: progress.show(f"checking {name}"))
+    progress.done()
+    color = args.output is None and sys.stdout.isatty() and args.format == "text"
+    text = report.render(result, args.format, color=color)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_under is not None and result.score < args.fail_under:
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] == "batch":
+            from .batch import main as batch_main
+            return batch_main(argv[1:], _common, _limits, _reference, Progress)
+        return grade_one(argv)
+    except KeyboardInterrupt:
+        print("grade: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Renderers: one :class:`~grader.result.Result`, five formats (text, json, markdown, junit, gradescope)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from . import rubric
+from .result import Result, fmt_points
+
+FORMATS = ("text", "json", "markdown", "junit", "gradescope")
+
+_GREEN, _RED, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
+
+
+def render(result: Result, fmt: str, color: bool = False) -> str:
+    return {"text": lambda r: text(r, color), "json": lambda r: r.to_json() + "\n", "markdown": markdown,
+            "junit": junit, "gradescope": gradescope}[fmt](result)
+
+
+def _description(check_id: str) -> str:
+    check = rubric.BY_ID.get(check_id)
+    return check.description if check else ""
+
+
+def text(result: Result, color: bool = False) -> str:
+    """A table per function: each check with its points, and the feedback of those that failed."""
+    def paint(s: str, code: str) -> str:
+        return f"{code}{s}{_RESET}" if color else s
+
+    lines = [paint(f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}", _BOLD), ""]
+    width = max((len(c.id) for c in result.checks), default=0)
+    for target, (pts, mx) in result.by_target().items():
+        lines.append(paint(f"{target}  {fmt_points(pts)}/{fmt_points(mx)}", _BOLD))
+        for c in result.checks:
+            if c.target != target:
+                continue
+            mark = paint("PASS", _GREEN) if c.passed else paint("FAIL", _RED)
+            lines.append(f"  {mark}  {c.id:<{width}}  {fmt_points(c.points):>3}/{fmt_points(c.max_points)}")
+            if not c.passed:
+                lines.append(f"        {c.message}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(result: Result) -> str:
+    """A pull-request summary: the score, a table per function, then the failed checks with feedback."""
+    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "",
+             "| part | points | |", "|---|---:|---|"]
+    for target, (pts, mx) in result.by_target().items():
+        lines.append(f"| `{target}` | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    failed = [c for c in result.checks if not c.passed]
+    if failed:
+        lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
+        for c in failed:
+            lines.append(f"| `{c.id}` | {fmt_points(c.points)} / {fmt_points(c.max_points)} | {_md_escape(c.message)} |")
+    else:
+        lines += ["", "Every check passes."]
+    return "\n".join(lines) + "\n"
+
+
+def junit(result: Result) -> str:
+    """JUnit XML: one test case per check, grouped by target; a failure carries the feedback."""
+    suites = ET.Element("testsuites", name="dl-basics-grader", tests=str(len(result.checks)),
+                        failures=str(sum(not c.passed for c in result.checks)))
+    for target in result.by_target():
+        cases = [c for c in result.checks if c.target == target]
+        suite = ET.SubElement(suites, "testsuite", name=target, tests=str(len(cases)),
+                              failures=str(sum(not c.passed for c in cases)))
+        for c in cases:
+            case = ET.SubElement(suite, "testcase", classname=target, name=c.id)
+            props = ET.SubElement(case, "properties")
+            ET.SubElement(props, "property", name="points", value=fmt_points(c.points))
+            ET.SubElement(props, "property", name="max_points", value=fmt_points(c.max_points))
+            if not c.passed:
+                failure = ET.SubElement(case, "failure", message=c.message, type="GradingFailure")
+                failure.text = c.message
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def gradescope(result: Result) -> str:
+    """Gradescope's ``results.json``."""
+    tests = []
+    for c in result.checks:
+        check = rubric.BY_ID.get(c.id)
+        tests.append({"name": f"{c.id}: {_description(c.id)}", "score": c.points, "max_score": c.max_points,
+                      "output": "passed" if c.passed else c.message,
+                      "visibility": "visible" if check is None or check.visible else "after_published"})
+    return json.dumps({"score": result.score, "tests": tests}, indent=2) + "\n"
