@@ -48,6 +48,8 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
             fraction, message = verdict.fraction, verdict.message
         except ProbeFailed as exc:
             fraction, message = 0.0, str(exc)
+        except Exception as exc:  # output of a shape or kind no judge foresaw: fail the check, never the run
+            fraction, message = 0.0, f"the output could not be judged ({describe_exception(exc)})"
         fraction = min(max(float(fraction), 0.0), 1.0)
         results.append(CheckResult(check.id, check.target, round(check.points * fraction, 4), check.points,
                                    fraction >= 1.0, message))

@@ -34,7 +34,7 @@ def pytest_addoption(parser):
     group.addoption("--reference", default=None, metavar="DIR|library",
                     help="reference solutions directory, or 'library' for the trusted library functions")
     group.addoption("--time-limit", type=float, default=60.0, metavar="SECONDS",
-                    help="wall time for one function's checks (a training task gets five times as much)")
+                    help="wall time for one function's checks or one training task (default 60)")
 
 
 def pytest_configure(config):
@@ -86,8 +86,7 @@ def grading(request) -> GradingSession:
     key = (directory, reference)
     if key not in sessions:
         seconds = request.config.getoption("time_limit")
-        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds,
-                                     training_seconds=5 * seconds)
+        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds)
         sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits)
     return sessions[key]
 

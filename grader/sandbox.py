@@ -41,15 +41,11 @@ MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 class Limits:
     """Resource limits of one submission's child process."""
 
-    probe_seconds: float = 60.0       # wall time of one function's probes
-    training_seconds: float = 300.0   # wall time of one training task
-    import_seconds: float = 60.0      # wall time of importing one module
+    probe_seconds: float = 60.0       # wall time of one probe: a function's checks, or one training task
+    import_seconds: float = 60.0      # wall time of importing one module (and of starting the child)
     memory_bytes: int = 8 << 30       # address space (JAX on the CPU runs in 8 GiB)
     cpu_seconds: int = 3600           # CPU time of one child
     output_bytes: int = 16 << 20      # the largest file the child may write, its stdout/stderr included
-
-    def budget(self, probe: str) -> float:
-        return self.probe_seconds if probe in rubric.STUDENT_FUNCTIONS else self.training_seconds
 
 
 @dataclasses.dataclass
@@ -212,6 +208,7 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
         _live_children.add(proc.pid)
     os.close(write_fd)
     reader = wire.FrameReader()
+    sandbox_path = f"{tmp / 'submission'}/"  # messages name files relative to the submission
     stage, current = "import", None      # what the child is doing now
     deadline = time.monotonic() + limits.import_seconds
     loaded = None
@@ -222,11 +219,15 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
                 _fail_current(stage, current, f"did not finish within {_budget_text(stage, current, limits)} "
                               "(an endless loop?)", broken, observations)
                 break
-            ready, _, _ = select.select([read_fd], [], [], timeout)
-            if not ready:
+            ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
+            if ready:
+                data = os.read(read_fd, 1 << 20)
+            elif proc.poll() is not None:
+                # The child is gone, though a descendant may still hold the pipe open: take what is there.
+                data = os.read(read_fd, 1 << 20) if select.select([read_fd], [], [], 0)[0] else b""
+            else:
                 continue
-            data = os.read(read_fd, 1 << 20)
-            if not data:  # the child closed the pipe: finished, or died
+            if not data:  # the child closed the pipe or died: finished, or killed
                 proc.wait(timeout=30)
                 if stage != "done":
                     _fail_current(stage, current, f"stopped: the grading process {_describe_death(proc.returncode)}",
@@ -242,16 +243,17 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
                     stage, current = "import", payload.decode(errors="replace")
                     deadline = time.monotonic() + limits.import_seconds
                 elif kind == "L":
-                    loaded = json.loads(payload.decode())
+                    loaded = {k: str(v).replace(sandbox_path, "") for k, v in json.loads(payload.decode()).items()}
                     stage, current = "loaded", None
                 elif kind == "S":
                     stage, current = "probe", payload.decode(errors="replace")
-                    deadline = time.monotonic() + limits.budget(current)
+                    deadline = time.monotonic() + limits.probe_seconds
                     if progress:
                         progress("probe", current)
                 elif kind == "R":
                     try:
                         name, obs = wire.decode_observations(payload)
+                        obs.errors = {k: v.replace(sandbox_path, "") for k, v in obs.errors.items()}
                     except wire.WireError as exc:
                         obs, name = Observations(), current
                         obs.fail_all(f"the result of {current} could not be read ({exc})")
@@ -270,7 +272,7 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
 
 
 def _budget_text(stage, current, limits: Limits) -> str:
-    seconds = limits.import_seconds if stage == "import" else limits.budget(current or "")
+    seconds = limits.import_seconds if stage == "import" else limits.probe_seconds
     return f"{seconds:g} s"
 
 

@@ -70,14 +70,14 @@ class Observations:
         self.values: dict[str, np.ndarray] = dict(values or {})
         self.errors: dict[str, str] = dict(errors or {})
 
-    def record(self, key: str, what: str, thunk: Callable[[], Any]) -> None:
+    def record(self, key: str, what: str, thunk: Callable[[], Any], numeric: bool = True) -> None:
         """Run ``thunk`` and store its result as an array under ``key``.
 
         ``what`` names the call for feedback (``"softmax of logits of ±1e4"``): if the student's code raises,
         the error is kept as ``"<what> raised <exception>"`` and any judge reading ``key`` fails with it.
         """
         try:
-            self.values[key] = to_array(thunk())
+            self.values[key] = to_array(thunk(), numeric)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # student code may raise anything, even SystemExit; the judge reports it
@@ -114,16 +114,17 @@ class Observations:
         return key in self.values
 
 
-def to_array(value: Any) -> np.ndarray:
-    """Convert a probe result (a JAX or NumPy array, a number, a bool) to a NumPy array."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
+def to_array(value: Any, numeric: bool = True) -> np.ndarray:
+    """Convert a probe result (a JAX or NumPy array, a number, a bool) to a NumPy array.
+
+    With ``numeric``, anything but booleans and numbers (text, objects) is refused with a TypeError.
+    """
     try:
-        arr = np.asarray(value)
+        arr = np.array(value)
     except Exception as exc:
         raise TypeError(f"returned {type(value).__name__}, which is not an array") from exc
-    if arr.dtype == object:
-        raise TypeError(f"returned {type(value).__name__}, which is not an array of numbers")
+    if arr.dtype == object or (numeric and arr.dtype.kind not in "biuf"):
+        raise TypeError(f"returned {type(value).__name__} of {arr.dtype}, which is not an array of numbers")
     return arr
 
 

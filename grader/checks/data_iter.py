@@ -70,7 +70,8 @@ def probe(fns) -> Observations:
     obs = Observations()
     obs.values["is_generator_function"] = np.array(inspect.isgeneratorfunction(data_iter))
     obs.record("returns", "calling data_iter",
-               lambda: np.array(type(data_iter(10, *dataset(103, "jax"), jax.random.PRNGKey(0))).__name__))
+               lambda: np.array(type(data_iter(10, *dataset(103, "jax"), jax.random.PRNGKey(0))).__name__),
+               numeric=False)
     for name, n, b, seed, kind in PASSES:
         arrays = "NumPy arrays" if kind == "numpy" else "jax arrays"
         obs.record(f"pass.{name}", f"a pass of data_iter over {n} examples ({arrays}) with batch_size {b}",
