@@ -12,11 +12,13 @@ import optax
 
 
 def data_iter(batch_size, features, labels, key):
-    """Minibatches in the order of ``jax.random.permutation(key, n)``, the last partial batch kept."""
+    """Minibatches in the order of ``jax.random.permutation(key, n)``, the last partial batch kept.
+
+    The library way: split the permutation with ``np.array_split`` and index lazily.
+    """
     order = np.asarray(jax.random.permutation(key, len(features)))
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        yield features[idx], labels[idx]
+    pieces = np.array_split(order, range(batch_size, len(order), batch_size))
+    yield from ((features[idx], labels[idx]) for idx in pieces)
 
 
 def softmax(X):
