@@ -55,7 +55,7 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
         futures = [pool.submit(probe, s) for s in students]
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             student, run = future.result()
-            result = grading.judge(run.observations, reference_obs)
+            result = grading.judge_submission(student, run.observations, reference_obs)
             (out / f"{student.name}.json").write_text(result.to_json() + "\n")
             (out / f"{student.name}.md").write_text(report.markdown(result))
             per_target = result.by_target()

@@ -4,14 +4,31 @@ The embedded default is scikit-learn's *digits* set: 1,797 grey images of 8x8 pi
 ships inside scikit-learn, so it works offline. Pixels are scaled to [0, 1] (divided by 16) and the images
 flattened to 64 features; 25% of the images, stratified by class with a fixed seed, form the test split
 (1,347 train / 450 test).
+
+The book's own set, *Fashion-MNIST* (60,000 train / 10,000 test grey images of 28x28 pixels, ten classes), is
+read from the four official IDX files. They come from ``data_dir`` when given, else from a cache directory
+(``$DL_BASICS_DATA_DIR`` when set, else ``$XDG_CACHE_HOME/dl-basics-grader/fashion-mnist``, else
+``~/.cache/dl-basics-grader/fashion-mnist``); files missing from the cache are downloaded from the project's
+public location. Every file's SHA-256 is checked before use; when a file is missing or bad,
+:class:`DatasetUnavailable` says which, what its checksum must be and where to put it. Pixels are scaled to
+[0, 1] (divided by 255) and the images flattened to 784 features.
 """
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
 from functools import lru_cache
-from typing import NamedTuple
+from pathlib import Path
+from typing import Mapping, NamedTuple
 
 import numpy as np
+
+from . import idx
 
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.25
@@ -41,8 +58,11 @@ def _digits() -> Split:
     return Split(X_train, y_train, X_test, y_test, 10)
 
 
-def load_digits() -> Split:
-    """The digits split; read-only copies so no caller can alter the cached arrays."""
+def load_digits(data_dir: str | os.PathLike | None = None) -> Split:
+    """The digits split; read-only copies so no caller can alter the cached arrays.
+
+    ``data_dir`` is ignored: the set ships inside scikit-learn.
+    """
     split = _digits()
     arrays = []
     for a in split[:4]:
@@ -52,13 +72,219 @@ def load_digits() -> Split:
     return Split(*arrays, split.num_classes)
 
 
-DATASETS = {"digits": load_digits}
+class DatasetFile(NamedTuple):
+    """An official file of a downloadable dataset."""
+
+    size: int  # bytes
+    sha256: str
 
 
-def load(name: str = "digits") -> Split:
-    """Load a dataset by name (``digits`` is the embedded default)."""
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_MNIST_FILES: dict[str, DatasetFile] = {
+    "train-images-idx3-ubyte.gz": DatasetFile(
+        26421880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+    "train-labels-idx1-ubyte.gz": DatasetFile(
+        29515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+    "t10k-images-idx3-ubyte.gz": DatasetFile(
+        4422102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+    "t10k-labels-idx1-ubyte.gz": DatasetFile(
+        5148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+}
+FASHION_MNIST_CLASSES = 10
+FASHION_MNIST_IMAGE_SHAPE = (28, 28)
+DATA_DIR_ENV = "DL_BASICS_DATA_DIR"
+DOWNLOAD_TIMEOUT = 10.0  # seconds, per connection attempt and per read
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset's files are missing or fail their checksum and could not be fetched.
+
+    ``problems`` maps each missing or bad file name to what is wrong with it; ``directory`` is where the
+    files were looked for.
+    """
+
+    def __init__(self, message: str, problems: Mapping[str, str], directory: Path):
+        super().__init__(message)
+        self.problems = dict(problems)
+        self.directory = directory
+
+
+class _DownloadFailed(Exception):
+    def __init__(self, reason: str, offline: bool = False):
+        super().__init__(reason)
+        self.offline = offline
+
+
+def fashion_mnist_cache_dir() -> Path:
+    """Where Fashion-MNIST is cached: ``$DL_BASICS_DATA_DIR``, else the user's cache directory."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "dl-basics-grader" / "fashion-mnist"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _expected_files(checksums: Mapping[str, str] | None) -> dict[str, tuple[str, int | None]]:
+    """File name -> (SHA-256, size or None); an overridden checksum drops the official size."""
+    expected: dict[str, tuple[str, int | None]] = {
+        name: (f.sha256, f.size) for name, f in FASHION_MNIST_FILES.items()}
+    for name, digest in (checksums or {}).items():
+        if name not in expected:
+            raise ValueError(f"checksums: unknown file {name!r}; the files are {list(FASHION_MNIST_FILES)}")
+        digest = str(digest).lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"checksums: {name}: {digest!r} is not a SHA-256 hex digest")
+        official = FASHION_MNIST_FILES[name]
+        expected[name] = (digest, official.size if digest == official.sha256 else None)
+    return expected
+
+
+def _check_file(path: Path, sha256: str, size: int | None) -> str | None:
+    """None when ``path`` has the expected digest, else the problem."""
+    try:
+        actual = sha256_file(path)
+        length = path.stat().st_size
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if actual == sha256:
+        return None
+    sizes = f"{length} bytes" + (f", expected {size}" if size is not None and size != length else "")
+    return f"checksum mismatch: expected SHA-256 {sha256}, actual SHA-256 {actual} ({sizes})"
+
+
+def _download(url: str, dest: Path, sha256: str, size: int | None, timeout: float) -> None:
+    """Fetch ``url`` into ``dest`` atomically, keeping it only when its digest is ``sha256``."""
+    tmp: Path | None = None
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=timeout) as response, tempfile.NamedTemporaryFile(
+                dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False) as out:
+            tmp = Path(out.name)
+            digest, total = hashlib.sha256(), 0
+            while chunk := response.read(1 << 16):
+                total += len(chunk)
+                if size is not None and total > size:
+                    raise _DownloadFailed(f"the server sent more than the expected {size} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise _DownloadFailed(f"the downloaded file ({total} bytes) has SHA-256 {actual}, "
+                                  f"expected SHA-256 {sha256}")
+        os.replace(tmp, dest)
+        tmp = None
+    except urllib.error.HTTPError as e:
+        raise _DownloadFailed(f"HTTP {e.code} {e.reason}") from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise _DownloadFailed(f"cannot reach the server ({reason})", offline=True) from e
+    except (OSError, http.client.HTTPException) as e:
+        raise _DownloadFailed(f"{type(e).__name__}: {e}") from e
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _unavailable(problems: dict[str, str], expected: dict[str, tuple[str, int | None]], directory: Path,
+                 explicit: bool, base_url: str) -> DatasetUnavailable:
+    lines = [f"Fashion-MNIST is unavailable: {len(problems)} of its {len(expected)} files "
+             f"{'is' if len(problems) == 1 else 'are'} missing or bad in {directory}"]
+    for name, problem in problems.items():
+        lines.append(f"  {name}: {problem}")
+        lines.append(f"    expected SHA-256 {expected[name][0]}")
+    where = "pass --data-dir DIR (or call with data_dir=DIR) naming another directory that holds them"
+    if not explicit:
+        where += f", or set {DATA_DIR_ENV}=DIR"
+    lines.append(f"Download the official files from {base_url} on a connected machine, check their SHA-256, "
+                 f"and place them in {directory}; or {where}.")
+    return DatasetUnavailable("\n".join(lines), problems, directory)
+
+
+def fashion_mnist_files(data_dir: str | os.PathLike | None = None, *, checksums: Mapping[str, str] | None = None,
+                        base_url: str = FASHION_MNIST_URL, timeout: float = DOWNLOAD_TIMEOUT) -> dict[str, Path]:
+    """Paths of the four Fashion-MNIST files, each checked against its SHA-256.
+
+    With ``data_dir`` the files must be there (nothing is downloaded); without it they come from
+    :func:`fashion_mnist_cache_dir`, downloading the missing ones from ``base_url``. ``checksums`` maps file
+    names to SHA-256 digests replacing the official ones (for test files). Raises :class:`DatasetUnavailable`
+    naming every missing or bad file.
+    """
+    expected = _expected_files(checksums)
+    explicit = data_dir is not None
+    directory = Path(data_dir).expanduser() if explicit else fashion_mnist_cache_dir()
+    problems: dict[str, str] = {}
+    offline: str | None = None
+    for name, (sha256, size) in expected.items():
+        path = directory / name
+        if path.exists() and not path.is_file():
+            problems[name] = "is not a regular file"
+        elif path.exists():
+            if (problem := _check_file(path, sha256, size)) is not None:
+                problems[name] = problem
+        elif explicit:
+            problems[name] = "missing"
+        elif offline is not None:
+            problems[name] = f"missing; not downloaded ({offline})"
+        else:
+            url = base_url.rstrip("/") + "/" + name
+            try:
+                _download(url, path, sha256, size, timeout)
+            except _DownloadFailed as e:
+                problems[name] = f"missing; download from {url} failed: {e}"
+                if e.offline:
+                    offline = str(e)
+    if problems:
+        raise _unavailable(problems, expected, directory, explicit, base_url)
+    return {name: directory / name for name in expected}
+
+
+def _images_and_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images = idx.read_images(images_path)
+    labels = idx.read_labels(labels_path)
+    if images.shape[1:] != FASHION_MNIST_IMAGE_SHAPE:
+        rows, cols = FASHION_MNIST_IMAGE_SHAPE
+        raise idx.IdxError(images_path, f"images are {images.shape[1]}x{images.shape[2]} pixels, "
+                                        f"expected {rows}x{cols}")
+    if len(images) != len(labels):
+        raise idx.IdxError(images_path, f"{len(images)} images but {labels_path} holds {len(labels)} labels")
+    if len(labels) and labels.max() >= FASHION_MNIST_CLASSES:
+        raise idx.IdxError(labels_path, f"label {labels.max()} outside 0..{FASHION_MNIST_CLASSES - 1}")
+    X = (images.reshape(len(images), -1) / np.float32(255.0)).astype(np.float32)
+    return X, labels.astype(np.int32)
+
+
+def load_fashion_mnist(data_dir: str | os.PathLike | None = None, *, checksums: Mapping[str, str] | None = None,
+                       base_url: str = FASHION_MNIST_URL, timeout: float = DOWNLOAD_TIMEOUT) -> Split:
+    """Fashion-MNIST's official split (60,000 train / 10,000 test), pixels in [0, 1], 784 features.
+
+    Files come from :func:`fashion_mnist_files` (same arguments). Raises :class:`DatasetUnavailable` when
+    files are missing or bad, :class:`grader.idx.IdxError` when a checked file is not valid IDX data.
+    """
+    paths = fashion_mnist_files(data_dir, checksums=checksums, base_url=base_url, timeout=timeout)
+    X_train, y_train = _images_and_labels(paths["train-images-idx3-ubyte.gz"], paths["train-labels-idx1-ubyte.gz"])
+    X_test, y_test = _images_and_labels(paths["t10k-images-idx3-ubyte.gz"], paths["t10k-labels-idx1-ubyte.gz"])
+    return Split(X_train, y_train, X_test, y_test, FASHION_MNIST_CLASSES)
+
+
+DATASETS = {"digits": load_digits, "fashion-mnist": load_fashion_mnist}
+
+
+def load(name: str = "digits", data_dir: str | os.PathLike | None = None) -> Split:
+    """Load a dataset by name (``digits`` is the embedded default).
+
+    ``data_dir`` is passed to loaders that read files (``fashion-mnist``); ``digits`` ignores it.
+    """
     try:
         loader = DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
-    return loader()
+    return loader() if data_dir is None else loader(data_dir=data_dir)

@@ -13,6 +13,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 TRAIN_LINREG, TRAIN_SOFTMAX, TRAIN_MLP, TRAIN_WD = (
     "train.linear_regression", "train.softmax_regression", "train.mlp", "train.weight_decay")
@@ -130,6 +131,41 @@ def data_iter_yield_from(batch_size, features, labels, key):
                 for i in range(0, len(idx), batch_size))
 
 
+@correct("data_iter")
+def data_iter_while_loop(batch_size, features, labels, key):
+    n = features.shape[0]
+    order = jax.random.permutation(key, n)
+    start = 0
+    while start < n:
+        j = order[start:min(start + batch_size, n)]
+        yield features[j], labels[j]
+        start += batch_size
+
+
+@correct("data_iter")
+def data_iter_choice_without_replacement(batch_size, features, labels, key):
+    n = len(features)
+    order = np.asarray(jax.random.choice(key, n, (n,), replace=False))
+    for i in range(0, n, batch_size):
+        yield np.asarray(features)[order[i:i + batch_size]], np.asarray(labels)[order[i:i + batch_size]]
+
+
+@correct("data_iter")
+def data_iter_numpy_rng_from_key(batch_size, features, labels, key):
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).tolist())
+    order = rng.permutation(len(features))
+    for batch in np.array_split(order, range(batch_size, len(order), batch_size)):
+        yield features[batch], labels[batch]
+
+
+@correct("data_iter")
+def data_iter_index_list(batch_size, features, labels, key):
+    indices = list(np.asarray(jax.random.permutation(key, len(features))))
+    for i in range(0, len(indices), batch_size):
+        batch_indices = jnp.array(indices[i: min(i + batch_size, len(indices))])
+        yield jnp.asarray(features)[batch_indices], jnp.asarray(labels)[batch_indices]
+
+
 # --- softmax ------------------------------------------------------------------------------------------------
 
 def _stable(X, axis=-1):
@@ -199,6 +235,39 @@ def softmax_no_stop_gradient(X):
     return e / e.sum(-1, keepdims=True)
 
 
+@mutant("softmax", {"softmax.values", "softmax.last_axis", "softmax.stability.large_logits",
+                    "softmax.stability.neg_inf", "softmax.stability.row_scales", "softmax.shift_invariance",
+                    "softmax.grad", "softmax.jit"}, "solves the exercise outright")
+def softmax_library(X):
+    return jax.nn.softmax(X, axis=-1)
+
+
+@correct("softmax")
+def softmax_expand_dims(X):
+    e = jnp.exp(X - jnp.amax(X, axis=-1, keepdims=True))
+    return e / jnp.expand_dims(e.sum(axis=-1), -1)
+
+
+@correct("softmax")
+def softmax_divide(X):
+    shifted = X - jax.lax.stop_gradient(X.max(axis=X.ndim - 1, keepdims=True))
+    return jnp.divide(jnp.exp(shifted), jnp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+@correct("softmax")
+def softmax_log_space(X):
+    m = jnp.max(X, axis=-1, keepdims=True)
+    log_p = X - m - jnp.log(jnp.sum(jnp.exp(X - m), axis=-1, keepdims=True))
+    return jnp.exp(log_p)
+
+
+@correct("softmax")
+def softmax_moveaxis(X):
+    Xt = jnp.moveaxis(X, -1, 0)
+    e = jnp.exp(Xt - Xt.max(axis=0))
+    return jnp.moveaxis(e / e.sum(axis=0), 0, -1)
+
+
 # --- cross_entropy ------------------------------------------------------------------------------------------
 
 def _lse(logits):
@@ -265,6 +334,54 @@ def cross_entropy_one_hot(logits, y):
     return -jnp.sum(jax.nn.one_hot(y, logits.shape[-1]) * log_p, axis=-1)
 
 
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.shift_invariance", "cross_entropy.grad",
+                          "cross_entropy.jit", TRAIN_SOFTMAX}, "treats the logits as probabilities")
+def cross_entropy_of_probabilities(logits, y):
+    return -jnp.log(_pick(logits, y))
+
+
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.grad", "cross_entropy.jit", TRAIN_SOFTMAX},
+        "sign is flipped")
+def cross_entropy_sign_flipped(logits, y):
+    return _pick(logits, y) - _lse(logits)
+
+
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.shift_invariance", "cross_entropy.grad",
+                          "cross_entropy.jit"}, "solves the exercise outright")
+def cross_entropy_library(logits, y):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+
+
+@correct("cross_entropy")
+def cross_entropy_scipy_logsumexp(logits, y):
+    return jax.scipy.special.logsumexp(logits, axis=-1) - logits[jnp.arange(logits.shape[0]), y]
+
+
+@correct("cross_entropy")
+def cross_entropy_log_softmax_by_hand(logits, y):
+    shifted = logits - jnp.max(logits, axis=1, keepdims=True)
+    log_probs = shifted - jnp.log(jnp.exp(shifted).sum(axis=1, keepdims=True))
+    return -jnp.take_along_axis(log_probs, y.reshape(-1, 1), axis=1).reshape(-1)
+
+
+@correct("cross_entropy")
+def cross_entropy_vmap(logits, y):
+    def one(o, label):
+        m = o.max()
+        return m + jnp.log(jnp.exp(o - m).sum()) - o[label]
+    return jax.vmap(one)(logits, y)
+
+
+@correct("cross_entropy")
+def cross_entropy_int_cast(logits, y):
+    y = jnp.asarray(y).astype(jnp.int32)
+    m = jax.lax.stop_gradient(logits.max(-1))
+    return m + jnp.log(jnp.exp(logits - m[:, None]).sum(-1)) - logits[jnp.arange(len(y)), y]
+
+
 # --- sgd ----------------------------------------------------------------------------------------------------
 
 @mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax", TRAIN_LINREG},
@@ -310,6 +427,60 @@ def sgd_tree_util(params, grads, lr, batch_size):
     return jax.tree_util.tree_map(lambda p, g: p - (lr / batch_size) * g, params, grads)
 
 
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax"}, "does not divide by batch_size")
+def sgd_no_divide(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax", TRAIN_LINREG},
+        "returns the step")
+def sgd_returns_step(params, grads, lr, batch_size):
+    return jax.tree.map(lambda g: -lr * g / batch_size, grads)
+
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax"}, "leaves out the learning rate")
+def sgd_no_lr(params, grads, lr, batch_size):
+    return jax.tree.map(lambda p, g: p - g / batch_size, params, grads)
+
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.jit", "sgd.matches_optax", "sgd.no_mutation"},
+        "solves the exercise outright")
+def sgd_library(params, grads, lr, batch_size):
+    opt = optax.sgd(lr / batch_size)
+    updates, _ = opt.update(grads, opt.init(params))
+    return optax.apply_updates(params, updates)
+
+
+@correct("sgd")
+def sgd_apply_updates(params, grads, lr, batch_size):
+    return optax.apply_updates(params, jax.tree.map(lambda g: -lr * g / batch_size, grads))
+
+
+@correct("sgd")
+def sgd_recursive(params, grads, lr, batch_size):
+    if isinstance(params, dict):
+        return {k: sgd_recursive(params[k], grads[k], lr, batch_size) for k in params}
+    if isinstance(params, (list, tuple)):
+        return type(params)(sgd_recursive(p, g, lr, batch_size) for p, g in zip(params, grads))
+    return params - lr * grads / batch_size
+
+
+@correct("sgd")
+def sgd_precomputed_scale(params, grads, lr, batch_size):
+    scale = lr / batch_size
+
+    def update(p, g):
+        return p - scale * g
+    return jax.tree.map(update, params, grads)
+
+
+@correct("sgd")
+def sgd_leaves_with_path(params, grads, lr, batch_size):
+    flat_g = jax.tree.leaves(grads)
+    flat_p, treedef = jax.tree_util.tree_flatten(params)
+    return treedef.unflatten([p - lr * g / batch_size for p, g in zip(flat_p, flat_g)])
+
+
 # --- relu ---------------------------------------------------------------------------------------------------
 
 @mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "|x|")
@@ -342,6 +513,51 @@ def relu_mask(X):
     return X * (X > 0)
 
 
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "keeps the negative entries")
+def relu_minimum(X):
+    return jnp.minimum(X, 0)
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "returns the mask")
+def relu_mask_only(X):
+    return X > 0
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "relu(x) = max(x, 0)")
+def relu_leaky(X):
+    return jnp.where(X > 0, X, 0.01 * X)
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "relu(x) = max(x, 0)")
+def relu_clip_both_sides(X):
+    return jnp.clip(X, 0, 1)
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "solves the exercise outright")
+def relu_library(X):
+    return jax.nn.relu(X)
+
+
+@correct("relu")
+def relu_maximum_flipped(X):
+    return jnp.maximum(0, X)
+
+
+@correct("relu")
+def relu_clip(X):
+    return X.clip(min=0)
+
+
+@correct("relu")
+def relu_abs_trick(X):
+    return (X + jnp.abs(X)) / 2
+
+
+@correct("relu")
+def relu_zeros_like(X):
+    return jnp.maximum(X, jnp.zeros_like(X))
+
+
 # --- l2_penalty ---------------------------------------------------------------------------------------------
 
 @mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit"}, "missing the ½")
@@ -372,3 +588,43 @@ def l2_dot(w):
 @correct("l2_penalty")
 def l2_square_sum(w):
     return 0.5 * jnp.square(w).sum()
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit", TRAIN_WD}, "averages over the entries")
+def l2_mean(w):
+    return jnp.mean(w ** 2) / 2
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit"}, "L1 penalty")
+def l2_abs(w):
+    return jnp.sum(jnp.abs(w))
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit", TRAIN_WD}, "scalar")
+def l2_not_summed(w):
+    return w ** 2 / 2
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit"}, "solves the exercise outright")
+def l2_library(w):
+    return optax.l2_loss(w).sum()
+
+
+@correct("l2_penalty")
+def l2_times_self(w):
+    return jnp.sum(w * w) / 2
+
+
+@correct("l2_penalty")
+def l2_norm_squared(w):
+    return jnp.linalg.norm(w) ** 2 / 2
+
+
+@correct("l2_penalty")
+def l2_einsum(w):
+    return 0.5 * jnp.einsum("ij,ij->", w.reshape(w.shape[0], -1), w.reshape(w.shape[0], -1))
+
+
+@correct("l2_penalty")
+def l2_tensordot(w):
+    return jnp.tensordot(w, w, axes=w.ndim) / 2

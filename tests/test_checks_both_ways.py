@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from grader import grading, rubric
+from grader import grading, rubric, shortcuts
 
+from . import mutants
 from .mutants import CORRECT, MUTANTS
 
 
+BANK_SOURCE = Path(mutants.__file__).read_text()
+
+
 def _grade_with(function: str, impl, solution_functions, reference_obs):
-    """Grade the reference with one function swapped; only the probes that use it run again."""
+    """Grade the reference with one function swapped; only the probes that use it run again.
+
+    Forbidden shortcuts are read from the bank's source, as ``grade`` reads them from a submission's.
+    """
     functions = dict(solution_functions) | {function: impl}
     probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
     observations = dict(reference_obs) | grading.observe(functions, {}, probes)
-    return grading.judge(observations, reference_obs)
+    found = shortcuts.find(BANK_SOURCE, impl.__name__, rubric.FORBIDDEN_SHORTCUTS[function])
+    return grading.judge(observations, reference_obs,
+                         shortcuts={function: shortcuts.message(function, found)} if found else None)
 
 
 def test_reference_gets_full_marks(reference_obs):
@@ -26,6 +37,13 @@ def test_reference_gets_full_marks(reference_obs):
 def test_every_check_has_a_mutant_that_fails_it():
     covered = set().union(*(m.expect for m in MUTANTS))
     assert covered == set(rubric.BY_ID)
+
+
+def test_bank_size():
+    """At least 8 known mistakes and 6 correct alternatives (the solution among them) per function."""
+    for function in rubric.STUDENT_FUNCTIONS:
+        assert sum(m.function == function for m in MUTANTS) >= 8, function
+        assert sum(c[1] == function for c in CORRECT) + 1 >= 6, function
 
 
 @pytest.mark.parametrize("m", MUTANTS, ids=[m.name for m in MUTANTS])
