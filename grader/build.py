@@ -27,8 +27,25 @@ class MarkerError(ValueError):
     pass
 
 
-def clear_solutions(source: str, name: str = "<source>") -> str:
-    """Replace every solution region of ``source`` with a stub raising ``NotImplementedError(hint)``."""
+def raising_stub(indent: str, hint: str, function: str, params: str) -> list[str]:
+    """The students' stub: ``raise NotImplementedError(hint)``."""
+    raise_line = f"raise NotImplementedError({hint!r})" if hint else "raise NotImplementedError()"
+    return [f"{indent}# YOUR CODE HERE\n", f"{indent}{raise_line}\n"]
+
+
+def library_stub(indent: str, hint: str, function: str, params: str) -> list[str]:
+    """A stand-in that calls the trusted library version (for given code shipped beside notebooks)."""
+    args = ", ".join(p.split("=")[0].split(":")[0].strip() for p in params.split(",") if p.strip())
+    return [f"{indent}from grader.trusted import {function} as library_version\n",
+            f"{indent}return library_version({args})\n"]
+
+
+_DEF = re.compile(r"^\s*def (\w+)\((.*)\)")
+
+
+def clear_solutions(source: str, name: str = "<source>", stub=raising_stub) -> str:
+    """Replace every solution region of ``source`` with ``stub(indent, hint, function, params)`` lines
+    (by default a stub raising ``NotImplementedError(hint)``)."""
     out: list[str] = []
     lines = source.splitlines(keepends=True)
     i = 0
@@ -56,8 +73,9 @@ def clear_solutions(source: str, name: str = "<source>") -> str:
             j += 1
         if j == len(lines):
             raise MarkerError(f"{name}:{i + 1}: {BEGIN} without {END}")
-        out.append(f"{indent}# YOUR CODE HERE\n")
-        out.append(f"{indent}raise NotImplementedError({hint!r})\n" if hint else f"{indent}raise NotImplementedError()\n")
+        function, params = next(((m.group(1), m.group(2)) for m in map(_DEF.match, reversed(out)) if m),
+                                ("", ""))
+        out.extend(stub(indent, hint, function, params))
         i = j + 1
     return "".join(out)
 

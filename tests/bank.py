@@ -1,0 +1,128 @@
+"""The bank as submission folders, graded by the real `grade batch`, and the grader's scorecard.
+
+    python -m tests.bank [--jobs 2] [--keep DIR]
+
+prints, per function, how many correct alternatives got full marks, how many known mistakes were caught
+(lost points on their function) and how many were named (the feedback says the cause), and exits non-zero
+when any verdict is off. ``tests/test_bank.py`` runs the same thing in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from grader import rubric
+
+from . import mutants
+
+KIT = Path(__file__).resolve().parent.parent
+HELPERS = [mutants._order, mutants._stable, mutants._lse, mutants._pick]
+PRELUDE = "import jax\nimport jax.numpy as jnp\nimport numpy as np\nimport optax\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    name: str
+    function: str
+    impl: object
+    expect: frozenset | None  # None: a correct alternative
+    says: str = ""
+
+
+def entries() -> list[Entry]:
+    out = [Entry(m.name, m.function, m.impl, m.expect, m.says) for m in mutants.MUTANTS]
+    out += [Entry(name, function, impl, None) for name, function, impl in mutants.CORRECT]
+    return out
+
+
+def _source_as(impl, name: str) -> str:
+    src = textwrap.dedent(inspect.getsource(impl))
+    src = "\n".join(line for line in src.splitlines() if not line.startswith("@"))
+    return src.replace(f"def {impl.__name__}(", f"def {name}(", 1).replace(f"{impl.__name__}(", f"{name}(")
+
+
+def write_submission(entry: Entry, target: Path) -> Path:
+    """A copy of solutions/ whose ``entry.function`` is the bank's implementation."""
+    shutil.copytree(KIT / "solutions", target, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    path = target / f"{rubric.STUDENT_FUNCTIONS[entry.function]}.py"
+    text = path.read_text()
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == entry.function)
+    lines = text.splitlines()
+    new = lines[:node.lineno - 1] + _source_as(entry.impl, entry.function).splitlines() + lines[node.end_lineno:]
+    helpers = "\n\n".join(textwrap.dedent(inspect.getsource(h)) for h in HELPERS)
+    path.write_text("\n".join(new) + "\n\n" + PRELUDE + "\n" + helpers + "\n")
+    return target
+
+
+def grade_bank(root: Path, jobs: int = 2) -> dict[str, dict]:
+    """Build every entry under ``root`` and grade them with the real ``grade batch``."""
+    for entry in entries():
+        write_submission(entry, root / entry.name)
+    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(root), "--jobs", str(jobs), "--quiet",
+                           "--out", str(root / "_grades")], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return {e.name: json.loads((root / "_grades" / f"{e.name}.json").read_text()) for e in entries()}
+
+
+def verdicts(reports: dict[str, dict]) -> list[dict]:
+    """One row per entry: is the verdict right, and for a mistake, is it caught and named?"""
+    rows = []
+    for e in entries():
+        report = reports[e.name]
+        failed = {c["id"] for c in report["checks"] if not c["passed"]}
+        own = [c for c in report["checks"] if c["target"] == e.function]
+        if e.expect is None:
+            rows.append(dict(entry=e.name, function=e.function, kind="correct", ok=report["score"] == 100,
+                             detail=sorted(failed)))
+            continue
+        caught = any(not c["passed"] for c in own)
+        named = any(e.says in c["message"] for c in own if not c["passed"])
+        rows.append(dict(entry=e.name, function=e.function, kind="mistake", caught=caught, named=named,
+                         ok=caught and named and failed == set(e.expect),
+                         detail=sorted(failed ^ set(e.expect))))
+    return rows
+
+
+def scorecard(rows: list[dict]) -> str:
+    lines = [f"{'function':<14} {'correct, full marks':>20} {'mistakes caught':>16} {'named':>8}"]
+    for f in rubric.STUDENT_FUNCTIONS:
+        right = [r for r in rows if r["function"] == f and r["kind"] == "correct"]
+        wrong = [r for r in rows if r["function"] == f and r["kind"] == "mistake"]
+        lines.append(f"{f:<14} {sum(r['ok'] for r in right):>9}/{len(right):<10} "
+                     f"{sum(r['caught'] for r in wrong):>7}/{len(wrong):<8} {sum(r['named'] for r in wrong):>3}/{len(wrong)}")
+    off = [r for r in rows if not r["ok"]]
+    lines.append("")
+    lines.append("every verdict as expected" if not off else "verdicts that are off:")
+    lines += [f"  {r['entry']}: {r['detail']}" for r in off]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="build the bank here and keep it")
+    args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        rows = verdicts(grade_bank(args.keep, args.jobs))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = verdicts(grade_bank(Path(tmp), args.jobs))
+    print(scorecard(rows))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
