@@ -44,18 +44,19 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
     limits = limits_of(args)
 
     progress.show(_bar(0, len(students), "observing the reference"))
-    reference_obs = grading.reference_observations(reference)
-    targets = list(rubric.TARGETS)
+    reference_obs = grading.reference_observations(reference, args.only)
+    targets = [t for t in rubric.TARGETS if args.only is None or
+               any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
     rows = []
 
     def probe(student: Path):
-        return student, sandbox.run_probes(student, None, limits)
+        return student, sandbox.run_probes(student, args.only, limits)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(probe, s) for s in students]
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             student, run = future.result()
-            result = grading.judge_submission(student, run.observations, reference_obs)
+            result = grading.judge_submission(student, run.observations, reference_obs, args.only)
             (out / f"{student.name}.json").write_text(result.to_json() + "\n")
             (out / f"{student.name}.md").write_text(report.markdown(result))
             per_target = result.by_target()

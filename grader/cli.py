@@ -2,6 +2,7 @@
 
     grade PATH [--format text|json|markdown|junit|gradescope] [--output FILE] [--fail-under SCORE]
                [--reference DIR|library] [--dataset digits] [--time-limit SECONDS] [--quiet]
+               [--only FUNCTIONS]
     grade batch DIR [--jobs N] [--out DIR] [same options]
     grade release DIR [--force]          a student template repository with its autograding workflow
     grade render REPORT.json --format F  re-render a saved JSON report (markdown, junit, gradescope, classroom)
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import report, sandbox
+from . import report, rubric, sandbox
 
 
 class Progress:
@@ -56,6 +57,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
                         help="wall time for one function's checks or one training task (default 60)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--only", metavar="FUNCTIONS", type=_functions,
+                        help="grade only these functions (comma-separated) and the trainings of their sections")
+
+
+def _functions(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return rubric.probes_for_functions(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limits(args) -> sandbox.Limits:
@@ -89,7 +100,8 @@ def grade_one(argv: list[str]) -> int:
     progress = Progress(not args.quiet)
     progress.show(f"grading {path}")
     result, _ = grading.grade_submission(path, _reference(args), _limits(args),
-                                         progress=lambda kind, name: progress.show(f"checking {name}"))
+                                         progress=lambda kind, name: progress.show(f"checking {name}"),
+                                         probes=args.only)
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     text = report.render(result, args.format, color=color)

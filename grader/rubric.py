@@ -162,3 +162,12 @@ MAX_SCORE: float = sum(c.points for c in CHECKS)
 
 def checks_for(targets=None, visible_only: bool = False) -> list[Check]:
     return [c for c in CHECKS if (targets is None or c.target in targets) and (c.visible or not visible_only)]
+
+
+def probes_for_functions(functions) -> list[str]:
+    """The probes that grade ``functions``: each one's own probe and the trainings of its section."""
+    wanted = set(functions)
+    unknown = wanted - set(STUDENT_FUNCTIONS)
+    if unknown:
+        raise ValueError(f"unknown functions {sorted(unknown)}; choose from {sorted(STUDENT_FUNCTIONS)}")
+    return [p.name for p in PROBES.values() if wanted & set(p.uses)]

@@ -141,13 +141,22 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
-def _limit(limits: Limits) -> Callable[[], None]:
+def _rlimits(limits: Limits) -> list[tuple[int, int, str]]:
+    return [(resource.RLIMIT_AS, limits.memory_bytes, "--as"), (resource.RLIMIT_CPU, limits.cpu_seconds, "--cpu"),
+            (resource.RLIMIT_FSIZE, limits.output_bytes, "--fsize"), (resource.RLIMIT_CORE, 0, "--core")]
+
+
+def _limited(command: list[str], limits: Limits) -> tuple[list[str], Callable[[], None] | None]:
+    """Apply the limits with util-linux's ``prlimit`` where there is one: running Python between fork and exec
+    (``preexec_fn``) in a process with JAX's threads can deadlock. Without it, fall back to ``preexec_fn``."""
+    prlimit = shutil.which("prlimit")
+    if prlimit:
+        return [prlimit, *(f"{flag}={value}" for _, value, flag in _rlimits(limits)), "--", *command], None
+
     def preexec() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return preexec
+        for kind, value, _ in _rlimits(limits):
+            resource.setrlimit(kind, (value, value))
+    return command, preexec
 
 
 def _describe_death(returncode: int | None) -> str:
@@ -199,12 +208,12 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
             "from grader.child import main; main(sys.argv[1:])")
     read_fd, write_fd = os.pipe()
     out_path = tmp / f"output{attempt}.txt"
+    command, preexec = _limited([sys.executable, "-I", "-c", boot, str(write_fd), str(tmp / "submission"),
+                                 ",".join(probes), json.dumps(broken)], limits)
     with open(out_path, "wb") as out_file, _registry_lock:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(write_fd), str(tmp / "submission"), ",".join(probes),
-             json.dumps(broken)],
-            cwd=tmp / "submission", env=_environment(home), stdin=subprocess.DEVNULL, stdout=out_file,
-            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True, preexec_fn=_limit(limits))
+            command, cwd=tmp / "submission", env=_environment(home), stdin=subprocess.DEVNULL, stdout=out_file,
+            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True, preexec_fn=preexec)
         _live_children.add(proc.pid)
     os.close(write_fd)
     reader = wire.FrameReader()

@@ -55,14 +55,26 @@ def _reachable(tree: ast.Module, function: str) -> list[ast.AST]:
     return [defs[n] for n in seen]
 
 
+def _parse(source: str) -> ast.Module | None:
+    """``ast.parse``, or None for a syntax error. CPython 3.11 can raise a spurious SystemError ("AST constructor
+    recursion depth mismatch") while another thread compiles code; such a parse is simply tried again."""
+    for _ in range(5):
+        try:
+            return ast.parse(source)
+        except SyntaxError:
+            return None
+        except SystemError:
+            continue
+    return None
+
+
 def find(source: str, function: str, forbidden: Iterable[str]) -> list[str]:
     """The forbidden names that ``function`` in ``source`` refers to, in order of appearance."""
     forbidden = tuple(forbidden)
     if not forbidden:
         return []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return []
     aliases = _aliases(tree)
     found: list[str] = []

@@ -46,9 +46,11 @@ def entries() -> list[Entry]:
 
 
 def _source_as(impl, name: str) -> str:
+    """The implementation's source without its bank decorator, renamed to the student function's name."""
     src = textwrap.dedent(inspect.getsource(impl))
-    src = "\n".join(line for line in src.splitlines() if not line.startswith("@"))
-    return src.replace(f"def {impl.__name__}(", f"def {name}(", 1).replace(f"{impl.__name__}(", f"{name}(")
+    node = ast.parse(src).body[0]
+    src = "\n".join(src.splitlines()[node.lineno - 1:])
+    return src.replace(f"{impl.__name__}(", f"{name}(")
 
 
 def write_submission(entry: Entry, target: Path) -> Path:
@@ -56,24 +58,38 @@ def write_submission(entry: Entry, target: Path) -> Path:
     shutil.copytree(KIT / "solutions", target, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
     path = target / f"{rubric.STUDENT_FUNCTIONS[entry.function]}.py"
     text = path.read_text()
-    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == entry.function)
+    body = ast.parse(text).body
+    k = next(i for i, n in enumerate(body) if isinstance(n, ast.FunctionDef) and n.name == entry.function)
     lines = text.splitlines()
-    new = lines[:node.lineno - 1] + _source_as(entry.impl, entry.function).splitlines() + lines[node.end_lineno:]
+    # replace up to the next top-level statement, so trailing comments (### END SOLUTION) go too
+    end = body[k + 1].lineno - 1 if k + 1 < len(body) else len(lines)
+    new = lines[:body[k].lineno - 1] + _source_as(entry.impl, entry.function).splitlines() + ["", ""] + lines[end:]
     helpers = "\n\n".join(textwrap.dedent(inspect.getsource(h)) for h in HELPERS)
     path.write_text("\n".join(new) + "\n\n" + PRELUDE + "\n" + helpers + "\n")
     return target
 
 
 def grade_bank(root: Path, jobs: int = 2) -> dict[str, dict]:
-    """Build every entry under ``root`` and grade them with the real ``grade batch``."""
-    for entry in entries():
-        write_submission(entry, root / entry.name)
-    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(root), "--jobs", str(jobs), "--quiet",
-                           "--out", str(root / "_grades")], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-3000:])
-    return {e.name: json.loads((root / "_grades" / f"{e.name}.json").read_text()) for e in entries()}
+    """Build every entry under ``root`` and grade them with the real ``grade batch``.
+
+    One batch per function, with ``--only FUNCTION``: an entry changes one function, and a function's bugs
+    reach only its own checks and its section's training (the other sections train with library parts), so
+    those are the checks that can tell right from wrong. The full rubric on whole submissions is covered by
+    the CLI tests.
+    """
+    reports = {}
+    for function in rubric.STUDENT_FUNCTIONS:
+        group = [e for e in entries() if e.function == function]
+        for entry in group:
+            write_submission(entry, root / function / entry.name)
+        out = root / f"_grades_{function}"
+        proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(root / function), "--jobs", str(jobs),
+                               "--quiet", "--only", function, "--out", str(out)],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-3000:])
+        reports.update({e.name: json.loads((out / f"{e.name}.json").read_text()) for e in group})
+    return reports
 
 
 def verdicts(reports: dict[str, dict]) -> list[dict]:
@@ -84,8 +100,8 @@ def verdicts(reports: dict[str, dict]) -> list[dict]:
         failed = {c["id"] for c in report["checks"] if not c["passed"]}
         own = [c for c in report["checks"] if c["target"] == e.function]
         if e.expect is None:
-            rows.append(dict(entry=e.name, function=e.function, kind="correct", ok=report["score"] == 100,
-                             detail=sorted(failed)))
+            rows.append(dict(entry=e.name, function=e.function, kind="correct",
+                             ok=not failed and report["score"] == report["max_score"], detail=sorted(failed)))
             continue
         caught = any(not c["passed"] for c in own)
         named = any(e.says in c["message"] for c in own if not c["passed"])

@@ -1,0 +1,103 @@
+"""How long grading takes, on this machine, as medians over several runs.
+
+    python benchmarks/bench.py [--runs 3] [--class-size 20] [--skip nbgrader,batch]
+
+Measures (1) `grade` on the reference, one cold process; (2) `pytest exercises/ --submission solutions/`;
+(3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2; (4) `nbgrader autograde` of the
+same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
+trainings of the reference, in one warm process). Prints each median and the ratios the speed targets name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def timed(cmd: list[str], cwd: Path = KIT, env: dict | None = None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def median(fn, runs: int) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def training_floor() -> float:
+    code = ("import time\nfrom grader import trusted\nfrom grader.checks import training as t\n"
+            "probes = [t.probe_linear_regression, t.probe_softmax_regression, t.probe_mlp, t.probe_weight_decay]\n"
+            "[p(dict(trusted.FUNCTIONS)) for p in probes]\n"
+            "s = time.perf_counter()\n[p(dict(trusted.FUNCTIONS)) for p in probes]\nprint(time.perf_counter() - s)\n")
+    return float(subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT).stdout.split()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--class-size", type=int, default=20)
+    parser.add_argument("--skip", default="", help="comma-separated: batch, nbgrader")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    r = {}
+    r["import jax"] = median(lambda: timed([PY, "-c", "import jax"]), args.runs)
+    r["training compute (4 tasks, warm)"] = median(training_floor, args.runs)
+    r["grade solutions/ (cold)"] = median(lambda: timed([PY, "-m", "grader", "solutions", "--quiet"]), args.runs)
+    r["pytest exercises/ --submission solutions/"] = median(
+        lambda: timed([PY, "-m", "pytest", "exercises/", "--submission", "solutions/", "-q"]), args.runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if "batch" not in skip:
+            klass = tmp / "class"
+            for i in range(args.class_size):
+                shutil.copytree(KIT / "solutions", klass / f"student{i:02d}", ignore=shutil.ignore_patterns("__pycache__"))
+            for jobs in (1, 2):
+                r[f"grade batch of {args.class_size}, --jobs {jobs}"] = timed(
+                    [PY, "-m", "grader", "batch", str(klass), "--jobs", str(jobs), "--quiet"])
+        if "nbgrader" not in skip:
+            course = tmp / "course"
+            subprocess.run([PY, "-m", "grader.course", str(course)], check=True, capture_output=True)
+            env = dict(os.environ, PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}")
+            nbg = [PY, "-m", "nbgrader"]
+            timed(nbg + ["generate_assignment", "chapter", "--force"], cwd=course, env=env)
+
+            def autograde() -> float:
+                sub = course / "submitted" / "alice" / "chapter"
+                shutil.rmtree(course / "autograded", ignore_errors=True)
+                shutil.rmtree(sub, ignore_errors=True)
+                shutil.copytree(course / "source" / "chapter", sub)
+                return timed(nbg + ["autograde", "chapter", "--force"], cwd=course, env=env)
+            r["nbgrader autograde (1 student)"] = median(autograde, args.runs)
+    width = max(map(len, r))
+    print(f"medians over {args.runs} runs on {os.cpu_count()} cores")
+    for k, v in r.items():
+        print(f"  {k:<{width}}  {v:7.2f} s")
+    g = r["grade solutions/ (cold)"]
+    print("ratios")
+    print(f"  grade / (import jax + training compute)       {g / (r['import jax'] + r['training compute (4 tasks, warm)']):.2f}")
+    if f"grade batch of {args.class_size}, --jobs 1" in r:
+        j1, j2 = r[f"grade batch of {args.class_size}, --jobs 1"], r[f"grade batch of {args.class_size}, --jobs 2"]
+        print(f"  batch throughput, 2 workers vs 1               {j1 / j2:.2f}x  (target >= 1.8x)")
+        print(f"  batch seconds per submission, 2 workers       {j2 / args.class_size:.2f}")
+    if "nbgrader autograde (1 student)" in r:
+        print(f"  grade / nbgrader autograde                    {g / r['nbgrader autograde (1 student)']:.2f}  (target <= 0.5)")
+    print(f"  grade (target <= 10 s): {g:.1f} s; pytest exercises/ (target <= 15 s): "
+          f"{r['pytest exercises/ --submission solutions/']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
