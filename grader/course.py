@@ -141,8 +141,8 @@ def section_notebook(module: str, source: str) -> nbformat.NotebookNode:
             cells.append(_code(rewrite_imports(text), cid("given"), grade=False, solution=False, locked=True,
                                grade_id=cid("given-id")))
     if module in checks_by_target:  # the section's training check comes last, after all its code
-        cells.append(_markdown(f"## Training with your functions\n\nThe grader trains the section's model with "
-                               f"the functions you wrote above.", cid("training")))
+        cells.append(_markdown("## Training with your functions\n\nThe grader trains the section's model with "
+                               "the functions you wrote above.", cid("training")))
         for check in checks_by_target[module]:
             cells.append(test_cell(check, cid("test")))
     if "def main(" in source:

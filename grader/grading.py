@@ -10,11 +10,14 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import rubric, shortcuts, submission, trusted
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
+
+if TYPE_CHECKING:
+    from .sandbox import SandboxRun
 
 KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
@@ -168,7 +171,7 @@ def grade_in_process(directory: str | Path, reference: str | Path | None = None)
 
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
                      progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None
-                     ) -> tuple[Result, "sandbox.SandboxRun"]:
+                     ) -> tuple[Result, SandboxRun]:
     """Grade a submission safely: probes in a sandboxed child, the reference meanwhile in this process."""
     from . import sandbox
 

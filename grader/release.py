@@ -462,8 +462,9 @@ GITIGNORE = "\n".join([".venv/", "__pycache__/", "*.pyc", "*.egg-info/", ".pytes
 
 # --- grade release -----------------------------------------------------------------------------------------
 
-# Kit-only grader modules: build.py makes exercises/ from solutions/ and holds the solution markers.
-KIT_ONLY = ("build.py",)
+# Kit-only grader modules, built from solutions/: build.py makes exercises/ and holds the solution markers,
+# course.py makes the nbgrader course (and needs build.py).
+KIT_ONLY = ("build.py", "course.py")
 STUDENT_NOTE = "# Your exercises: fill in the functions marked YOUR CODE HERE, then run `pytest exercises/`.\n"
 
 

@@ -160,3 +160,19 @@ def compare(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, 
     if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
         return f"{what} is off by up to {max_abs_diff(a, e):.3g}"
     return None
+
+
+def agreement(actual: np.ndarray, expected: np.ndarray, check, what: str, advice: str) -> Verdict:
+    """Pass when ``actual`` matches ``expected`` within the check's tolerances; otherwise fail with the
+    difference :func:`compare` names, followed by ``advice``."""
+    problem = compare(actual, expected, check.rtol, check.atol, what)
+    return passed() if problem is None else failed(f"{problem}: {advice}")
+
+
+def shift_invariance(s: "Observations", check, function: str, what: str, advice: str, atol: float = 0.0) -> Verdict:
+    """f(X + c) = f(X) for a constant c per row: compare the probe's ``shifted`` output with its ``values``."""
+    if nonfinite_summary(s["values"]):
+        return failed(f"{what} contains {nonfinite_summary(s['values'])}, so invariance to a shift cannot hold")
+    problem = compare(s["shifted"], s["values"], check.rtol, max(check.atol, atol),
+                      f"{function}(X + c) for a constant c per row, compared with {function}(X),")
+    return passed() if problem is None else failed(f"{problem}: {advice}")

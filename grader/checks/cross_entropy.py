@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, compare, failed, nonfinite_summary, passed
+from .common import (Observations, Verdict, agreement, compare, failed, nonfinite_summary, passed,
+                     shift_invariance)
 
 LOGITS = inputs.normal(21, (8, 5), scale=2.0)
 LABELS = inputs.labels(22, 8, 5)
@@ -107,27 +108,17 @@ def judge_large_grad(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_shift(s: Observations, r: Observations, check) -> Verdict:
-    if nonfinite_summary(s["values"]):
-        return failed(f"cross_entropy of (8, 5) logits contains {nonfinite_summary(s['values'])}, so invariance "
-                      "to a shift cannot hold")
-    problem = compare(s["shifted"], s["values"], check.rtol, max(check.atol, 1e-4),
-                      "cross_entropy(logits + c) for a constant c per row, compared with cross_entropy(logits),")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: the loss must not change when a constant is added to a row of logits")
+    return shift_invariance(s, check, "cross_entropy", "cross_entropy of (8, 5) logits",
+                            "the loss must not change when a constant is added to a row of logits")
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["grad"], r["grad"], check.rtol, check.atol, "jax.grad of sum(w * cross_entropy(logits, y))")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: the gradient of each loss with respect to its logits is softmax(logits) - "
-                  "onehot(y); build the loss from differentiable jnp operations")
+    return agreement(s["grad"], r["grad"], check, "jax.grad of sum(w * cross_entropy(logits, y))",
+                     "the gradient of each loss with respect to its logits is softmax(logits) - onehot(y); build "
+                     "the loss from differentiable jnp operations")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["jit"], r["values"], check.rtol, check.atol, "jax.jit(cross_entropy)")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: under jax.jit, index with arrays (logits[jnp.arange(n), y]) and avoid Python "
-                  "loops or conversions of array values")
+    return agreement(s["jit"], r["values"], check, "jax.jit(cross_entropy)",
+                     "under jax.jit, index with arrays (logits[jnp.arange(n), y]) and avoid Python loops or "
+                     "conversions of array values")

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, compare, failed, passed
+from .common import Observations, Verdict, agreement, compare, failed, passed
 
 MATRIX = inputs.normal(71, (5, 3))
 VECTOR = inputs.normal(72, (7,))
@@ -56,10 +56,8 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["grad"], r["grad"], check.rtol, check.atol, "jax.grad of l2_penalty")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: the gradient of sum(w ** 2) / 2 is w itself; use differentiable jnp operations")
+    return agreement(s["grad"], r["grad"], check, "jax.grad of l2_penalty",
+                     "the gradient of sum(w ** 2) / 2 is w itself; use differentiable jnp operations")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:

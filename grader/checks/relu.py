@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, compare, failed, passed
+from .common import Observations, Verdict, agreement, compare, failed, passed
 
 
 def _with_zeros() -> np.ndarray:
@@ -73,7 +73,5 @@ def judge_grad(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["jit"], r["values"], check.rtol, check.atol, "jax.jit(relu)")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: under jax.jit, use jnp.maximum or jnp.where rather than Python `if` on values")
+    return agreement(s["jit"], r["values"], check, "jax.jit(relu)",
+                     "under jax.jit, use jnp.maximum or jnp.where rather than Python `if` on values")

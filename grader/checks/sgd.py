@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from . import inputs
-from .common import Observations, ProbeFailed, Verdict, compare, failed, passed
+from .common import Observations, ProbeFailed, Verdict, agreement, compare, failed, passed
 
 LR, BATCH = 0.1, 4
 
@@ -171,8 +171,6 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_matches_optax(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["steps"], optax_path(), check.rtol, check.atol,
-                      f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: each step is p - lr * g / batch_size for a summed loss")
+    return agreement(s["steps"], optax_path(), check,
+                     f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),",
+                     "each step is p - lr * g / batch_size for a summed loss")

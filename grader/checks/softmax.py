@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, compare, failed, nonfinite_summary, passed
+from .common import (Observations, Verdict, agreement, compare, failed, nonfinite_summary, passed,
+                     shift_invariance)
 
 VALUES_X = inputs.normal(1, (8, 5), scale=2.0)
 CUBE_X = inputs.normal(2, (2, 3, 4), scale=2.0)
@@ -69,10 +70,8 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_last_axis(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["cube"], r["cube"], check.rtol, check.atol, "softmax of a (2, 3, 4) array")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: normalise over the last axis (axis=-1), not axis=1, so any batch shape works")
+    return agreement(s["cube"], r["cube"], check, "softmax of a (2, 3, 4) array",
+                     "normalise over the last axis (axis=-1), not axis=1, so any batch shape works")
 
 
 def judge_large(s: Observations, r: Observations, check) -> Verdict:
@@ -92,42 +91,28 @@ def judge_large(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_masked(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["masked"], r["masked"], check.rtol, check.atol, "softmax of rows mixing -inf with finite entries")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: a -inf entry must get probability 0 and the finite ones must still sum to 1; "
-                  "shift by the row max (which is finite) rather than replacing -inf")
+    return agreement(s["masked"], r["masked"], check, "softmax of rows mixing -inf with finite entries",
+                     "a -inf entry must get probability 0 and the finite ones must still sum to 1; shift by the "
+                     "row max (which is finite) rather than replacing -inf")
 
 
 def judge_scales(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["scales"], r["scales"], check.rtol, check.atol, "softmax of rows of very different scales")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: subtract each row's own max (max over axis=-1 with keepdims=True), not the max "
-                  "of the whole array, which underflows the small rows to 0/0")
+    return agreement(s["scales"], r["scales"], check, "softmax of rows of very different scales",
+                     "subtract each row's own max (max over axis=-1 with keepdims=True), not the max of the whole "
+                     "array, which underflows the small rows to 0/0")
 
 
 def judge_shift(s: Observations, r: Observations, check) -> Verdict:
-    if nonfinite_summary(s["values"]):
-        return failed(f"softmax of an (8, 5) array contains {nonfinite_summary(s['values'])}, so invariance to "
-                      "a shift cannot hold")
-    problem = compare(s["shifted"], s["values"], check.rtol, check.atol,
-                      "softmax(X + c) for a constant c per row, compared with softmax(X),")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: softmax is unchanged by adding a constant to a row; normalise within each row")
+    return shift_invariance(s, check, "softmax", "softmax of an (8, 5) array",
+                            "softmax is unchanged by adding a constant to a row; normalise within each row")
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["grad"], r["grad"], check.rtol, check.atol, "jax.grad of sum(softmax(X) * W)")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: build softmax only from differentiable jnp operations (and keep "
-                  "stop_gradient to the max shift, which does not change the value)")
+    return agreement(s["grad"], r["grad"], check, "jax.grad of sum(softmax(X) * W)",
+                     "build softmax only from differentiable jnp operations (and keep stop_gradient to the max "
+                     "shift, which does not change the value)")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["jit"], r["values"], check.rtol, check.atol, "jax.jit(softmax)")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: under jax.jit, use jnp operations and no Python control flow on array values")
+    return agreement(s["jit"], r["values"], check, "jax.jit(softmax)",
+                     "under jax.jit, use jnp operations and no Python control flow on array values")
