@@ -2,7 +2,8 @@
 
     python benchmarks/bench.py [--runs 3] [--class-size 20] [--skip nbgrader,batch]
 
-Measures (1) `grade` on the reference, one cold process; (2) `pytest exercises/ --submission solutions/`;
+Measures (1) `grade` on the reference, one cold process (with the reference's observations recomputed, as
+before they were cached on disk, and with the cache); (2) `pytest exercises/ --submission solutions/`;
 (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2; (4) `nbgrader autograde` of the
 same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
 trainings of the reference, in one warm process). Prints each median and the ratios the speed targets name.
@@ -55,6 +56,9 @@ def main() -> int:
     r = {}
     r["import jax"] = median(lambda: timed([PY, "-c", "import jax"]), args.runs)
     r["training compute (4 tasks, warm)"] = median(training_floor, args.runs)
+    no_cache = dict(os.environ, DL_BASICS_NO_CACHE="1")
+    r["grade solutions/ (cold, reference recomputed)"] = median(
+        lambda: timed([PY, "-m", "grader", "solutions", "--quiet"], env=no_cache), args.runs)
     r["grade solutions/ (cold)"] = median(lambda: timed([PY, "-m", "grader", "solutions", "--quiet"]), args.runs)
     r["pytest exercises/ --submission solutions/"] = median(
         lambda: timed([PY, "-m", "pytest", "exercises/", "--submission", "solutions/", "-q"]), args.runs)
