@@ -1,7 +1,8 @@
 """Run the rubric: probe the student's functions, probe the reference, judge, and collect a :class:`Result`.
 
-``observe`` is the half that runs untrusted code; ``judge`` only compares plain arrays. The pytest front end
-calls both in one process; the ``grade`` command runs ``observe`` in a sandboxed child.
+``observe`` is the half that runs untrusted code; ``judge`` only compares plain arrays. ``grade_submission``
+runs ``observe`` in a sandboxed child (for ``grade``, ``grade batch`` and ``pytest exercises/``) while this
+process observes the reference; the nbgrader cells and the kit's own tests call ``observe`` directly.
 """
 
 from __future__ import annotations
@@ -161,12 +162,6 @@ def reference_observations(reference: str | Path | None = None, probes: Iterable
             except OSError:
                 pass
     return cached
-
-
-def grade_in_process(directory: str | Path, reference: str | Path | None = None) -> Result:
-    """Grade a submission directory in this process (trusted callers only: it imports student code)."""
-    functions, errors = submission.load_functions(directory)
-    return judge(observe(functions, errors), reference_observations(reference))
 
 
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,

@@ -225,7 +225,7 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
         while True:
             timeout = deadline - time.monotonic()
             if timeout <= 0:
-                _fail_current(stage, current, f"did not finish within {_budget_text(stage, current, limits)} "
+                _fail_current(stage, current, f"did not finish within {_budget_text(stage, limits)} "
                               "(an endless loop?)", broken, observations)
                 break
             ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
@@ -280,7 +280,7 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
     return loaded, text
 
 
-def _budget_text(stage, current, limits: Limits) -> str:
+def _budget_text(stage: str, limits: Limits) -> str:
     seconds = limits.import_seconds if stage == "import" else limits.probe_seconds
     return f"{seconds:g} s"
 
