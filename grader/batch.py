@@ -1,8 +1,9 @@
 """``grade batch DIR``: grade every submission folder in DIR (one per student).
 
 The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time; judging happens
-here. Writes ``gradebook.csv`` (student, score, points per function or training task) and a JSON and a
-Markdown report per student into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
+here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
+per student, and the class summary (``class_summary.md`` / ``.png``: score histogram, the checks most students
+failed with their most common messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import sys
 from pathlib import Path
 
-from . import grading, report, rubric, sandbox
+from . import class_view, grading, report, rubric, sandbox
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
@@ -48,6 +49,7 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
     targets = [t for t in rubric.TARGETS if args.only is None or
                any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
     rows = []
+    results = {}
 
     def probe(student: Path):
         return student, sandbox.run_probes(student, args.only, limits)
@@ -57,6 +59,7 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             student, run = future.result()
             result = grading.judge_submission(student, run.observations, reference_obs, args.only)
+            results[student.name] = result
             (out / f"{student.name}.json").write_text(result.to_json() + "\n")
             (out / f"{student.name}.md").write_text(report.markdown(result))
             per_target = result.by_target()
@@ -68,5 +71,6 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
         writer = csv.writer(f)
         writer.writerow(["student", "score"] + targets)
         writer.writerows(rows)
-    print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}")
+    class_view.write(dict(sorted(results.items())), out)
+    print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
     return 0

@@ -199,3 +199,6 @@ def test_batch_grades_a_class(kit, tmp_path, broken_submission):
     carol = json.loads((classroom / "grades" / "carol.json").read_text())
     assert carol == grade_json(broken_submission)
     assert (classroom / "grades" / "alice.md").read_text().startswith("## Grade: 100 / 100")
+    summary = (classroom / "grades" / "class_summary.md").read_text()
+    assert "3 submissions" in summary and "`relu.values`: 2 of 3 failed" in summary
+    assert (classroom / "grades" / "class_summary.png").stat().st_size > 5000
