@@ -78,7 +78,7 @@ def _scratch_step(params, X, y, lr):
 
 
 @nnx.jit
-def _optax_step(state, X, y):
+def optax_step(state, X, y):
     """Gradient of the mean squared loss of one minibatch, applied by the nnx optimizer in place."""
     model, optimizer = state
     grads = nnx.grad(lambda model: squared_loss(model(X), y).mean())(model)
@@ -119,7 +119,7 @@ def train_concise(seed=0, lr=LR, num_epochs=NUM_EPOCHS, batch_size=BATCH_SIZE):
     features, labels = synthetic_data(TRUE_W, TRUE_B, NUM_EXAMPLES, data_key)
     model = nnx.Linear(TRUE_W.shape[0], 1, kernel_init=nnx.initializers.normal(0.01), rngs=nnx.Rngs(init_key))
     optimizer = nnx.Optimizer(model, optax.sgd(lr), wrt=nnx.Param)
-    _train(_optax_step, (model, optimizer), lambda state, X: state[0](X),
+    _train(optax_step, (model, optimizer), lambda state, X: state[0](X),
            features, labels, iter_key, num_epochs, batch_size)
     _print_errors(model.kernel[...], model.bias[...])
     return model

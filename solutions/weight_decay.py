@@ -100,17 +100,6 @@ def _is_kernel(params):
         lambda path, _: any(getattr(entry, "key", None) == "kernel" for entry in path), params)
 
 
-@nnx.jit
-def _optax_step(state, X, y):
-    """Gradient of the mean squared loss, applied in place by the optimizer (which adds the decay)."""
-    from .linear_regression import squared_loss  # the linear-regression exercise's loss (see make_data)
-
-    model, optimizer = state
-    grads = nnx.grad(lambda model: squared_loss(model(X), y).mean())(model)
-    optimizer.update(model, grads)
-    return state
-
-
 def train_concise(wd, key=None):
     """The same experiment with ``nnx.Linear`` and ``optax.chain(add_decayed_weights(wd, mask), sgd)``:
     the decay wd * w is added to the kernel's gradient only, as the penalty does in ``train``.
@@ -118,13 +107,16 @@ def train_concise(wd, key=None):
     Starts from the same data, weights and minibatch order as ``train(wd, key)``, so the two agree up to
     float rounding. Returns ``(train_loss, test_loss, ||w||)``.
     """
+    # The concise linear regression's minibatch step; the optimizer adds the decay (imported here, see make_data).
+    from .linear_regression import optax_step
+
     loop_key, init_key = jax.random.split(jax.random.key(0) if key is None else key)
     model = nnx.Linear(NUM_INPUTS, 1, rngs=nnx.Rngs(init_key))
     model.kernel[...] = init_params(init_key)["w"]  # N(0, 1), the very draw train() starts from
     tx = optax.chain(optax.add_decayed_weights(wd, mask=_is_kernel), optax.sgd(LR))
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     print(f"== concise, weight decay = {wd}")
-    return _train_loop(_optax_step, (model, optimizer), lambda state, X: state[0](X),
+    return _train_loop(optax_step, (model, optimizer), lambda state, X: state[0](X),
                        lambda state: state[0].kernel[...], loop_key)
 
 

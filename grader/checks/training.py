@@ -213,13 +213,13 @@ def _matmul(a, b) -> np.ndarray:
 
 def classifier_accuracy(task: str, s: Observations) -> float:
     """Test accuracy of the returned parameters, evaluated here (NumPy) with the trusted model."""
-    X = datasets.load_digits().X_test
+    data = datasets.load_digits()
     if task == "mlp":
-        hidden = np.maximum(_matmul(X, s["W1"]) + s["b1"], 0.0)
+        hidden = np.maximum(_matmul(data.X_test, s["W1"]) + s["b1"], 0.0)
         logits = _matmul(hidden, s["W2"]) + s["b2"]
     else:
-        logits = _matmul(X, s["W"]) + s["b"]
-    return accuracy(logits, datasets.load_digits().y_test)
+        logits = _matmul(data.X_test, s["W"]) + s["b"]
+    return accuracy(logits, data.y_test)
 
 
 def _judge_classifier(task: str, s: Observations, check) -> Verdict:
