@@ -6,6 +6,7 @@ recovers the coefficients, the first 2 under-fit, and all 20 on a handful of exa
 """
 
 import math
+import sys
 from typing import NamedTuple
 
 import jax
@@ -96,15 +97,23 @@ def _report(title, data, num_features, n_train=None):
     return w, train_losses, test_losses
 
 
-def main():
+def main(plot_to=None):
+    """The three fits; with ``plot_to`` (``python -m solutions.polynomial curves.png``) save the book's
+    train/test loss figure of each there."""
     data = make_polynomial_data(jax.random.key(0))
     print("true weight:", TRUE_W, "(padded by zeros)")
     print("first example: features[:4] =", data.train_features[0, :4], "label =", data.train_labels[0])
-    _report("third-order polynomial (4 features): normal fit", data, 4)
-    _report("linear (2 features): under-fitting", data, 2)
-    _report(f"all {MAX_DEGREE} features, {OVERFIT_N_TRAIN} training examples: over-fitting",
-            data, MAX_DEGREE, OVERFIT_N_TRAIN)
+    fits = {"third order (4 features): normal": (4, None), "linear (2 features): under-fitting": (2, None),
+            f"all {MAX_DEGREE} features, {OVERFIT_N_TRAIN} examples: over-fitting": (MAX_DEGREE, OVERFIT_N_TRAIN)}
+    panels = {}
+    for title, (num_features, n_train) in fits.items():
+        _, train_losses, test_losses = _report(title, data, num_features, n_train)
+        panels[title] = {"train": train_losses, "test": test_losses}
+    if plot_to:
+        from grader.figures import save_curves
+        print("saved", save_curves(plot_to, "Polynomial regression: under- and over-fitting", {"": panels},
+                                   ylabel="mean squared loss", log=True))
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

@@ -26,7 +26,7 @@ def _bar(done: int, total: int, label: str, width: int = 24) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
 
 
-def main(argv, add_common, limits_of, reference_of, Progress) -> int:
+def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     parser = argparse.ArgumentParser(prog="grade batch", description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="a directory holding one submission folder per student")
     parser.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
@@ -41,24 +41,24 @@ def main(argv, add_common, limits_of, reference_of, Progress) -> int:
     students = submissions(root, out)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(not args.quiet)
-    reference = reference_of(args)
+    reference, data = reference_of(args), data_of(args)
     limits = limits_of(args)
 
     progress.show(_bar(0, len(students), "observing the reference"))
-    reference_obs = grading.reference_observations(reference, args.only)
+    reference_obs = grading.reference_observations(reference, args.only, data)
     targets = [t for t in rubric.TARGETS if args.only is None or
                any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
     rows = []
     results = {}
 
     def probe(student: Path):
-        return student, sandbox.run_probes(student, args.only, limits)
+        return student, sandbox.run_probes(student, args.only, limits, data=data)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(probe, s) for s in students]
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             student, run = future.result()
-            result = grading.judge_submission(student, run.observations, reference_obs, args.only)
+            result = grading.judge_submission(student, run.observations, reference_obs, args.only, data)
             results[student.name] = result
             (out / f"{student.name}.json").write_text(result.to_json() + "\n")
             (out / f"{student.name}.md").write_text(report.markdown(result))

@@ -1,15 +1,18 @@
 """The ``grade`` command.
 
     grade PATH [--format text|json|markdown|junit|gradescope] [--output FILE] [--fail-under SCORE]
-               [--reference DIR|library] [--dataset digits] [--time-limit SECONDS] [--quiet]
-               [--only FUNCTIONS]
-    grade batch DIR [--jobs N] [--out DIR] [same options]
+               [--report-dir DIR] [--reference DIR|library] [--dataset digits|fashion-mnist]
+               [--data-dir DIR] [--time-limit SECONDS] [--quiet] [--only FUNCTIONS]
+    grade batch DIR [--jobs N] [--out DIR] [same options but the report ones]
     grade release DIR [--force]          a student template repository with its autograding workflow
     grade render REPORT.json --format F  re-render a saved JSON report (markdown, junit, gradescope, classroom)
 
 ``grade PATH`` grades one directory laid out like ``exercises/``. The exit status is 0 whenever grading ran,
-whatever the score (1 under ``--fail-under`` when the score is lower); 2 when the grader itself could not run.
-Progress goes to stderr; stdout carries only the report.
+whatever the score (1 under ``--fail-under`` when the score is lower); 2 when the grader itself could not run
+(a path that is not a directory, a dataset whose files are missing or fail their checksum).
+Progress goes to stderr; stdout carries only the report. ``--report-dir DIR`` also writes the training
+curves (the student's run beside the reference's), the polynomial under/over-fitting figure and
+``report.md`` linking them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import report, rubric, sandbox
+from . import datasets, idx, report, rubric, sandbox
 
 
 class Progress:
@@ -51,9 +54,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", default=None, metavar="DIR|library",
                         help="reference solutions (default: the kit's solutions/ when present, else the trusted "
                              "library functions)")
-    parser.add_argument("--dataset", default="digits", choices=["digits"],
-                        help="dataset of the training checks: the embedded digits (Fashion-MNIST's loader exists, "
-                             "its training checks do not yet)")
+    parser.add_argument("--dataset", default="digits", choices=sorted(datasets.DATASETS),
+                        help="dataset of the classifier trainings: the embedded digits (default), or Fashion-MNIST "
+                             "(the book's; its files are downloaded into the cache when online, or see --data-dir)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="a directory holding the four Fashion-MNIST .gz files, placed by hand (nothing is "
+                             "downloaded); default: the user cache, or $" + datasets.DATA_DIR_ENV)
     parser.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
                         help="wall time for one function's checks or one training task (default 60)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -73,12 +79,27 @@ def _limits(args) -> sandbox.Limits:
     return dataclasses.replace(sandbox.Limits(), probe_seconds=args.time_limit, import_seconds=args.time_limit)
 
 
+class CannotRun(Exception):
+    """The grader cannot start: the message is shown, the exit status is 2."""
+
+
+def _data(args) -> datasets.DataSpec:
+    """The dataset the options name, its files checked (and fetched into the cache when allowed)."""
+    if args.data_dir and args.dataset == "digits":
+        print("grade: --data-dir is ignored for the digits set (it ships with scikit-learn)", file=sys.stderr)
+    data_dir = str(Path(args.data_dir).resolve()) if args.data_dir and args.dataset != "digits" else None
+    try:
+        return datasets.DataSpec(args.dataset, data_dir).resolve()
+    except (datasets.DatasetUnavailable, idx.IdxError) as exc:
+        raise CannotRun(str(exc)) from None
+
+
 def _reference(args):
     if args.reference in (None, "library"):
         return args.reference
     path = Path(args.reference)
     if not path.is_dir():
-        raise SystemExit(f"grade: reference {args.reference} is not a directory")
+        raise CannotRun(f"reference {args.reference} is not a directory")
     return path.resolve()
 
 
@@ -89,19 +110,30 @@ def grade_one(argv: list[str]) -> int:
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--fail-under", type=float, metavar="SCORE",
                         help="exit with status 1 when the score is below SCORE")
+    parser.add_argument("--report-dir", metavar="DIR",
+                        help="also write the training curves, the polynomial figure and report.md linking them")
     _common(parser)
     args = parser.parse_args(argv)
     path = Path(args.path)
     if not path.is_dir():
-        print(f"grade: {args.path} is not a directory", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{args.path} is not a directory")
     from . import grading
 
+    reference, data = _reference(args), _data(args)
+    probes = list(rubric.PROBES) if args.only is None else list(args.only)
+    if args.report_dir and {"data_iter", "sgd"} & {f for p in probes for f in rubric.PROBES[p].uses}:
+        probes += list(rubric.FIGURE_PROBES)
     progress = Progress(not args.quiet)
     progress.show(f"grading {path}")
-    result, _ = grading.grade_submission(path, _reference(args), _limits(args),
-                                         progress=lambda kind, name: progress.show(f"checking {name}"),
-                                         probes=args.only)
+    result, run = grading.grade_submission(path, reference, _limits(args),
+                                           progress=lambda kind, name: progress.show(f"checking {name}"),
+                                           probes=probes, data=data)
+    if args.report_dir:
+        from . import figures
+        progress.show(f"drawing the figures into {args.report_dir}")
+        checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes])
+        figures.write_report_dir(args.report_dir, result, run.observations,
+                                 grading.reference_observations(reference, probes, data), checks)
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     text = report.render(result, args.format, color=color)
@@ -119,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "batch":
             from .batch import main as batch_main
-            return batch_main(argv[1:], _common, _limits, _reference, Progress)
+            return batch_main(argv[1:], _common, _limits, _reference, _data, Progress)
         if argv and argv[0] == "release":
             from .release import main as release_main
             return release_main(argv[1:])
@@ -127,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             from .release import render_main
             return render_main(argv[1:])
         return grade_one(argv)
+    except CannotRun as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)
         return 130

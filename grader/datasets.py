@@ -16,7 +16,9 @@ public location. Every file's SHA-256 is checked before use; when a file is miss
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import http.client
 import os
 import tempfile
@@ -276,6 +278,63 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None, *, checksums: 
 
 
 DATASETS = {"digits": load_digits, "fashion-mnist": load_fashion_mnist}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """Which classification set the training checks use, as plain data that can cross to the sandboxed child.
+
+    ``name`` is a key of :data:`DATASETS`; ``data_dir`` is where a file-based set's files are (``None``: the
+    cache, downloading what is missing); ``checksums`` replaces official SHA-256 digests (generated test files).
+    """
+
+    name: str = "digits"
+    data_dir: str | None = None
+    checksums: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if self.name not in DATASETS:
+            raise ValueError(f"unknown dataset {self.name!r}; choose one of {sorted(DATASETS)}")
+
+    def load(self) -> Split:
+        """The split, read once per process (arrays read-only)."""
+        return _load_spec(self)
+
+    def resolve(self) -> "DataSpec":
+        """Make sure the files are there (download when allowed, verify checksums) and name their directory.
+
+        Raises :class:`DatasetUnavailable` with the message to show. ``digits`` needs nothing.
+        """
+        if self.name == "digits":
+            return self
+        paths = fashion_mnist_files(self.data_dir, checksums=dict(self.checksums) or None)
+        return dataclasses.replace(self, data_dir=str(next(iter(paths.values())).parent.resolve()))
+
+    def identity(self) -> str:
+        """What determines the data's content: the name and the checksums the files were verified against."""
+        return self.name + "".join(f";{k}={v}" for k, v in sorted(self.checksums))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "DataSpec":
+        raw = json.loads(text)
+        return cls(str(raw["name"]), None if raw.get("data_dir") is None else str(raw["data_dir"]),
+                   tuple((str(k), str(v)) for k, v in raw.get("checksums", ())))
+
+
+DIGITS = DataSpec()
+
+
+@lru_cache(maxsize=2)
+def _load_spec(spec: DataSpec) -> Split:
+    if spec.name == "digits":
+        return load_digits()
+    split = load_fashion_mnist(spec.data_dir, checksums=dict(spec.checksums) or None)
+    for a in split[:4]:
+        a.flags.writeable = False
+    return split
 
 
 def load(name: str = "digits", data_dir: str | os.PathLike | None = None) -> Split:

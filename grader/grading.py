@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import rubric, shortcuts, submission, trusted
+from . import datasets, rubric, shortcuts, submission, trusted
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
 
@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
-def observe(functions: dict[str, Callable], errors: dict[str, str],
-            probes: Iterable[str] | None = None) -> dict[str, Observations]:
-    """Run each probe on the student's functions; a probe whose functions are unavailable records why."""
+def observe(functions: dict[str, Callable], errors: dict[str, str], probes: Iterable[str] | None = None,
+            data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Observations]:
+    """Run each probe on the student's functions; a probe whose functions are unavailable records why.
+
+    ``probes`` may name figure probes too (``rubric.ALL_PROBES``); trainings that need a dataset use ``data``.
+    """
     out = {}
     for name in (rubric.PROBES if probes is None else probes):
-        probe = rubric.PROBES[name]
+        probe = rubric.ALL_PROBES[name]
         obs = Observations()
         missing = [f for f in probe.uses if f not in functions]
         if missing:
@@ -37,7 +40,8 @@ def observe(functions: dict[str, Callable], errors: dict[str, str],
             obs.fail_all(reason if f in reason else f"{f}: {reason}")
         else:
             try:
-                obs = probe.run({f: functions[f] for f in probe.uses})
+                fns = {f: functions[f] for f in probe.uses}
+                obs = probe.run(fns, data=data) if probe.needs_data else probe.run(fns)
             except Exception as exc:  # a probe's own guard missed something: report, never crash
                 obs.fail_all(f"{name} could not be probed: {describe_exception(exc)}")
         out[name] = obs
@@ -110,9 +114,10 @@ def _reference_path(reference: str | Path | None) -> Path | None:
     return Path(reference or KIT_SOLUTIONS)
 
 
-def _disk_cache(reference: str | Path | None) -> Path | None:
+def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path | None:
     """Where the reference's observations are kept between runs, keyed by everything that determines them:
-    the grader's sources, the reference's sources and the library versions. ``DL_BASICS_NO_CACHE=1`` disables."""
+    the grader's sources, the reference's sources, the library versions and the dataset (its name and the
+    checksums its files were verified against). ``DL_BASICS_NO_CACHE=1`` disables."""
     if os.environ.get("DL_BASICS_NO_CACHE"):
         return None
     import hashlib
@@ -127,21 +132,22 @@ def _disk_cache(reference: str | Path | None) -> Path | None:
     for package in ("jax", "jaxlib", "numpy", "optax"):
         h.update(f"{package}={md.version(package)}".encode())
     h.update(f"{sys.version} {platform.machine()} {'library' if ref is None else 'dir'}".encode())
+    h.update(data.identity().encode())
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dl-basics-grader" / f"reference-{h.hexdigest()[:24]}"
 
 
-def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None
-                           ) -> dict[str, Observations]:
+def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None,
+                           data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Observations]:
     """Observations of the reference: computed once per process, and kept on disk between processes."""
     from . import wire
 
-    key = str(reference)
+    key = f"{reference}|{data.identity()}"
     cached = _reference_cache.setdefault(key, {})
     wanted = [p for p in (rubric.PROBES if probes is None else probes) if p not in cached]
     if not wanted:
         return cached
-    folder = _disk_cache(reference)
+    folder = _disk_cache(reference, data)
     for name in list(wanted) if folder is not None else []:
         try:
             cached[name] = wire.decode_observations((folder / f"{name}.npz").read_bytes())[1]
@@ -149,7 +155,7 @@ def reference_observations(reference: str | Path | None = None, probes: Iterable
         except (OSError, wire.WireError):
             pass
     if wanted:
-        fresh = observe(reference_functions(reference), {}, wanted)
+        fresh = observe(reference_functions(reference), {}, wanted, data)
         cached.update(fresh)
         for name, obs in fresh.items():
             if folder is None or obs.errors:
@@ -165,9 +171,13 @@ def reference_observations(reference: str | Path | None = None, probes: Iterable
 
 
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
-                     progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None
-                     ) -> tuple[Result, SandboxRun]:
-    """Grade a submission safely: probes in a sandboxed child, the reference meanwhile in this process."""
+                     progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None,
+                     data: datasets.DataSpec = datasets.DIGITS) -> tuple[Result, SandboxRun]:
+    """Grade a submission safely: probes in a sandboxed child, the reference meanwhile in this process.
+
+    ``probes`` may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. ``data``
+    must be resolved (:meth:`~grader.datasets.DataSpec.resolve`) so the child finds the files.
+    """
     from . import sandbox
 
     probes = list(rubric.PROBES) if probes is None else list(probes)
@@ -175,22 +185,23 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
 
     def work():
         try:
-            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress)
+            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress, data)
         except BaseException as exc:  # surfaced below, in this thread
             box["error"] = exc
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
-    reference_obs = reference_observations(reference, probes)
+    reference_obs = reference_observations(reference, probes, data)
     thread.join()
     if "error" in box:
         raise box["error"]
     run = box["run"]
-    return judge_submission(directory, run.observations, reference_obs, probes), run
+    return judge_submission(directory, run.observations, reference_obs, probes, data), run
 
 
 def judge_submission(directory: str | Path, observations: dict[str, Observations],
-                     reference_obs: dict[str, Observations], probes: Iterable[str] | None = None) -> Result:
+                     reference_obs: dict[str, Observations], probes: Iterable[str] | None = None,
+                     data: datasets.DataSpec = datasets.DIGITS) -> Result:
     """Judge a submission folder's observations, with its forbidden shortcuts read from its source."""
-    checks = [c for c in rubric.CHECKS if probes is None or c.probe in probes]
+    checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if probes is None or c.probe in probes])
     return judge(observations, reference_obs, checks, shortcuts.scan_directory(directory))

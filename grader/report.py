@@ -47,8 +47,12 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(result: Result) -> str:
-    """A pull-request summary: the score, a table per function, then the failed checks with feedback."""
+def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
+    """A pull-request summary: the score, a table per function, then the failed checks with feedback.
+
+    ``figures`` maps a check id (or ``"polynomial"``) to an image path, relative to where the report is saved;
+    they are linked in a last section.
+    """
     lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "",
              "| part | points | |", "|---|---:|---|"]
     for target, (pts, mx) in result.by_target().items():
@@ -60,6 +64,13 @@ def markdown(result: Result) -> str:
             lines.append(f"| `{c.id}` | {fmt_points(c.points)} / {fmt_points(c.max_points)} | {_md_escape(c.message)} |")
     else:
         lines += ["", "Every check passes."]
+    if figures:
+        lines += ["", "### Training curves", "", "Your run (solid) beside the reference's (dashed); the dotted line "
+                  "is the pass line.", ""]
+        for key, path in figures.items():
+            title = "Polynomial under- and over-fitting" if key == "polynomial" else f"`{key}`"
+            lines += [f"{title}", "", f"![{key}]({path})", ""]
+        lines.pop()
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import rubric, wire
+from . import datasets, rubric, wire
 from .checks.common import Observations
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -170,7 +170,8 @@ def _describe_death(returncode: int | None) -> str:
 
 
 def run_probes(directory: str | Path, probes: list[str] | None = None, limits: Limits = Limits(),
-               progress: Callable[[str, str], None] | None = None) -> SandboxRun:
+               progress: Callable[[str, str], None] | None = None,
+               data: datasets.DataSpec = datasets.DIGITS) -> SandboxRun:
     """Probe the submission in ``directory`` in sandboxed children; see the module docstring."""
     _become_subreaper()
     probes = list(rubric.PROBES) if probes is None else list(probes)
@@ -187,7 +188,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         while remaining:
             restarts += 1
             before = (len(observations), len(broken))
-            loaded, out = _one_child(tmp, remaining, broken, limits, observations, progress, restarts)
+            loaded, out = _one_child(tmp, remaining, broken, limits, observations, progress, restarts, data)
             output_parts.append(out)
             if loaded is not None:
                 load_errors = loaded
@@ -200,7 +201,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
 
 
 def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Limits,
-               observations: dict[str, Observations], progress, attempt: int):
+               observations: dict[str, Observations], progress, attempt: int, data: datasets.DataSpec):
     """Run one child until it finishes, dies or overruns; record what it reported. Returns (load errors, output)."""
     home = tmp / f"home{attempt}"
     home.mkdir()
@@ -209,7 +210,7 @@ def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Lim
     read_fd, write_fd = os.pipe()
     out_path = tmp / f"output{attempt}.txt"
     command, preexec = _limited([sys.executable, "-I", "-c", boot, str(write_fd), str(tmp / "submission"),
-                                 ",".join(probes), json.dumps(broken)], limits)
+                                 ",".join(probes), json.dumps(broken), data.to_json()], limits)
     with open(out_path, "wb") as out_file, _registry_lock:
         proc = subprocess.Popen(
             command, cwd=tmp / "submission", env=_environment(home), stdin=subprocess.DEVNULL, stdout=out_file,

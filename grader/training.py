@@ -11,7 +11,7 @@ this loop instead. One epoch draws a fresh permutation key, ``fold_in(key, epoch
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,9 +34,17 @@ def _guarded(thunk: Callable, what: str):
         raise TrainingError(failure_text(what, exc)) from exc
 
 
+class Trained(NamedTuple):
+    """The outcome of :func:`minibatch_sgd`."""
+
+    params: Any              # the final parameters
+    train_loss: np.ndarray   # (epochs,): mean training loss over each epoch's minibatches
+    by_epoch: Any            # the parameters after every epoch: each leaf stacked, shape (epochs, *leaf.shape)
+
+
 def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: Callable, features, labels,
-                  batch_size: int, lr: float, num_epochs: int, key) -> tuple[Any, np.ndarray]:
-    """Train ``params`` and return them with the mean training loss of each epoch.
+                  batch_size: int, lr: float, num_epochs: int, key) -> Trained:
+    """Train ``params``; return them with the mean training loss of each epoch and the parameters after each.
 
     ``summed_loss(params, X, y)`` is Σ_i ℓ_i over a batch. The step is compiled with ``jax.jit``; if the
     student's parts cannot be traced, the loop runs them eagerly instead (slower, same result).
@@ -50,7 +58,7 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
 
     compiled = jax.jit(step)
     use_jit = True
-    epoch_losses = []
+    epoch_losses, snapshots = [], []
     for epoch in range(num_epochs):
         total, count = 0.0, 0
         batches = _guarded(lambda: iter(data_iter(batch_size, features, labels, jax.random.fold_in(key, epoch))),
@@ -73,4 +81,9 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
             total += float(loss)
             count += int(X.shape[0])
         epoch_losses.append(total / max(count, 1))
-    return params, np.asarray(epoch_losses, np.float64)
+        snapshots.append(_guarded(lambda: jax.tree.map(np.asarray, params), "the parameters sgd returned"))
+    try:
+        by_epoch = jax.tree.map(lambda *leaves: np.stack(leaves), *snapshots) if snapshots else None
+    except (ValueError, TypeError) as exc:  # sgd changed the parameters' structure or shapes between epochs
+        raise TrainingError(f"the parameters changed structure or shape during training ({exc})") from exc
+    return Trained(params, np.asarray(epoch_losses, np.float64), by_epoch)

@@ -1,6 +1,8 @@
 """A one-hidden-layer perceptron (64 -> 256 ReLU -> 10) on the digits set: from scratch and as an
 ``nnx.Module``; both reuse the softmax-regression training loop."""
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,7 +57,7 @@ class MLP(nnx.Module):
 
 def train_scratch(seed=0, lr=LR, batch_size=BATCH_SIZE, num_epochs=NUM_EPOCHS):
     """Train the scratch MLP with ``sgd`` and ``cross_entropy``; ``seed`` sets the initial weights and
-    the minibatch order. Returns ``(params, (train_loss, train_acc, test_acc))``."""
+    the minibatch order. Returns ``(params, history)`` as ``train_ch3`` does."""
     # The loss, data loader (built on data_iter), loop and sgd belong to the other exercises; they are
     # imported here, not at the top, so that a broken module elsewhere cannot break importing this one.
     from .linear_regression import sgd
@@ -73,7 +75,7 @@ def train_scratch(seed=0, lr=LR, batch_size=BATCH_SIZE, num_epochs=NUM_EPOCHS):
 def train_concise(seed=0, lr=LR, batch_size=BATCH_SIZE, num_epochs=NUM_EPOCHS):
     """Train ``MLP`` with optax's cross-entropy and ``optax.sgd``.
 
-    Returns ``(model, (train_loss, train_acc, test_acc))``."""
+    Returns ``(model, history)`` as ``train_ch3`` does."""
     # Shared loop and data loader from the softmax-regression exercise (imported here, see train_scratch).
     from .softmax_regression import apply_module, load_data_digits, train_ch3
 
@@ -85,14 +87,19 @@ def train_concise(seed=0, lr=LR, batch_size=BATCH_SIZE, num_epochs=NUM_EPOCHS):
                      optax.softmax_cross_entropy_with_integer_labels, num_epochs, optimizer)
 
 
-def main():
+def main(plot_to=None):
+    """Train both versions; with ``plot_to`` (``python -m solutions.mlp curves.png``) save their curves there."""
     x = jnp.arange(-2.0, 3.0)
     print("relu(", np.asarray(x), ") =", np.asarray(relu(x)))
     print(f"== from scratch (lr {LR}, batch {BATCH_SIZE}, {NUM_EPOCHS} epochs)")
-    train_scratch()
+    _, scratch = train_scratch()
     print("== concise (nnx.Module + optax.sgd)")
-    train_concise()
+    _, concise = train_concise()
+    if plot_to:
+        from grader.figures import save_curves
+        print("saved", save_curves(plot_to, f"MLP ({NUM_HIDDENS} hidden units) on digits", {
+            "scratch": {"training": scratch}, "concise": {"training": concise}}))
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

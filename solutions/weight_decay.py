@@ -5,6 +5,8 @@ wd * w to the weights' gradient, the same step for plain SGD).
 Data: y = 0.05 + sum_i 0.01 x_i + eps, x ~ N(0, I), eps ~ N(0, 0.01^2).
 """
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -49,30 +51,31 @@ def init_params(key):
 def _train_loop(step, state, predict, w_of, key):
     """Shared loop: draw the data from ``key``, then ``state = step(state, X, y)`` over minibatches of the
     training set for NUM_EPOCHS, printing mean train / test squared loss every PRINT_EVERY epochs and ||w||
-    at the end. Returns ``(train_loss, test_loss, ||w||)`` after the last epoch.
+    at the end. Returns ``(train_losses, test_losses, ||w||)``: the losses after every epoch, the norm at the end.
     """
     # The data pipeline and the loss are the linear-regression exercise's (imported here, see make_data).
     from .linear_regression import data_iter, squared_loss
 
     data_key, iter_key = jax.random.split(key)
     (X_train, y_train), (X_test, y_test) = make_data(data_key)
+    train_losses, test_losses = [], []
     for epoch in range(NUM_EPOCHS):
         for X, y in data_iter(BATCH_SIZE, X_train, y_train, jax.random.fold_in(iter_key, epoch)):
             state = step(state, X, y)
+        train_losses.append(float(squared_loss(predict(state, X_train), y_train).mean()))
+        test_losses.append(float(squared_loss(predict(state, X_test), y_test).mean()))
         if (epoch + 1) % PRINT_EVERY == 0:
-            train_loss = float(squared_loss(predict(state, X_train), y_train).mean())
-            test_loss = float(squared_loss(predict(state, X_test), y_test).mean())
-            print(f"epoch {epoch + 1}, train loss {train_loss:.6f}, test loss {test_loss:.6f}")
+            print(f"epoch {epoch + 1}, train loss {train_losses[-1]:.6f}, test loss {test_losses[-1]:.6f}")
     w_norm = float(jnp.linalg.norm(w_of(state)))
     print(f"L2 norm of w: {w_norm:.4f}")
-    return train_loss, test_loss, w_norm
+    return train_losses, test_losses, w_norm
 
 
 def train(lambd, key=None):
     """Scratch training on loss + lambd * l2_penalty(w) (b is not penalised) with the scratch ``sgd``.
 
     ``key`` (default ``jax.random.key(0)``) draws the data, the initial weights and the minibatch order.
-    Returns ``(train_loss, test_loss, ||w||)``.
+    Returns ``(train_losses, test_losses, ||w||)``: the losses after every epoch, the norm at the end.
     """
     # The model, loss and optimiser are the linear-regression exercise's (imported here, see make_data).
     from .linear_regression import linreg, sgd, squared_loss
@@ -105,7 +108,7 @@ def train_concise(wd, key=None):
     the decay wd * w is added to the kernel's gradient only, as the penalty does in ``train``.
 
     Starts from the same data, weights and minibatch order as ``train(wd, key)``, so the two agree up to
-    float rounding. Returns ``(train_loss, test_loss, ||w||)``.
+    float rounding. Returns ``(train_losses, test_losses, ||w||)`` as ``train`` does.
     """
     # The concise linear regression's minibatch step; the optimizer adds the decay (imported here, see make_data).
     from .linear_regression import optax_step
@@ -120,13 +123,22 @@ def train_concise(wd, key=None):
                        lambda state: state[0].kernel[...], loop_key)
 
 
-def main():
+def main(plot_to=None):
+    """Train with λ = 0 and 3, from scratch and concisely; with ``plot_to`` (``python -m
+    solutions.weight_decay curves.png``) save the book's train/test loss figure of each λ there."""
     print("l2_penalty([3, 4]) =", float(l2_penalty(jnp.array([3.0, 4.0]))))
+    runs = {"scratch": {}, "concise": {}}
     for lambd in (0, 3):
-        train(lambd)
+        train_losses, test_losses, _ = train(lambd)
+        runs["scratch"][f"λ = {lambd}"] = {"train": train_losses, "test": test_losses}
     for wd in (0, 3):
-        train_concise(wd)
+        train_losses, test_losses, _ = train_concise(wd)
+        runs["concise"][f"λ = {wd}"] = {"train": train_losses, "test": test_losses}
+    if plot_to:
+        from grader.figures import save_curves
+        print("saved", save_curves(plot_to, "Weight decay: 200 inputs, 20 training examples", runs,
+                                   ylabel="mean squared loss", log=True))
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

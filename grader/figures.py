@@ -1,0 +1,146 @@
+"""Figures (matplotlib, headless): the student's training curves beside the reference's.
+
+``grade PATH --report-dir DIR`` calls :func:`write_report_dir`: one PNG per training check (its
+:mod:`grader.curves` panels, the student's run as solid lines, the reference's dashed, the check's pass line
+dotted), the polynomial under/over-fitting figure, and ``report.md``, the Markdown report linking them.
+The solutions' scripts save the book's figures of their own runs with :func:`save_curves`
+(``python -m solutions.mlp curves.png``).
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot, no display, no global state).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from . import curves, report, rubric
+from .checks.common import Observations, ProbeFailed, describe_exception
+from .curves import Panel
+from .result import Result
+
+COLORS = {"train": "tab:blue", "test": "tab:orange", "error": "tab:blue",
+          "train loss": "tab:blue", "train acc": "tab:purple", "test acc": "tab:green"}
+POLYNOMIAL_FIGURE = "polynomial.png"
+
+
+def _plot_series(ax, epochs: np.ndarray, values: np.ndarray, label: str, color: str, dashed: bool) -> None:
+    style = dict(color=color, linewidth=1.6 if not dashed else 1.3, linestyle="--" if dashed else "-",
+                 alpha=0.75 if dashed else 1.0)
+    if len(values) <= 30 and not dashed:
+        style["marker"] = "o"
+        style["markersize"] = 3.5
+    ax.plot(epochs[:len(values)], values, label=label, **style)
+
+
+def _draw_panel(ax, runs: list[tuple[str, Panel]]) -> None:
+    """Draw one metric for every run (``[(who, panel)]``; the first is solid, the rest and the reference dashed)."""
+    panel = runs[0][1]
+    positive = True
+    for i, (who, p) in enumerate(runs):
+        for label, values in p.series.items():
+            values = np.asarray(values, np.float64)
+            positive &= bool(np.all(values[np.isfinite(values)] > 0))
+            epochs = np.arange(1, len(values) + 1)
+            name = f"{who}: {label}" if who else label
+            _plot_series(ax, epochs, values, name, COLORS.get(label, "tab:green"), dashed=i > 0 or who == "reference")
+    if panel.threshold is not None:
+        ax.axhline(panel.threshold, color="tab:red", linestyle=":", linewidth=1.2, label="pass line")
+    if panel.log and positive:
+        ax.set_yscale("log")
+    ax.set_title(panel.title, fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(panel.ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def curves_figure(title: str, runs: list[tuple[str, list[Panel]]], note: str | None = None) -> Figure:
+    """A row of panels, one per metric, each drawing the same panel of every run in ``runs``
+    (``[(who, panels)]``: the first run solid, the others dashed). ``note`` is printed under the title."""
+    runs = [(who, panels) for who, panels in runs if panels]
+    width = max(len(panels) for _, panels in runs) if runs else 1
+    fig = Figure(figsize=(5.2 * width, 4.0), layout="constrained")
+    axes = fig.subplots(1, width, squeeze=False)[0]
+    for i, ax in enumerate(axes):
+        if runs:
+            _draw_panel(ax, [(who, panels[i]) for who, panels in runs if i < len(panels)])
+        else:
+            ax.axis("off")
+    heading = title if note is None else title + "\n" + textwrap.fill(note, 110 * width // 2)
+    fig.suptitle(heading, fontsize=11)
+    return fig
+
+
+def save_curves(path: str | Path, title: str, runs: dict[str, dict[str, dict[str, list[float]]]],
+                ylabel: str = "", log: bool = False) -> Path:
+    """Save per-epoch series as a figure (the solutions' scripts): ``runs[who][panel title][series]`` holds
+    one value per epoch; one panel per title, each drawing every run (the first solid, the others dashed)."""
+    figure_runs = [(who, [Panel(name, ylabel, {k: np.asarray(v, np.float64) for k, v in series.items()}, log=log)
+                          for name, series in panels.items()]) for who, panels in runs.items()]
+    curves_figure(title, figure_runs).savefig(path, dpi=100)
+    return Path(path)
+
+
+def _panels(make, s: Observations) -> tuple[list[Panel], str | None]:
+    """The student's panels, or none and the reason (the probe failed, or its output cannot be drawn)."""
+    try:
+        return make(s), None
+    except ProbeFailed as exc:
+        return [], f"your run: {exc}"
+    except Exception as exc:  # shapes no curve foresaw (a broken sgd): say so, draw the reference alone
+        return [], f"your run cannot be drawn ({describe_exception(exc)})"
+
+
+def comparison_figure(title: str, make, student: Observations, reference: Observations) -> Figure:
+    """The student's run (solid) beside the reference's (dashed); ``make(obs) -> panels``."""
+    yours, note = _panels(make, student)
+    ref, _ = _panels(make, reference)
+    return curves_figure(title, [("you", yours), ("reference", ref)], note)
+
+
+def training_figures(result: Result, student: dict[str, Observations], reference: dict[str, Observations],
+                     checks: list[rubric.Check]) -> dict[str, Figure]:
+    """One figure per training check that was graded, keyed by check id."""
+    out = {}
+    for check in checks:
+        if check.probe not in curves.TRAINING or check.probe not in student or check.probe not in reference:
+            continue
+        verdict = next((c for c in result.checks if c.id == check.id), None)
+        status = "" if verdict is None else (" — passed" if verdict.passed else " — FAILED")
+        out[check.id] = comparison_figure(f"{check.id}: {check.description}{status}",
+                                          lambda s, check=check: curves.training_panels(s, check),
+                                          student[check.probe], reference[check.probe])
+    return out
+
+
+def polynomial_figure(student: Observations, reference: Observations) -> Figure:
+    return comparison_figure("Polynomial regression with your data_iter and sgd: train and test loss per epoch",
+                             curves.polynomial_panels, student, reference)
+
+
+def write_report_dir(directory: str | Path, result: Result, student: dict[str, Observations],
+                     reference: dict[str, Observations], checks: list[rubric.Check]) -> dict[str, Path]:
+    """Write the figures and ``report.md`` (the Markdown report linking them) into ``directory``.
+
+    Returns the written files: check id (or ``"polynomial"``, ``"report"``) -> path.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    figures = training_figures(result, student, reference, checks)
+    if "polynomial" in student and "polynomial" in reference:
+        figures["polynomial"] = polynomial_figure(student["polynomial"], reference["polynomial"])
+    written = {}
+    for key, fig in figures.items():
+        name = POLYNOMIAL_FIGURE if key == "polynomial" else f"{key}.png"
+        fig.savefig(directory / name, dpi=100)
+        written[key] = directory / name
+    links = {key: path.name for key, path in written.items()}
+    (directory / "report.md").write_text(report.markdown(result, figures=links))
+    written["report"] = directory / "report.md"
+    return written
