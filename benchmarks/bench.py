@@ -1,9 +1,12 @@
 """How long grading takes, on this machine, as medians over several runs.
 
-    python benchmarks/bench.py [--runs 3] [--class-size 20] [--skip nbgrader,batch]
+    python benchmarks/bench.py [--runs 3] [--class-size 20] [--skip nbgrader,batch,fashion]
 
 Measures (1) `grade` on the reference, one cold process (with the reference's observations recomputed, as
-before they were cached on disk, and with the cache); (2) `pytest exercises/ --submission solutions/`;
+before they were cached on disk, and with the cache), and with `--report-dir` (figures drawn); (1b) the two
+classifier trainings on a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by
+`tests/fashion_like.py`: the real files cannot be fetched here), student in the sandbox and reference in the
+parent, as `grade --dataset fashion-mnist` runs them; (2) `pytest exercises/ --submission solutions/`;
 (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2; (4) `nbgrader autograde` of the
 same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
 trainings of the reference, in one warm process). Prints each median and the ratios the speed targets name.
@@ -46,11 +49,27 @@ def training_floor() -> float:
     return float(subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT).stdout.split()[-1])
 
 
+def fashion_sized(directory: Path) -> float:
+    """Seconds for the sandboxed softmax-regression and MLP trainings (and their reference) on 60,000 images."""
+    code = ("import sys, time\nfrom pathlib import Path\nfrom grader import datasets, grading\n"
+            "from tests import fashion_like\n"
+            f"d = Path({str(directory)!r})\nsums = fashion_like.write(d, 60000, 10000)\n"
+            "spec = datasets.DataSpec('fashion-mnist', str(d), tuple(sorted(sums.items()))).resolve()\n"
+            "s = time.perf_counter()\n"
+            "result, _ = grading.grade_submission('solutions', probes=['softmax_regression', 'mlp'], data=spec)\n"
+            "assert all(c.passed for c in result.checks), result\nprint(time.perf_counter() - s)\n")
+    env = dict(os.environ, DL_BASICS_NO_CACHE="1")
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT, env=env)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return float(proc.stdout.split()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--class-size", type=int, default=20)
-    parser.add_argument("--skip", default="", help="comma-separated: batch, nbgrader")
+    parser.add_argument("--skip", default="", help="comma-separated: batch, nbgrader, fashion")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     r = {}
@@ -60,6 +79,12 @@ def main() -> int:
     r["grade solutions/ (cold, reference recomputed)"] = median(
         lambda: timed([PY, "-m", "grader", "solutions", "--quiet"], env=no_cache), args.runs)
     r["grade solutions/ (cold)"] = median(lambda: timed([PY, "-m", "grader", "solutions", "--quiet"]), args.runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        r["grade solutions/ --report-dir (cold)"] = median(
+            lambda: timed([PY, "-m", "grader", "solutions", "--quiet", "--report-dir", tmp]), args.runs)
+        if "fashion" not in skip:
+            r["fashion-sized classifier trainings (sandbox + reference)"] = median(
+                lambda: fashion_sized(Path(tmp) / "fashion"), args.runs)
     r["pytest exercises/ --submission solutions/"] = median(
         lambda: timed([PY, "-m", "pytest", "exercises/", "--submission", "solutions/", "-q"]), args.runs)
     with tempfile.TemporaryDirectory() as tmp:

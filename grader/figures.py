@@ -77,13 +77,19 @@ def curves_figure(title: str, runs: list[tuple[str, list[Panel]]], note: str | N
     return fig
 
 
+def runs_figure(title: str, runs: dict[str, dict[str, dict[str, list[float]]]], ylabel: str = "",
+                log: bool = False) -> Figure:
+    """Per-epoch series as a figure: ``runs[who][panel title][series]`` holds one value per epoch; one panel
+    per title, each drawing every run (the first solid, the others dashed)."""
+    return curves_figure(title, [(who, [Panel(name, ylabel, {k: np.asarray(v, np.float64) for k, v in series.items()},
+                                              log=log) for name, series in panels.items()])
+                                 for who, panels in runs.items()])
+
+
 def save_curves(path: str | Path, title: str, runs: dict[str, dict[str, dict[str, list[float]]]],
                 ylabel: str = "", log: bool = False) -> Path:
-    """Save per-epoch series as a figure (the solutions' scripts): ``runs[who][panel title][series]`` holds
-    one value per epoch; one panel per title, each drawing every run (the first solid, the others dashed)."""
-    figure_runs = [(who, [Panel(name, ylabel, {k: np.asarray(v, np.float64) for k, v in series.items()}, log=log)
-                          for name, series in panels.items()]) for who, panels in runs.items()]
-    curves_figure(title, figure_runs).savefig(path, dpi=100)
+    """Save :func:`runs_figure` to ``path`` (the solutions' scripts draw the book's figures with it)."""
+    runs_figure(title, runs, ylabel, log).savefig(path, dpi=100)
     return Path(path)
 
 

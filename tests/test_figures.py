@@ -168,3 +168,25 @@ def test_report_dir_for_unfinished_stubs(kit, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["report.md", "train.mlp.png"]
     assert_png_drawn(out / "train.mlp.png")
     assert "![train.mlp](train.mlp.png)" in (out / "report.md").read_text()
+
+
+def test_save_curves_draws_every_run_in_every_panel(tmp_path):
+    runs = {"scratch": {"λ = 0": {"train": [3.0, 2.0, 1.0], "test": [4.0, 4.0, 4.0]},
+                        "λ = 3": {"train": [3.0, 1.0, 0.5], "test": [4.0, 2.0, 1.0]}},
+            "concise": {"λ = 0": {"train": [3.0, 2.1, 1.1], "test": [4.0, 4.1, 4.0]},
+                        "λ = 3": {"train": [3.0, 1.1, 0.4], "test": [4.0, 2.1, 0.9]}}}
+    fig = figures.runs_figure("weight decay", runs, ylabel="loss", log=True)
+    assert len(fig.axes) == 2 and fig.get_suptitle() == "weight decay"
+    for ax, title in zip(fig.axes, ("λ = 0", "λ = 3")):
+        assert ax.get_title() == title and ax.get_yscale() == "log"
+        assert labels(ax) == ["scratch: train", "scratch: test", "concise: train", "concise: test"]
+        assert_curves(ax, 3)
+        assert ax.get_ylabel() == "loss"
+    assert_png_drawn(figures.save_curves(tmp_path / "wd.png", "weight decay", runs, ylabel="loss", log=True))
+
+
+def test_a_solution_script_saves_the_books_figure(kit, tmp_path):
+    proc = run("-m", "solutions.weight_decay", str(tmp_path / "curves.png"), cwd=kit)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"saved {tmp_path / 'curves.png'}" in proc.stdout
+    assert_png_drawn(tmp_path / "curves.png")
