@@ -37,12 +37,11 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     if not root.is_dir():
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
         return 2
+    reference, data, limits = reference_of(args), data_of(args), limits_of(args)
     out = Path(args.out) if args.out else root / "grades"
     students = submissions(root, out)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(not args.quiet)
-    reference, data = reference_of(args), data_of(args)
-    limits = limits_of(args)
 
     progress.show(_bar(0, len(students), "observing the reference"))
     reference_obs = grading.reference_observations(reference, args.only, data)

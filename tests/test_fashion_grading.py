@@ -90,3 +90,11 @@ def test_cli_refuses_files_that_are_not_the_official_ones(tmp_path):
     code, err = grade_fashion(tmp_path)
     assert code == 2 and "Traceback" not in err
     assert err.count("checksum mismatch") == 4
+
+
+def test_batch_checks_the_files_before_grading_anyone(tmp_path):
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    proc = run("-m", "grader", "batch", str(tmp_path / "class"), "--dataset", "fashion-mnist", "--data-dir",
+               str(tmp_path / "empty"), "--quiet")
+    assert proc.returncode == 2 and "Fashion-MNIST is unavailable" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "class" / "grades").exists()
