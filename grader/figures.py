@@ -103,10 +103,20 @@ def _panels(make, s: Observations) -> tuple[list[Panel], str | None]:
         return [], f"your run cannot be drawn ({describe_exception(exc)})"
 
 
+def _first_nonfinite_epoch(panels: list[Panel]) -> int | None:
+    """The first epoch (1-based) at which any series of ``panels`` is nan or inf, if one is."""
+    epochs = [int(np.argmax(~np.isfinite(v))) + 1 for p in panels for v in map(np.asarray, p.series.values())
+              if not np.all(np.isfinite(v))]
+    return min(epochs) if epochs else None
+
+
 def comparison_figure(title: str, make, student: Observations, reference: Observations) -> Figure:
     """The student's run (solid) beside the reference's (dashed); ``make(obs) -> panels``."""
     yours, note = _panels(make, student)
     ref, _ = _panels(make, reference)
+    if (epoch := _first_nonfinite_epoch(yours)) is not None:
+        note = (f"your run reaches nan/inf at epoch {epoch} (training diverged): from there its curves "
+                "cannot be drawn")
     return curves_figure(title, [("you", yours), ("reference", ref)], note)
 
 

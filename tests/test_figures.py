@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -110,6 +111,18 @@ def test_unreadable_student_parameters_do_not_break_the_figure(reference_obs):
                                     reference_obs["softmax_regression"])
     assert "cannot be drawn" in fig.get_suptitle()
     assert labels(fig.axes[1]) == ["reference: test", "pass line"]
+
+
+def test_a_diverged_run_is_named_not_hidden(reference_obs):
+    """An sgd whose step is 1,000 times too large: the parameters blow up to nan/inf in the first epoch."""
+    fns = {"data_iter": trusted.data_iter,
+           "sgd": lambda p, g, lr, b: jax.tree.map(lambda p, g: p - 100 * lr * g, p, g)}
+    student = grading.observe(fns, {}, ["linear_regression"])["linear_regression"]
+    check = rubric.BY_ID["train.linear_regression"]
+    fig = figures.comparison_figure("lr", lambda s: curves.training_panels(s, check), student,
+                                    reference_obs["linear_regression"])
+    assert re.search(r"nan/inf at epoch \d", fig.get_suptitle())
+    assert labels(fig.axes[1]) == ["you: error", "reference: error", "pass line"]
 
 
 def test_polynomial_figure_shows_under_and_over_fitting(polynomial_obs):
