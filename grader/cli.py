@@ -121,8 +121,8 @@ def grade_one(argv: list[str]) -> int:
 
     reference, data = _reference(args), _data(args)
     probes = list(rubric.PROBES) if args.only is None else list(args.only)
-    if args.report_dir and {"data_iter", "sgd"} & {f for p in probes for f in rubric.PROBES[p].uses}:
-        probes += list(rubric.FIGURE_PROBES)
+    if args.report_dir:
+        probes = rubric.with_figure_probes(probes)
     progress = Progress(not args.quiet)
     progress.show(f"grading {path}")
     result, run = grading.grade_submission(path, reference, _limits(args),

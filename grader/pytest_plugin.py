@@ -3,7 +3,8 @@
 The exercise folder's test module parametrizes a single test over :func:`visible_check_ids` and asks the
 ``grading`` fixture to judge each check. ``--submission DIR`` grades another directory with the same tests
 (``pytest exercises/ --submission solutions/``); ``--reference DIR|library`` picks the reference. At the end
-the terminal summary prints ``Score: X/Y`` with the points of each function.
+the terminal summary prints ``Score: X/Y`` with the points of each function; with ``--report-dir DIR`` the
+training curves of the graded sections are drawn there too, as ``grade --report-dir`` draws them.
 
 Grading goes through the same sandboxed child and judges as the ``grade`` command, so both give the same
 points. Only the probes of the selected tests run: ``pytest exercises/ -k softmax`` only probes softmax.
@@ -35,6 +36,8 @@ def pytest_addoption(parser):
                     help="reference solutions directory, or 'library' for the trusted library functions")
     group.addoption("--time-limit", type=float, default=60.0, metavar="SECONDS",
                     help="wall time for one function's checks or one training task (default 60)")
+    group.addoption("--report-dir", default=None, metavar="DIR",
+                    help="also draw the training curves (yours beside the reference's) and report.md into DIR")
 
 
 def pytest_configure(config):
@@ -47,21 +50,33 @@ class GradingSession:
     The first check asks for the probes of every selected test at once, so one child process serves the run.
     """
 
-    def __init__(self, directory: Path, reference, probes: list[str], limits):
-        self.directory, self.reference, self.probes, self.limits = directory, reference, probes, limits
+    def __init__(self, directory: Path, reference, probes: list[str], limits, report_dir: str | None = None):
+        self.directory, self.reference, self.limits, self.report_dir = directory, reference, limits, report_dir
+        self.probes = rubric.with_figure_probes(probes) if report_dir else probes
         self._result: dict[str, CheckResult] | None = None
         self.results: dict[str, CheckResult] = {}
+        self.observations = {}
 
     def check(self, check_id: str) -> CheckResult:
         if self._result is None:
-            result, _ = _grading.grade_submission(self.directory, self.reference, self.limits, probes=self.probes)
+            result, run = _grading.grade_submission(self.directory, self.reference, self.limits, probes=self.probes)
             self._result = {c.id: c for c in result.checks}
+            self.observations = run.observations
         r = self._result[check_id]
         self.results[check_id] = r
         return r
 
     def result(self) -> Result:
         return Result(tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results))
+
+    def write_figures(self) -> Path:
+        """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
+        from . import figures
+
+        checks = [c for c in rubric.CHECKS if c.id in self.results]
+        reference = _grading.reference_observations(self.reference, self.probes)
+        return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference,
+                                        checks)["report"]
 
 
 def _selected_probes(session) -> list[str]:
@@ -87,7 +102,8 @@ def grading(request) -> GradingSession:
     if key not in sessions:
         seconds = request.config.getoption("time_limit")
         limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds)
-        sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits)
+        sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits,
+                                       request.config.getoption("report_dir"))
     return sessions[key]
 
 
@@ -104,3 +120,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             continue
         terminalreporter.section(f"grading {directory.name}/")
         terminalreporter.write_line(score_table(session.result()))
+        if session.report_dir:
+            terminalreporter.write_line(f"figures and report: {session.write_figures()}")

@@ -73,6 +73,12 @@ FIGURE_PROBES: dict[str, Probe] = {p.name: p for p in (
 )}
 ALL_PROBES: dict[str, Probe] = {**PROBES, **FIGURE_PROBES}
 
+
+def with_figure_probes(probes) -> list[str]:
+    """``probes`` and the figure probes that use only functions those already run (for ``--report-dir``)."""
+    used = {f for p in probes for f in PROBES[p].uses}
+    return list(probes) + [p.name for p in FIGURE_PROBES.values() if set(p.uses) <= used]
+
 # float32 tolerances: values agree to ~1e-5 relative, gradients to ~1e-4. Near ±1e4 the float32 spacing is
 # ~1e-3, so correct alternatives (exp(x - logsumexp(x)), say) differ there by up to that much.
 VALUE_TOL = dict(rtol=1e-5, atol=1e-6)

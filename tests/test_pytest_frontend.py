@@ -31,3 +31,13 @@ def test_one_function_selected(kit):
     proc = run("-m", "pytest", "exercises/", "--submission", "solutions/", "-q", "-k", "relu")
     assert proc.returncode == 0
     assert "Score: 7/7" in proc.stdout
+
+
+def test_report_dir_draws_the_selected_trainings(kit, tmp_path):
+    out = tmp_path / "figures"
+    proc = run("-m", "pytest", "exercises/", "--submission", "solutions/", "-q", "-k", "mlp", "--report-dir", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Score: 6/6" in proc.stdout and f"figures and report: {out / 'report.md'}" in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["report.md", "train.mlp.png"]
+    assert "![train.mlp](train.mlp.png)" in (out / "report.md").read_text()
+    assert (out / "train.mlp.png").stat().st_size > 20_000
