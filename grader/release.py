@@ -49,7 +49,8 @@ KIT = GRADER.parent
 
 SUBMISSION = "exercises"
 REPORT_JSON = "grade.json"
-GRADE_ARGS: tuple[str, ...] = (SUBMISSION, "--format", "json", "--output", REPORT_JSON)
+FIGURES_DIR = "grade-figures"  # the training curves and report.md linking them, uploaded with the reports
+GRADE_ARGS: tuple[str, ...] = (SUBMISSION, "--format", "json", "--output", REPORT_JSON, "--report-dir", FIGURES_DIR)
 RENDERED = {"markdown": "grade.md", "junit": "grade.xml", "gradescope": "results.json"}
 CLASSROOM = "classroom"
 RENDER_FORMATS = (*report.FORMATS, CLASSROOM)
@@ -69,6 +70,11 @@ def render_args(fmt: str) -> tuple[str, ...]:
 def workflow_commands() -> list[tuple[str, ...]]:
     """Every ``grade`` invocation of the workflow, in order: grade once, then render from the JSON."""
     return [GRADE_ARGS, *(render_args(fmt) for fmt in RENDERED), render_args(CLASSROOM)]
+
+
+def report_files() -> list[str]:
+    """What the workflow uploads as the artifact: the reports and the figures' folder."""
+    return [REPORT_JSON, *RENDERED.values(), f"{FIGURES_DIR}/"]
 
 
 def command_line(args: tuple[str, ...]) -> str:
@@ -284,9 +290,10 @@ def student_readme() -> str:
           Its job summary shows the report: a table per function and, for every failed check, the feedback.
         - **On a pull request** it also posts one comment with your grade and updates that comment on every
           push, so the pull request always shows the score of its latest commit.
-        - The reports (JSON, JUnit XML and Gradescope's `results.json`) are attached to each run as the
-          artifact `{artifact}`, and the points are reported to GitHub Classroom when the repository belongs
-          to a classroom.
+        - The reports (JSON, JUnit XML and Gradescope's `results.json`) and the folder `{figures}/` (your
+          training curves beside the reference's, and `report.md` linking them) are attached to each run as
+          the artifact `{artifact}`, and the points are reported to GitHub Classroom when the repository
+          belongs to a classroom. `pytest exercises/ --report-dir figures/` draws the same curves locally.
         - Your code runs in a sandbox: a separate process working on a copy of `exercises/`, with limits on
           memory, CPU time and output, and at most {limit} seconds per function or training run. A crash, an
           endless loop or a `NaN` costs only the checks it touches, each with a message.
@@ -302,7 +309,7 @@ def student_readme() -> str:
 
         @TRAINING@
         """).format(training=fmt_points(sum(c.points for c in training_checks())), total=total,
-                    artifact=ARTIFACT, limit=_time_limit()).replace(
+                    artifact=ARTIFACT, figures=FIGURES_DIR, limit=_time_limit()).replace(
         "@FUNCTIONS@", _functions_table()).replace("@TRAINING@", _training_table())
 
 
@@ -448,7 +455,7 @@ def autograde_workflow() -> str:
         renders="\n".join(" " * 10 + command_line(render_args(fmt)) for fmt in RENDERED),
         classroom=command_line(render_args(CLASSROOM)),
         markdown=RENDERED["markdown"],
-        report_files="\n".join(" " * 12 + name for name in (REPORT_JSON, *RENDERED.values())),
+        report_files="\n".join(" " * 12 + name for name in report_files()),
         artifact=ARTIFACT,
         marker=COMMENT_MARKER,
         solutions_checkout=SOLUTIONS_CHECKOUT,

@@ -201,6 +201,9 @@ def test_workflow_render_commands(stub_run):
     for fmt, name in rel.RENDERED.items():
         assert (stub_run / name).read_text() == render(result, fmt)
     assert (stub_run / "grade.md").read_text().startswith("## Grade: 0 / 100")
+    figures = stub_run / rel.FIGURES_DIR  # the grade command drew the curves (the reference's: stubs train nothing)
+    assert {p.name for p in figures.iterdir()} == {"report.md", "polynomial.png", *(
+        f"{c.id}.png" for c in rubric.CHECKS if c.target not in rubric.STUDENT_FUNCTIONS)}
     assert ET.parse(stub_run / "grade.xml").getroot().get("failures") == str(len(rubric.CHECKS))
     assert json.loads((stub_run / "results.json").read_text())["score"] == 0
     assert outputs[rel.CLASSROOM].splitlines() == [
@@ -233,7 +236,7 @@ def test_workflow_runs_the_tested_commands(release):
     assert "python -m pip install -e ." in runs
     assert any('>> "$GITHUB_STEP_SUMMARY"' in run for run in runs)
     upload = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"].split() == [rel.REPORT_JSON, *rel.RENDERED.values()]
+    assert upload["with"]["path"].split() == rel.report_files()
     comment = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/github-script@"))
     assert comment["env"]["MARKER"] == rel.COMMENT_MARKER and comment["env"]["REPORT"] == rel.RENDERED["markdown"]
 
