@@ -26,6 +26,7 @@ from .result import Result
 COLORS = {"train": "tab:blue", "test": "tab:orange", "error": "tab:blue",
           "train loss": "tab:blue", "train acc": "tab:purple", "test acc": "tab:green"}
 POLYNOMIAL_FIGURE = "polynomial.png"
+NOTE_CHARS = 300  # a longer note (a student's exception) is cut: the report carries the whole message
 
 
 def _plot_series(ax, epochs: np.ndarray, values: np.ndarray, label: str, color: str, dashed: bool) -> None:
@@ -34,7 +35,7 @@ def _plot_series(ax, epochs: np.ndarray, values: np.ndarray, label: str, color: 
     if len(values) <= 30 and not dashed:
         style["marker"] = "o"
         style["markersize"] = 3.5
-    ax.plot(epochs[:len(values)], values, label=label, **style)
+    ax.plot(epochs, values, label=label, **style)
 
 
 def _draw_panel(ax, runs: list[tuple[str, Panel]]) -> None:
@@ -72,6 +73,8 @@ def curves_figure(title: str, runs: list[tuple[str, list[Panel]]], note: str | N
             _draw_panel(ax, [(who, panels[i]) for who, panels in runs if i < len(panels)])
         else:
             ax.axis("off")
+    if note is not None and len(note) > NOTE_CHARS:
+        note = note[:NOTE_CHARS - 1].rstrip() + "…"
     heading = title if note is None else title + "\n" + textwrap.fill(note, 110 * width // 2)
     fig.suptitle(heading, fontsize=11)
     return fig

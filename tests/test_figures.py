@@ -98,6 +98,10 @@ def test_a_failed_run_draws_the_reference_and_says_why(reference_obs):
     fig = figures.comparison_figure("mlp", lambda s: curves.training_panels(s, check), failed,
                                     reference_obs["mlp"])
     assert "not implemented yet" in fig.get_suptitle()
+    failed.fail_all("x" * 5000)  # a long exception message is cut, not drawn over the whole figure
+    title = figures.comparison_figure("mlp", lambda s: curves.training_panels(s, check), failed,
+                                      reference_obs["mlp"]).get_suptitle()
+    assert len(title) < figures.NOTE_CHARS + 20 and title.endswith("…")
     assert labels(fig.axes[0]) == ["reference: train"]
     assert labels(fig.axes[1]) == ["reference: test", "pass line"]
     assert all(line.get_linestyle() in ("--", ":") for ax in fig.axes for line in ax.get_lines())
