@@ -128,12 +128,16 @@ def grade_one(argv: list[str]) -> int:
     result, run = grading.grade_submission(path, reference, _limits(args),
                                            progress=lambda kind, name: progress.show(f"checking {name}"),
                                            probes=probes, data=data)
+    figures_failed = None
     if args.report_dir:
         from . import figures
         progress.show(f"drawing the figures into {args.report_dir}")
         checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes])
-        figures.write_report_dir(args.report_dir, result, run.observations,
-                                 grading.reference_observations(reference, probes, data), checks)
+        try:
+            figures.write_report_dir(args.report_dir, result, run.observations,
+                                     grading.reference_observations(reference, probes, data), checks)
+        except OSError as exc:  # the report still goes out; the status says the figures did not
+            figures_failed = f"cannot write the figures into {args.report_dir}: {exc.strerror or exc}"
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     text = report.render(result, args.format, color=color)
@@ -141,6 +145,8 @@ def grade_one(argv: list[str]) -> int:
         Path(args.output).write_text(text)
     else:
         sys.stdout.write(text)
+    if figures_failed:
+        raise CannotRun(figures_failed)
     if args.fail_under is not None and result.score < args.fail_under:
         return 1
     return 0

@@ -121,4 +121,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section(f"grading {directory.name}/")
         terminalreporter.write_line(score_table(session.result()))
         if session.report_dir:
-            terminalreporter.write_line(f"figures and report: {session.write_figures()}")
+            try:
+                terminalreporter.write_line(f"figures and report: {session.write_figures()}")
+            except OSError as exc:
+                terminalreporter.write_line(f"cannot write the figures into {session.report_dir}: "
+                                            f"{exc.strerror or exc}", red=True)

@@ -207,3 +207,11 @@ def test_a_solution_script_saves_the_books_figure(kit, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"saved {tmp_path / 'curves.png'}" in proc.stdout
     assert_png_drawn(tmp_path / "curves.png")
+
+
+def test_an_unwritable_report_dir_keeps_the_report_and_says_so(kit, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the folder should go")
+    proc = run("-m", "grader", "solutions", "--only", "relu", "--report-dir", str(blocker), "--quiet", cwd=kit)
+    assert proc.returncode == 2 and proc.stdout.startswith("Score: 13/13")
+    assert f"cannot write the figures into {blocker}" in proc.stderr and "Traceback" not in proc.stderr
