@@ -56,16 +56,13 @@ def classifier(s: Observations, check) -> list[Panel]:
 def weight_decay(s: Observations, check) -> list[Panel]:
     """For λ = 0 and λ = 3: mean ½(x·w + b − y)² on the 20 training and the 100 test examples after each
     epoch (the book's figure); the threshold applies to λ = 3's test loss."""
-    X_train, y_train, X_test, y_test = (np.asarray(a, np.float64) for a in training.weight_decay_data())
+    X_train, y_train, X_test, y_test = training.weight_decay_data()
     panels = []
     for lambd in (0, 3):
-        w = _epochs(s, f"w{lambd}").reshape(len(_epochs(s, f"b{lambd}")), -1)
-        b = _epochs(s, f"b{lambd}").reshape(-1, 1)
-
-        def loss(X, y):
-            return np.mean((np.einsum("nd,ed->en", X, w) + b - y.reshape(1, -1)) ** 2, axis=1) / 2
-        panels.append(Panel(f"λ = {lambd}", "mean ½(ŷ − y)²", {"train": loss(X_train, y_train),
-                                                                "test": loss(X_test, y_test)},
+        w, b = _epochs(s, f"w{lambd}"), _epochs(s, f"b{lambd}")
+        panels.append(Panel(f"λ = {lambd}", "mean ½(ŷ − y)²",
+                            {"train": training.mean_squared_losses(X_train, y_train, w, b),
+                             "test": training.mean_squared_losses(X_test, y_test, w, b)},
                             log=True, threshold=check.threshold if lambd == 3 else None))
     return panels
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..training import TrainingError, minibatch_sgd
 from .common import Observations
+from .training import mean_squared_losses, squared_loss_sum
 
 SEED = 0
 MAX_DEGREE = 20
@@ -63,7 +64,7 @@ def probe(fns, seed: int = SEED) -> Observations:
     for fit, (d, n) in FITS.items():
         X, y = jnp.asarray(X_train[:n, :d]), jnp.asarray(y_train[:n])
         w0 = 0.01 * jax.random.normal(jax.random.PRNGKey(seed + 1), (d, 1))
-        loss = lambda w, X, y: jnp.sum((X @ w - y) ** 2 / 2)  # noqa: E731
+        loss = lambda w, X, y: squared_loss_sum(X @ w, y)  # noqa: E731
         try:
             trained = minibatch_sgd(w0, loss, fns["data_iter"], fns["sgd"], X, y, min(BATCH, n), LR, EPOCHS,
                                     jax.random.PRNGKey(seed + 2))
@@ -78,9 +79,6 @@ def losses_by_epoch(obs: Observations, fit: str) -> tuple[np.ndarray, np.ndarray
     """Mean ½ (x·w − y)² on the fit's training examples and on the test set, after every epoch."""
     d, n = FITS[fit]
     X_train, y_train, X_test, y_test = data()
-    w = np.asarray(obs[f"epochs.w_{fit}"], np.float64).reshape(-1, d)  # (epochs, d)
-
-    def loss(X, y):
-        residual = np.einsum("nd,ed->en", np.asarray(X, np.float64), w) - np.asarray(y, np.float64).reshape(1, -1)
-        return np.mean(residual ** 2, axis=1) / 2
-    return loss(X_train[:n, :d], y_train[:n]), loss(X_test[:, :d], y_test)
+    w = obs[f"epochs.w_{fit}"]  # (epochs, d, 1)
+    return (mean_squared_losses(X_train[:n, :d], y_train[:n], w),
+            mean_squared_losses(X_test[:, :d], y_test, w))

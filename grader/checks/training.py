@@ -279,15 +279,21 @@ def judge_mlp(s: Observations, r: Observations, check) -> Verdict:
     return _judge_classifier("mlp", s, check)
 
 
+def mean_squared_losses(X, y, w, b=0.0) -> np.ndarray:
+    """Mean ½ (x·w_k + b_k − y)² over the examples, for each row k of ``w`` (K, d) and ``b`` (K,) or a scalar:
+    one loss per set of weights (the weights after each epoch, say), in float64 without BLAS threads."""
+    X, w = np.asarray(X, np.float64), np.asarray(w, np.float64).reshape(-1, np.shape(X)[1])
+    b = np.reshape(np.asarray(b, np.float64), (-1, 1))
+    residual = np.einsum("nd,kd->kn", X, w) + b - np.asarray(y, np.float64).reshape(1, -1)
+    return np.mean(residual ** 2, axis=1) / 2
+
+
 def weight_decay_test_losses(s: Observations) -> tuple[float, float]:
     """Mean test loss ½ (x·w + b − y)² for λ = 0 and λ = 3, evaluated here (NumPy)."""
     _, _, X_test, y_test = weight_decay_data()
-    losses = []
-    for lambd in (0, 3):
-        w, b = np.reshape(s[f"w{lambd}"], (-1, 1)), float(np.reshape(s[f"b{lambd}"], -1)[0])
-        residual = _matmul(X_test, w) + b - np.asarray(y_test, np.float64)
-        losses.append(float(np.mean(residual ** 2) / 2))
-    return losses[0], losses[1]
+    loss0, loss3 = (float(mean_squared_losses(X_test, y_test, s[f"w{lambd}"], np.ravel(s[f"b{lambd}"])[0])[0])
+                    for lambd in (0, 3))
+    return loss0, loss3
 
 
 def judge_weight_decay(s: Observations, r: Observations, check) -> Verdict:
