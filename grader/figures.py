@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import curves, report, rubric
+from . import curves, datasets, report, rubric
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .curves import Panel
 from .result import Result
@@ -124,14 +124,14 @@ def comparison_figure(title: str, make, student: Observations, reference: Observ
 
 
 def training_figures(result: Result, student: dict[str, Observations], reference: dict[str, Observations],
-                     checks: list[rubric.Check]) -> dict[str, Figure]:
-    """One figure per training check that was graded, keyed by check id."""
+                     data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Figure]:
+    """One figure per training check in ``result`` (trained on ``data``), keyed by check id."""
     out = {}
-    for check in checks:
+    verdicts = {c.id: c for c in result.checks}
+    for check in rubric.checks_for_data(data, [rubric.BY_ID[c.id] for c in result.checks if c.id in rubric.BY_ID]):
         if check.probe not in curves.TRAINING or check.probe not in student or check.probe not in reference:
             continue
-        verdict = next((c for c in result.checks if c.id == check.id), None)
-        status = "" if verdict is None else (" — passed" if verdict.passed else " — FAILED")
+        status = " — passed" if verdicts[check.id].passed else " — FAILED"
         out[check.id] = comparison_figure(f"{check.id}: {check.description}{status}",
                                           lambda s, check=check: curves.training_panels(s, check),
                                           student[check.probe], reference[check.probe])
@@ -144,14 +144,16 @@ def polynomial_figure(student: Observations, reference: Observations) -> Figure:
 
 
 def write_report_dir(directory: str | Path, result: Result, student: dict[str, Observations],
-                     reference: dict[str, Observations], checks: list[rubric.Check]) -> dict[str, Path]:
-    """Write the figures and ``report.md`` (the Markdown report linking them) into ``directory``.
+                     reference: dict[str, Observations], data: datasets.DataSpec = datasets.DIGITS
+                     ) -> dict[str, Path]:
+    """Write the figures of ``result``'s training checks (trained on ``data``) and of the polynomial fits, and
+    ``report.md`` (the Markdown report linking them), into ``directory``.
 
     Returns the written files: check id (or ``"polynomial"``, ``"report"``) -> path.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    figures = training_figures(result, student, reference, checks)
+    figures = training_figures(result, student, reference, data)
     if "polynomial" in student and "polynomial" in reference:
         figures["polynomial"] = polynomial_figure(student["polynomial"], reference["polynomial"])
     written = {}

@@ -73,10 +73,8 @@ class GradingSession:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
         from . import figures
 
-        checks = [c for c in rubric.CHECKS if c.id in self.results]
         reference = _grading.reference_observations(self.reference, self.probes)
-        return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference,
-                                        checks)["report"]
+        return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference)["report"]
 
 
 def _selected_probes(session) -> list[str]:
