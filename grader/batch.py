@@ -14,7 +14,7 @@ import csv
 import sys
 from pathlib import Path
 
-from . import class_view, grading, report, rubric, sandbox
+from . import class_view, confine, grading, report, rubric, sandbox
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
@@ -38,6 +38,10 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
         return 2
     reference, data, limits = reference_of(args), data_of(args), limits_of(args)
+    if args.require_isolation and not confine.available().complete:
+        print(f"grade batch: full isolation was required, but this machine offers only: "
+              f"{confine.available().describe()}", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else root / "grades"
     students = submissions(root, out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,13 +55,14 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     results = {}
 
     def probe(student: Path):
-        return student, sandbox.run_probes(student, args.only, limits, data=data)
+        return student, sandbox.run_probes(student, args.only, limits, data=data,
+                                           require_isolation=args.require_isolation)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(probe, s) for s in students]
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             student, run = future.result()
-            result = grading.judge_submission(student, run.observations, reference_obs, args.only, data)
+            result = grading.judge_submission(student, run, reference_obs, args.only, data)
             results[student.name] = result
             (out / f"{student.name}.json").write_text(result.to_json() + "\n")
             (out / f"{student.name}.md").write_text(report.markdown(result))

@@ -1,7 +1,12 @@
-"""The sandboxed child: import a submission, run the probes, send observations to the parent.
+"""The sandboxed child: confine itself, import a submission, run the probes, send observations to the parent.
 
-Run only by :mod:`grader.sandbox` as ``python -I -c <boot> FD SUBMISSION PROBES BROKEN_JSON DATASPEC_JSON``;
-it never judges.
+Run only by :mod:`grader.sandbox` as
+``python -I -c <boot> OUT_FD KEY_FD SUBMISSION PROBES BROKEN_JSON DATASPEC_JSON POLICY_JSON``; it never judges.
+
+Order matters: the kernel confinement (:mod:`grader.confine`) is applied first, while the process has one
+thread and before anything else is imported; then the frame key is read from its pipe (and the pipe closed);
+then the probe code is imported and the run-time tripwire (:mod:`grader.tripwire`) installed; only then is
+the first student module imported.
 """
 
 from __future__ import annotations
@@ -12,25 +17,36 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    fd, directory, probes, broken = int(argv[0]), argv[1], [p for p in argv[2].split(",") if p], json.loads(argv[3])
-    out = os.fdopen(fd, "wb", buffering=0)
-    from . import datasets, grading, submission, wire
+    from . import confine
 
-    data = datasets.DataSpec.from_json(argv[4])
-    def send(kind: str, payload: bytes) -> None:
-        out.write(wire.frame(kind, payload))
+    out_fd, key_fd, directory = int(argv[0]), int(argv[1]), argv[2]
+    probes, broken = [p for p in argv[3].split(",") if p], json.loads(argv[4])
+    try:
+        confine.apply(confine.Policy.from_json(argv[6]))
+    except confine.ConfinementError as exc:
+        print(f"confinement failed: {exc}", file=sys.stderr, flush=True)
+        os._exit(confine.EXIT_CONFINEMENT)
+
+    from . import wire
+    writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
+
+    from . import datasets, grading, rubric, submission, tripwire, trusted
+
+    data = datasets.DataSpec.from_json(argv[5])
+    recorder = tripwire.install(directory, rubric.FORBIDDEN_SHORTCUTS, trusted.FUNCTIONS)
+
+    def report_tripwire() -> None:
+        writer.send("T", json.dumps({"hits": recorder.hits, "notes": recorder.notes}).encode())
 
     functions, errors = submission.load_functions(
-        directory, broken=broken, on_import=lambda m: send("I", m.encode()))
-    send("L", json.dumps(errors).encode())
+        directory, broken=broken, on_import=lambda m: writer.send("I", m.encode()))
+    writer.send("L", json.dumps(errors).encode())
+    report_tripwire()
     for name in probes:
-        send("S", name.encode())
+        writer.send("S", name.encode())
         obs = grading.observe(functions, errors, [name], data)[name]
-        send("R", wire.encode_observations(name, obs))
-    out.close()
+        writer.send("R", wire.encode_observations(name, obs))
+        report_tripwire()
+    writer.close()
     # Leave at once: student code may have left threads or atexit handlers behind.
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

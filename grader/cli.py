@@ -63,6 +63,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
                         help="wall time for one function's checks or one training task (default 60)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--require-isolation", action="store_true",
+                        help="refuse to grade (status 2) unless every confinement layer is available: Landlock "
+                             "with TCP and signal scoping, user/network/PID/mount namespaces, seccomp")
     parser.add_argument("--only", metavar="FUNCTIONS", type=_functions,
                         help="grade only these functions (comma-separated) and the trainings of their sections")
 
@@ -127,7 +130,7 @@ def grade_one(argv: list[str]) -> int:
     progress.show(f"grading {path}")
     result, run = grading.grade_submission(path, reference, _limits(args),
                                            progress=lambda kind, name: progress.show(f"checking {name}"),
-                                           probes=probes, data=data)
+                                           probes=probes, data=data, require_isolation=args.require_isolation)
     figures_failed = None
     if args.report_dir:
         from . import figures
@@ -165,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             return render_main(argv[1:])
         return grade_one(argv)
     except CannotRun as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    except sandbox.SandboxError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ process observes the reference; the nbgrader cells and the kit's own tests call 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -137,11 +138,44 @@ def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path |
     return Path(base) / "dl-basics-grader" / f"reference-{h.hexdigest()[:24]}"
 
 
+def _read_cached(folder: Path, name: str) -> Observations | None:
+    """A cached reference observation, if its bytes still have the SHA-256 written beside them when it was
+    stored; anything else (missing, altered, unreadable) is ignored and recomputed."""
+    import hashlib
+
+    from . import wire
+    try:
+        payload = (folder / f"{name}.npz").read_bytes()
+        digest = (folder / f"{name}.sha256").read_text().strip()
+        if hashlib.sha256(payload).hexdigest() != digest:
+            return None
+        return wire.decode_observations(payload)[1]
+    except (OSError, wire.WireError):
+        return None
+
+
+def _write_cached(folder: Path, name: str, obs: Observations) -> None:
+    """Store an observation and its digest, each written whole (a temporary file, then a rename)."""
+    import hashlib
+
+    from . import wire
+    payload = wire.encode_observations(name, obs)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for suffix, content in ((".npz", payload), (".sha256", hashlib.sha256(payload).hexdigest().encode())):
+            tmp = folder / f".{name}{suffix}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp.write_bytes(content)
+            os.replace(tmp, folder / f"{name}{suffix}")
+    except OSError:
+        pass
+
+
 def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None,
                            data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Observations]:
-    """Observations of the reference: computed once per process, and kept on disk between processes."""
-    from . import wire
+    """Observations of the reference: computed once per process, and kept on disk between processes.
 
+    Only trusted code writes the disk cache (this process, which runs no student code); the sandboxed
+    children can neither read nor write it (:mod:`grader.confine`)."""
     key = f"{reference}|{data.identity()}"
     cached = _reference_cache.setdefault(key, {})
     wanted = [p for p in (rubric.PROBES if probes is None else probes) if p not in cached]
@@ -149,34 +183,28 @@ def reference_observations(reference: str | Path | None = None, probes: Iterable
         return cached
     folder = _disk_cache(reference, data)
     for name in list(wanted) if folder is not None else []:
-        try:
-            cached[name] = wire.decode_observations((folder / f"{name}.npz").read_bytes())[1]
+        found = _read_cached(folder, name)
+        if found is not None:
+            cached[name] = found
             wanted.remove(name)
-        except (OSError, wire.WireError):
-            pass
     if wanted:
         fresh = observe(reference_functions(reference), {}, wanted, data)
         cached.update(fresh)
         for name, obs in fresh.items():
-            if folder is None or obs.errors:
-                continue
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = folder / f".{name}.{os.getpid()}.tmp"
-                tmp.write_bytes(wire.encode_observations(name, obs))
-                os.replace(tmp, folder / f"{name}.npz")
-            except OSError:
-                pass
+            if folder is not None and not obs.errors:
+                _write_cached(folder, name, obs)
     return cached
 
 
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
                      progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None,
-                     data: datasets.DataSpec = datasets.DIGITS) -> tuple[Result, SandboxRun]:
-    """Grade a submission safely: probes in a sandboxed child, the reference meanwhile in this process.
+                     data: datasets.DataSpec = datasets.DIGITS,
+                     require_isolation: bool = False) -> tuple[Result, SandboxRun]:
+    """Grade a submission safely: probes in a confined child, the reference meanwhile in this process.
 
     ``probes`` may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. ``data``
     must be resolved (:meth:`~grader.datasets.DataSpec.resolve`) so the child finds the files.
+    ``require_isolation`` refuses to grade (:class:`~grader.sandbox.SandboxError`) without every layer.
     """
     from . import sandbox
 
@@ -185,7 +213,8 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
 
     def work():
         try:
-            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress, data)
+            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress, data,
+                                            require_isolation)
         except BaseException as exc:  # surfaced below, in this thread
             box["error"] = exc
 
@@ -196,12 +225,23 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
     if "error" in box:
         raise box["error"]
     run = box["run"]
-    return judge_submission(directory, run.observations, reference_obs, probes, data), run
+    return judge_submission(directory, run, reference_obs, probes, data), run
 
 
-def judge_submission(directory: str | Path, observations: dict[str, Observations],
-                     reference_obs: dict[str, Observations], probes: Iterable[str] | None = None,
-                     data: datasets.DataSpec = datasets.DIGITS) -> Result:
-    """Judge a submission folder's observations, with its forbidden shortcuts read from its source."""
+def run_time_shortcut_message(function: str, names: list[str]) -> str:
+    return (f"{function} called {', '.join(names)} while it was checked (seen at run time), which solves the "
+            "exercise outright or reaches into the grading kit: write it yourself with jax.numpy operations "
+            "(none of its checks score while it does)")
+
+
+def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict[str, Observations],
+                     probes: Iterable[str] | None = None, data: datasets.DataSpec = datasets.DIGITS) -> Result:
+    """Judge a sandbox run of a submission folder: its forbidden shortcuts are those read from its source
+    and those the run-time tripwire saw; the result says which isolation layers were in force."""
     checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if probes is None or c.probe in probes])
-    return judge(observations, reference_obs, checks, shortcuts.scan_directory(directory))
+    found = dict(shortcuts.scan_directory(directory))
+    for function, names in run.shortcuts.items():
+        if names and function not in found:
+            found[function] = run_time_shortcut_message(function, names)
+    result = judge(run.observations, reference_obs, checks, found)
+    return dataclasses.replace(result, isolation=run.layers.to_json(), review=tuple(run.notes))

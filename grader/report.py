@@ -40,7 +40,19 @@ def text(result: Result, color: bool = False) -> str:
             if not c.passed:
                 lines.append(f"        {c.message}")
         lines.append("")
+    lines += _trailer(result)
     return "\n".join(lines)
+
+
+def _trailer(result: Result, bullet: str = "  ") -> list[str]:
+    """The isolation layers in force and the notes for review, when the result carries them."""
+    out = []
+    if result.isolation is not None:
+        out.append(f"Sandbox: {result.isolation.get('summary', '')}")
+    if result.review:
+        out.append("For review by an instructor (no points taken for these):")
+        out += [f"{bullet}{note}" for note in result.review]
+    return out + ([""] if out else [])
 
 
 def _md_escape(s: str) -> str:
@@ -71,6 +83,9 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
             title = "Polynomial under- and over-fitting" if key == "polynomial" else f"`{key}`"
             lines += [f"{title}", "", f"![{key}]({path})", ""]
         lines.pop()
+    trailer = _trailer(result, bullet="- ")
+    if trailer:
+        lines += ["", *[_md_escape(t) if not t.startswith("- ") else "- " + _md_escape(t[2:]) for t in trailer[:-1]]]
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,12 @@ class CheckResult:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
+    """The checks, and what the report says beside the points: the sandbox's confinement layers
+    (``isolation``: :meth:`grader.confine.Layers.to_json`) and notes for an instructor's review."""
+
     checks: tuple[CheckResult, ...]
+    isolation: dict | None = None
+    review: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -38,15 +43,21 @@ class Result:
         return {k: (round(v[0], 4), round(v[1], 4)) for k, v in totals.items()}
 
     def to_dict(self) -> dict:
-        return {"score": self.score, "max_score": self.max_score,
-                "checks": [dataclasses.asdict(c) for c in self.checks]}
+        out = {"score": self.score, "max_score": self.max_score,
+               "checks": [dataclasses.asdict(c) for c in self.checks]}
+        if self.isolation is not None:
+            out["isolation"] = self.isolation
+        if self.review:
+            out["review"] = list(self.review)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
-        return cls(tuple(CheckResult(**c) for c in data["checks"]))
+        return cls(tuple(CheckResult(**c) for c in data["checks"]), data.get("isolation"),
+                   tuple(data.get("review", ())))
 
 
 def fmt_points(x: float) -> str:

@@ -3,7 +3,12 @@
 The child gets a fresh temporary directory holding a copy of the submission's ``.py`` files and a copy of
 the grader package (not the kit's ``solutions/``), a scrubbed environment, stdin from ``/dev/null``, its own
 session, and resource limits: address space, CPU time, and the size of any file it writes (its output
-included). It reports through a pipe the parent opened (see :mod:`grader.wire`).
+included). On top of that it runs under every kernel layer the machine offers (:mod:`grader.confine`):
+new user, network, PID and mount namespaces; a Landlock allow-list under which its copies are read-only and
+a fresh home folder is the only writable place; seccomp. It reports through a pipe the parent opened, in
+frames authenticated with a key handed over before any student code runs (see :mod:`grader.wire`); the
+parent accepts only the frames of the protocol, in order, for the probes it asked for, within a memory
+budget per submission.
 
 Wall time is limited per probe: when a probe (or the import of a module) overruns, or the child dies, the
 parent ends the whole process tree, records the failure for that probe only, and starts a new child for the
@@ -29,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import datasets, rubric, wire
+from . import confine, datasets, rubric, wire
 from .checks.common import Observations
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -50,12 +55,48 @@ class Limits:
 
 @dataclasses.dataclass
 class SandboxRun:
-    """What came back: observations per probe, load errors per function, the child's (truncated) output."""
+    """What came back: observations per probe, the forbidden routines the tripwire saw each student function
+    call, notes for an instructor's review, and the confinement layers that were in force."""
 
     observations: dict[str, Observations]
-    load_errors: dict[str, str]
-    output: str
-    restarts: int
+    shortcuts: dict[str, list[str]]
+    notes: list[str]
+    layers: confine.Layers
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not run (not the student's fault): the grader reports it and stops."""
+
+
+class _Protocol:
+    """What the parent accepts from one child: ``(I name)* L T (S name R T)*`` for the probes it asked, in order.
+
+    Anything else — a frame of an unknown kind, a probe not asked for or out of turn, a second ``L`` — is a
+    :class:`wire.WireError`."""
+
+    def __init__(self, probes: list[str]):
+        self.pending = list(probes)
+        self.state = "import"      # import → loaded → (probe → between)*
+
+    def accept(self, kind: str, payload: bytes) -> str | None:
+        """Check a frame against the protocol; return the probe name it concerns, if any."""
+        if kind == "I" and self.state == "import":
+            return None
+        if kind == "L" and self.state == "import":
+            self.state = "loaded"
+            return None
+        if kind == "T" and self.state in ("loaded", "between"):
+            return None
+        if kind == "S" and self.state in ("loaded", "between"):
+            name = payload.decode(errors="replace")
+            if not self.pending or name != self.pending[0]:
+                raise wire.WireError(f"a probe out of turn ({name!r})")
+            self.state = "probe"
+            return name
+        if kind == "R" and self.state == "probe":
+            self.state = "between"
+            return self.pending.pop(0)
+        raise wire.WireError(f"a frame out of order ({kind!r} while {self.state})")
 
 
 _registry_lock = threading.Lock()
@@ -91,8 +132,12 @@ def _orphans() -> list[int]:
     return found
 
 
-def _end_tree(proc: subprocess.Popen) -> None:
-    """Kill the child's process group, then every escaped descendant, and reap them."""
+def _end_tree(proc: subprocess.Popen, sweep_seconds: float = 10.0) -> None:
+    """Kill the child's process group, then every escaped descendant, and reap them.
+
+    Inside a PID namespace the kernel ends every process the child left when the child (its init) dies;
+    without one, escaped processes are re-parented to this subreaper, and the sweep goes on until a check
+    finds none left (or ``sweep_seconds`` pass, for a tree that forks faster than it can be ended)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -102,10 +147,10 @@ def _end_tree(proc: subprocess.Popen) -> None:
         _live_children.discard(proc.pid)
         if not sys.platform.startswith("linux"):
             return
-        for _ in range(50):
+        deadline, quiet = time.monotonic() + sweep_seconds, 0
+        while quiet < 2 and time.monotonic() < deadline:
             orphans = _orphans()
-            if not orphans:
-                break
+            quiet = 0 if orphans else quiet + 1
             for pid in orphans:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -116,6 +161,8 @@ def _end_tree(proc: subprocess.Popen) -> None:
                     os.waitpid(pid, 0)
                 except ChildProcessError:
                     pass
+            if not orphans:
+                time.sleep(0.01)
 
 
 def _copy_submission(source: Path, target: Path) -> None:
@@ -169,116 +216,172 @@ def _describe_death(returncode: int | None) -> str:
     return f"exited with status {returncode} (os._exit, or a crash)"
 
 
+def _protected_paths(directory: Path) -> list[str]:
+    """Folders no allow-list root may contain: the kit, the submission and its siblings, the caches."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return [str(GRADER_DIR.parent), str(directory), str(directory.parent), cache, tempfile.gettempdir()]
+
+
 def run_probes(directory: str | Path, probes: list[str] | None = None, limits: Limits = Limits(),
                progress: Callable[[str, str], None] | None = None,
-               data: datasets.DataSpec = datasets.DIGITS) -> SandboxRun:
-    """Probe the submission in ``directory`` in sandboxed children; see the module docstring."""
+               data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False) -> SandboxRun:
+    """Probe the submission in ``directory`` in confined children; see the module docstring.
+
+    ``require_isolation``: raise :class:`SandboxError` unless every confinement layer is available.
+    """
     _become_subreaper()
+    layers = confine.available()
+    if require_isolation and not layers.complete:
+        raise SandboxError(f"full isolation was required, but this machine offers only: {layers.describe()}")
     probes = list(rubric.PROBES) if probes is None else list(probes)
     observations: dict[str, Observations] = {}
     broken: dict[str, str] = {}
-    load_errors: dict[str, str] = {}
-    output_parts: list[str] = []
-    restarts = -1
+    shortcuts: dict[str, list[str]] = {}
+    notes: list[str] = []
+    budget = wire.Budget(wire.DEFAULT_BUDGET)
+    source = Path(directory).resolve()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
-        _copy_submission(Path(directory).resolve(), tmp / "submission")
+        _copy_submission(source, tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
-        remaining = list(probes)
+        read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
+        remaining, attempt = list(probes), 0
         while remaining:
-            restarts += 1
             before = (len(observations), len(broken))
-            loaded, out = _one_child(tmp, remaining, broken, limits, observations, progress, restarts, data)
-            output_parts.append(out)
-            if loaded is not None:
-                load_errors = loaded
+            home = tmp / f"home{attempt}"
+            home.mkdir()
+            policy = confine.make_policy(layers, read, [str(home)], _protected_paths(source))
+            child = _Child(tmp, home, attempt, policy, limits, data, budget)
+            child.run(remaining, broken, observations, progress)
+            for function, names in child.shortcuts.items():
+                shortcuts.setdefault(function, [])
+                shortcuts[function] += [n for n in names if n not in shortcuts[function]]
+            notes += [n for n in child.notes if n not in notes]
             remaining = [p for p in remaining if p not in observations]
+            attempt += 1
             if remaining and (len(observations), len(broken)) == before:  # no progress: do not retry forever
                 for p in remaining:
                     observations[p] = _failed(f"the grading process stopped before checking {p}")
                 break
-    return SandboxRun(observations, load_errors, "".join(output_parts)[-20000:], restarts)
+    return SandboxRun(observations, shortcuts, notes, layers)
 
 
-def _one_child(tmp: Path, probes: list[str], broken: dict[str, str], limits: Limits,
-               observations: dict[str, Observations], progress, attempt: int, data: datasets.DataSpec):
-    """Run one child until it finishes, dies or overruns; record what it reported. Returns (load errors, output)."""
-    home = tmp / f"home{attempt}"
-    home.mkdir()
-    boot = (f"import sys; sys.path.insert(0, {str(tmp / 'lib')!r}); "
-            "from grader.child import main; main(sys.argv[1:])")
-    read_fd, write_fd = os.pipe()
-    out_path = tmp / f"output{attempt}.txt"
-    command, preexec = _limited([sys.executable, "-I", "-c", boot, str(write_fd), str(tmp / "submission"),
-                                 ",".join(probes), json.dumps(broken), data.to_json()], limits)
-    with open(out_path, "wb") as out_file, _registry_lock:
-        proc = subprocess.Popen(
-            command, cwd=tmp / "submission", env=_environment(home), stdin=subprocess.DEVNULL, stdout=out_file,
-            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True, preexec_fn=preexec)
-        _live_children.add(proc.pid)
-    os.close(write_fd)
-    reader = wire.FrameReader()
-    sandbox_path = f"{tmp / 'submission'}/"  # messages name files relative to the submission
-    stage, current = "import", None      # what the child is doing now
-    deadline = time.monotonic() + limits.import_seconds
-    loaded = None
-    try:
-        while True:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                _fail_current(stage, current, f"did not finish within {_budget_text(stage, limits)} "
-                              "(an endless loop?)", broken, observations)
-                break
-            ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
-            if ready:
-                data = os.read(read_fd, 1 << 20)
-            elif proc.poll() is not None:
-                # The child is gone, though a descendant may still hold the pipe open: take what is there.
-                data = os.read(read_fd, 1 << 20) if select.select([read_fd], [], [], 0)[0] else b""
-            else:
-                continue
-            if not data:  # the child closed the pipe or died: finished, or killed
-                proc.wait(timeout=30)
-                if stage != "done":
-                    _fail_current(stage, current, f"stopped: the grading process {_describe_death(proc.returncode)}",
-                                  broken, observations)
-                break
+class _Child:
+    """One confined child: started, read until it finishes, dies or overruns, then ended with its tree."""
+
+    def __init__(self, tmp: Path, home: Path, attempt: int, policy: confine.Policy, limits: Limits,
+                 data: datasets.DataSpec, budget: wire.Budget):
+        self.tmp, self.home, self.attempt, self.policy = tmp, home, attempt, policy
+        self.limits, self.data, self.budget = limits, data, budget
+        self.shortcuts: dict[str, list[str]] = {}
+        self.notes: list[str] = []
+
+    def _start(self, probes: list[str], broken: dict[str, str]):
+        boot = (f"import sys; sys.path.insert(0, {str(self.tmp / 'lib')!r}); "
+                "from grader.child import main; main(sys.argv[1:])")
+        read_fd, write_fd = os.pipe()
+        key_read, key_write = os.pipe()
+        command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(self.tmp / "submission"),
+                   ",".join(probes), json.dumps(broken), self.data.to_json(), self.policy.to_json()]
+        command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits)
+        self.out_path = self.tmp / f"output{self.attempt}.txt"
+        with open(self.out_path, "wb") as out_file, _registry_lock:
+            proc = subprocess.Popen(
+                command, cwd=self.tmp / "submission", env=_environment(self.home), stdin=subprocess.DEVNULL,
+                stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read), start_new_session=True,
+                preexec_fn=preexec)
+            _live_children.add(proc.pid)
+        os.close(write_fd)
+        os.close(key_read)
+        key = wire.new_key()
+        wire.send_key(key_write, key)
+        return proc, read_fd, key
+
+    def run(self, probes: list[str], broken: dict[str, str], observations: dict[str, Observations],
+            progress) -> None:
+        proc, read_fd, key = self._start(probes, broken)
+        reader, protocol = wire.FrameReader(key), _Protocol(probes)
+        sandbox_path = f"{self.tmp / 'submission'}/"  # messages name files relative to the submission
+        stage, current = "import", None      # what the child is doing now
+        deadline = time.monotonic() + self.limits.import_seconds
+        loaded = False
+        try:
+            while True:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    _fail_current(stage, current, f"did not finish within {_budget_text(stage, self.limits)} "
+                                  "(an endless loop?)", broken, observations)
+                    break
+                ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
+                if ready:
+                    chunk = os.read(read_fd, 1 << 20)
+                elif proc.poll() is not None:
+                    # The child is gone, though a descendant may still hold the pipe open: take what is there.
+                    chunk = os.read(read_fd, 1 << 20) if select.select([read_fd], [], [], 0)[0] else b""
+                else:
+                    continue
+                if not chunk:  # the child closed the pipe or died: finished, or killed
+                    proc.wait(timeout=30)
+                    if proc.returncode == confine.EXIT_CONFINEMENT and not loaded:
+                        raise SandboxError("the sandbox could not confine the grading process: "
+                                           + self.out_path.read_bytes()[-2000:].decode(errors="replace"))
+                    if stage != "done":
+                        _fail_current(stage, current, f"stopped: the grading process "
+                                      f"{_describe_death(proc.returncode)}", broken, observations)
+                    break
+                try:
+                    for kind, payload in reader.feed(chunk):
+                        name = protocol.accept(kind, payload)
+                        stage, current, deadline = self._handle(kind, payload, name, stage, current, deadline,
+                                                                sandbox_path, observations, probes, progress)
+                        loaded = loaded or kind == "L"
+                except wire.WireError as exc:
+                    message = f"sent a result the grader did not accept ({exc})"
+                    self.notes.append(f"the grading process {message}")
+                    if stage in ("import", "probe") and current:
+                        _fail_current(stage, current, message, broken, observations)
+                    else:
+                        for p in probes:
+                            observations.setdefault(p, _failed(f"not checked: the grading process {message}"))
+                    break
+        finally:
+            os.close(read_fd)
+            _end_tree(proc)
+        if not loaded and stage == "import" and current is None:
+            # died before importing anything: nothing more to learn by retrying
+            text = self.out_path.read_bytes()[-2000:].decode(errors="replace")
+            for p in probes:
+                observations.setdefault(p, _failed(f"the grading process {_describe_death(proc.returncode)} "
+                                                   f"before loading the submission: {text[-500:]}"))
+
+    def _handle(self, kind, payload, name, stage, current, deadline, sandbox_path, observations, probes, progress):
+        if kind == "I":
+            return "import", payload.decode(errors="replace"), time.monotonic() + self.limits.import_seconds
+        if kind == "L":
+            return "loaded", None, deadline
+        if kind == "T":
             try:
-                frames = reader.feed(data)
-            except wire.WireError as exc:
-                _fail_current(stage, current, f"sent an unreadable result ({exc})", broken, observations)
-                break
-            for kind, payload in frames:
-                if kind == "I":
-                    stage, current = "import", payload.decode(errors="replace")
-                    deadline = time.monotonic() + limits.import_seconds
-                elif kind == "L":
-                    loaded = {k: str(v).replace(sandbox_path, "") for k, v in json.loads(payload.decode()).items()}
-                    stage, current = "loaded", None
-                elif kind == "S":
-                    stage, current = "probe", payload.decode(errors="replace")
-                    deadline = time.monotonic() + limits.probe_seconds
-                    if progress:
-                        progress("probe", current)
-                elif kind == "R":
-                    try:
-                        name, obs = wire.decode_observations(payload)
-                        obs.errors = {k: v.replace(sandbox_path, "") for k, v in obs.errors.items()}
-                    except wire.WireError as exc:
-                        obs, name = Observations(), current
-                        obs.fail_all(f"the result of {current} could not be read ({exc})")
-                    observations[name] = obs
-                    stage = "done" if all(p in observations for p in probes) else "between"
-    finally:
-        os.close(read_fd)
-        _end_tree(proc)
-    text = out_path.read_bytes()[:100_000].decode(errors="replace")
-    if loaded is None and stage == "import" and current is None:
-        # died before importing anything: nothing more to learn by retrying
-        for p in probes:
-            observations.setdefault(p, _failed(f"the grading process {_describe_death(proc.returncode)} "
-                                               f"before loading the submission: {text[-500:]}"))
-    return loaded, text
+                record = json.loads(payload.decode())
+                self.shortcuts = {str(f): [str(n) for n in names][:20] for f, names in record["hits"].items()
+                                  if f in rubric.STUDENT_FUNCTIONS}
+                self.notes = [str(n)[:300] for n in record["notes"]][:50]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise wire.WireError(f"an unreadable tripwire record: {exc}") from None
+            return stage, current, deadline
+        if kind == "S":
+            if progress:
+                progress("probe", name)
+            return "probe", name, time.monotonic() + self.limits.probe_seconds
+        # kind == "R"
+        try:
+            got, obs = wire.decode_observations(payload, self.budget)
+            if got != name:
+                raise wire.WireError(f"the result of {got!r} where {name!r} was expected")
+            obs.errors = {k: v.replace(sandbox_path, "") for k, v in obs.errors.items()}
+        except wire.WireError as exc:
+            obs = _failed(f"the result of {name} could not be read ({exc})")
+        observations[name] = obs
+        return ("done" if all(p in observations for p in probes) else "between"), name, deadline
 
 
 def _budget_text(stage: str, limits: Limits) -> str:

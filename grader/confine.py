@@ -1,0 +1,353 @@
+"""Kernel confinement of the sandboxed child: what this machine offers, and how the child applies it.
+
+The child runs student code. Whatever that code does, it may change only its own score, and only through
+what its own functions return (DESIGN §4). Three layers enforce that, each used where the kernel has it and
+named in every report:
+
+* **namespaces** (applied by the parent, through util-linux's ``unshare`` in front of the child's command):
+  a new user namespace (the child holds no capability of the machine's), network namespace (no network at
+  all: TCP, UDP, DNS, loopback), PID namespace with its own ``/proc`` in a new mount namespace (the child sees
+  neither the parent nor its sibling children; when the child, the namespace's init, ends, the kernel ends
+  every process it left behind).
+* **Landlock** (applied by the child to itself, before the first student import): a file-system allow-list —
+  read the interpreter, the libraries and the child's own copy of the submission and of the probe code;
+  write only the child's own temporary home. The kit checkout, its ``solutions/``, every cache, other
+  submissions, ``/tmp`` and the parent's files are neither readable nor writable. TCP bind and connect are
+  denied (ABI ≥ 4); signals and abstract Unix sockets are scoped to the child's own processes (ABI ≥ 6).
+* **seccomp** (applied by the child after Landlock): system calls no probe needs fail with ``EPERM`` —
+  creating sockets, tracing or reading other processes' memory, mounting, loading kernel modules or BPF,
+  io_uring, new namespaces — and ``no_new_privs`` is set, so nothing executed later regains privileges.
+
+The parent decides the policy (:func:`available` says what the machine offers, once per process) and passes
+it to the child as JSON; the child applies all of it or exits with :data:`EXIT_CONFINEMENT` and a message,
+so a report never claims a layer that was not in force.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import json
+import os
+import platform
+import shutil
+import struct
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+EXIT_CONFINEMENT = 97  # the child's status when it could not apply the policy it was given
+
+# ---------------------------------------------------------------------------------------------------------
+# What the machine offers (asked in the parent)
+
+_SYS_LANDLOCK_CREATE_RULESET, _SYS_LANDLOCK_ADD_RULE, _SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1 << 0
+UNSHARE_FLAGS = ("--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--mount-proc")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layers:
+    """The confinement layers of one child: which were in force, and the Landlock ABI."""
+
+    landlock_abi: int = 0       # 0: no Landlock
+    namespaces: bool = False    # user + network + PID + mount (private /proc)
+    seccomp: bool = False
+
+    def names(self) -> list[str]:
+        out = []
+        if self.landlock_abi:
+            out.append(f"landlock-abi{self.landlock_abi}")
+        if self.namespaces:
+            out.append("namespaces")
+        if self.seccomp:
+            out.append("seccomp")
+        return out
+
+    def describe(self) -> str:
+        """One line for a report, e.g. 'Landlock ABI 7 (files, TCP, signals), namespaces, seccomp'."""
+        parts = []
+        if self.landlock_abi:
+            extra = ["files"] + (["TCP"] if self.landlock_abi >= 4 else []) + \
+                    (["signals, abstract sockets"] if self.landlock_abi >= 6 else [])
+            parts.append(f"Landlock ABI {self.landlock_abi} ({', '.join(extra)})")
+        if self.namespaces:
+            parts.append("user/network/PID/mount namespaces")
+        if self.seccomp:
+            parts.append("seccomp")
+        return ", ".join(parts) if parts else "process boundary only (no kernel confinement)"
+
+    @property
+    def complete(self) -> bool:
+        """Every layer DESIGN §4 asks for: Landlock with TCP and scoping, namespaces, seccomp."""
+        return self.landlock_abi >= 6 and self.namespaces and self.seccomp
+
+    def to_json(self) -> dict:
+        return {"landlock_abi": self.landlock_abi, "namespaces": self.namespaces, "seccomp": self.seccomp,
+                "summary": self.describe()}
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is absent or disabled."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        version = _libc().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                                  ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    except (OSError, AttributeError):
+        return 0
+    return max(int(version), 0)
+
+
+def _namespaces_work() -> bool:
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return False
+    try:
+        done = subprocess.run([unshare, *UNSHARE_FLAGS, "--", "true"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def seccomp_supported() -> bool:
+    return sys.platform.startswith("linux") and platform.machine() in _DENIED_SYSCALLS
+
+
+@functools.lru_cache(maxsize=None)
+def available() -> Layers:
+    """What this machine offers now (asked once per process). ``DL_BASICS_CONFINE`` can switch layers off
+    for diagnosis: a comma-separated list of the layers to keep (``landlock,namespaces,seccomp``, or ``none``)."""
+    wanted = os.environ.get("DL_BASICS_CONFINE", "landlock,namespaces,seccomp")
+    keep = {w.strip() for w in wanted.split(",")}
+    return Layers(landlock_abi=landlock_abi() if "landlock" in keep else 0,
+                  namespaces=_namespaces_work() if "namespaces" in keep else False,
+                  seccomp=seccomp_supported() if "seccomp" in keep else False)
+
+
+def wrap_command(command: list[str], layers: Layers) -> list[str]:
+    """The child's command, run inside new namespaces when ``layers`` has them."""
+    if not layers.namespaces:
+        return command
+    return [shutil.which("unshare") or "unshare", *UNSHARE_FLAGS, "--", *command]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The policy the parent hands to the child
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """Paths the child may read, the one folder it may write, and the layers it must apply."""
+
+    read: tuple[str, ...]
+    write: tuple[str, ...]
+    layers: Layers
+
+    def to_json(self) -> str:
+        return json.dumps({"read": list(self.read), "write": list(self.write),
+                           "landlock_abi": self.layers.landlock_abi, "namespaces": self.layers.namespaces,
+                           "seccomp": self.layers.seccomp})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Policy":
+        d = json.loads(text)
+        return cls(tuple(d["read"]), tuple(d["write"]),
+                   Layers(int(d["landlock_abi"]), bool(d["namespaces"]), bool(d["seccomp"])))
+
+
+# Files and folders outside the Python installation that an interpreter running JAX on the CPU reads.
+SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/ld.so.conf",
+               "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
+               "/etc/host.conf", "/etc/hosts", "/etc/resolv.conf", "/etc/os-release", "/etc/alternatives",
+               "/etc/ssl", "/etc/matplotlibrc", "/sys/devices/system/cpu", "/sys/devices/system/node",
+               "/sys/fs/cgroup", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/self",
+               "/proc/sys/kernel/osrelease", "/proc/sys/vm/overcommit_memory", "/dev/null", "/dev/zero",
+               "/dev/urandom", "/dev/random", "/dev/full")
+
+
+def python_roots() -> list[str]:
+    """The interpreter's installation: its standard library, extension modules and site-packages."""
+    roots = set()
+    for scheme_path in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(scheme_path)
+        if path:
+            roots.add(path)
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        roots.add(str(Path(prefix) / "bin"))
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        roots.add(str(Path(prefix) / "lib" / version))
+    import site
+    roots.update(site.getsitepackages())
+    roots.add(str(Path(sys.executable).resolve().parent))
+    for lib in ("LIBDIR", "LIBPL"):
+        if sysconfig.get_config_var(lib):
+            roots.add(sysconfig.get_config_var(lib))
+    return sorted(r for r in roots if r)
+
+
+def make_policy(layers: Layers, read_extra: list[str], write: list[str], protected: list[str]) -> Policy:
+    """The child's allow-list. A root that would contain a ``protected`` path (the kit checkout, the caches,
+    the submissions being graded) is left out, so no rule ever reaches them; ``read_extra`` are the child's
+    own copies and the dataset's files."""
+    protected_paths = [Path(p).resolve() for p in protected]
+    reads = []
+    for root in [*python_roots(), *SYSTEM_READ, *read_extra]:
+        if not os.path.exists(root):
+            continue
+        resolved = Path(root).resolve()
+        if any(p == resolved or resolved in p.parents for p in protected_paths) and root not in read_extra:
+            continue
+        reads.append(root)
+    return Policy(tuple(dict.fromkeys(reads)), tuple(write), layers)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Applying the policy (in the child, before the first student import, while it has one thread)
+
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_ALL_ABI1 = (1 << 13) - 1
+_FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+class ConfinementError(RuntimeError):
+    pass
+
+
+def _fs_rights(abi: int) -> int:
+    rights = _FS_ALL_ABI1
+    if abi >= 2:
+        rights |= _FS_REFER
+    if abi >= 3:
+        rights |= _FS_TRUNCATE
+    if abi >= 5:
+        rights |= _FS_IOCTL_DEV
+    return rights
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise ConfinementError(f"{what} failed: {os.strerror(err)}")
+    return result
+
+
+def _no_new_privs(libc) -> None:
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def apply_landlock(policy: Policy) -> None:
+    """Restrict this thread (and every process it starts) to ``policy``'s paths, no TCP, scoped signals."""
+    abi = policy.layers.landlock_abi
+    libc = _libc()
+    handled_fs = _fs_rights(abi)
+    handled_net = (_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0
+    scoped = (_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if abi >= 6 else 0
+    attr = struct.pack("=QQQ", handled_fs, handled_net, scoped)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    ruleset = _check(libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)),
+                                  ctypes.c_uint32(0)), "landlock_create_ruleset")
+    try:
+        read = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+        rules = [(p, read) for p in policy.read] + [(p, handled_fs) for p in policy.write]
+        for path, rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not os.path.isdir(path):
+                    rights &= _FILE_RIGHTS
+                    if path.startswith("/dev/"):
+                        rights |= (_FS_WRITE_FILE | (_FS_IOCTL_DEV if abi >= 5 else 0)) & handled_fs
+                rule = struct.pack("=Qi", rights & handled_fs, fd)
+                rbuf = ctypes.create_string_buffer(rule, len(rule))
+                _check(libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
+                                    ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rbuf, ctypes.c_uint32(0)),
+                       f"landlock_add_rule({path})")
+            finally:
+                os.close(fd)
+        _no_new_privs(libc)
+        _check(libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+               "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+
+
+# System calls no probe needs, by architecture. Sockets of every family (network and named Unix sockets
+# alike; socketpair stays), tracing and cross-process memory, file handles, mounts and namespaces, kernel
+# modules, BPF, perf, keyrings, io_uring (which bypasses seccomp), and the machine's clock, name and power.
+_DENIED_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "socket": 41, "ptrace": 101, "syslog": 103, "personality": 135, "pivot_root": 155, "acct": 163,
+        "settimeofday": 164, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
+        "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173, "init_module": 175,
+        "delete_module": 176, "quotactl": 179, "clock_settime": 227, "kexec_load": 246, "add_key": 248,
+        "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "fanotify_init": 300,
+        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
+        "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
+        "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
+    },
+}
+_AUDIT_ARCH = {"x86_64": 0xC000003E}
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def _seccomp_program(machine: str) -> bytes:
+    """A classic-BPF filter: wrong architecture → kill; x32 or a denied call → EPERM; anything else → allow."""
+    denied = sorted(_DENIED_SYSCALLS[machine].values())
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
+
+    def ins(code, jt, jf, k):
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    n = len(denied)
+    prog = [ins(ld_abs, 0, 0, 4),                       # A = seccomp_data.arch
+            ins(jeq, 1, 0, _AUDIT_ARCH[machine]),
+            ins(ret, 0, 0, kill),
+            ins(ld_abs, 0, 0, 0),                       # A = seccomp_data.nr
+            ins(jge, n + 1, 0, _X32_SYSCALL_BIT)]       # x32 calls → the EPERM return at the end
+    for i, nr in enumerate(denied):
+        prog.append(ins(jeq, n - i, 0, nr))             # → EPERM
+    prog += [ins(ret, 0, 0, allow), ins(ret, 0, 0, eperm)]
+    return b"".join(prog)
+
+
+def apply_seccomp() -> None:
+    machine = platform.machine()
+    if machine not in _DENIED_SYSCALLS:
+        raise ConfinementError(f"no seccomp filter for {machine}")
+    libc = _libc()
+    _no_new_privs(libc)
+    code = _seccomp_program(machine)
+    filters = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = SockFprog(len(code) // 8, ctypes.addressof(filters))
+    _check(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")
+
+
+def apply(policy: Policy) -> None:
+    """Apply every layer the policy names that is the child's to apply (namespaces are the parent's)."""
+    if policy.layers.landlock_abi:
+        apply_landlock(policy)
+    if policy.layers.seccomp:
+        apply_seccomp()
+    if not policy.layers.landlock_abi and not policy.layers.seccomp and sys.platform.startswith("linux"):
+        _no_new_privs(_libc())
