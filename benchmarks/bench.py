@@ -6,7 +6,8 @@ Measures (1) `grade` on the reference, one cold process (with the reference's ob
 before they were cached on disk, and with the cache), and with `--report-dir` (figures drawn); (1b) the two
 classifier trainings on a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by
 `tests/fashion_like.py`: the real files cannot be fetched here), student in the sandbox and reference in the
-parent, as `grade --dataset fashion-mnist` runs them; (2) `pytest exercises/ --submission solutions/`;
+parent, as `grade --dataset fashion-mnist` runs them; (1c) the cost of the kernel confinement: one sandboxed
+child on one small probe with no kernel layers and with every layer; (2) `pytest exercises/ --submission solutions/`;
 (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2; (4) `nbgrader autograde` of the
 same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
 trainings of the reference, in one warm process). Prints each median and the ratios the speed targets name.
@@ -65,15 +66,33 @@ def fashion_sized(directory: Path) -> float:
     return float(proc.stdout.split()[-1])
 
 
+def child_seconds(layers: str, runs: int) -> float:
+    """Median seconds of one sandboxed child grading one small probe (l2_penalty) with the given layers
+    (``DL_BASICS_CONFINE``: ``none`` or ``landlock,namespaces,seccomp``), in one warm parent."""
+    code = ("import statistics, time\nfrom grader import confine, sandbox\n"
+            "def once():\n    s = time.perf_counter()\n"
+            "    sandbox.run_probes('solutions', ['l2_penalty'])\n    return time.perf_counter() - s\n"
+            f"once()\nprint(confine.available().describe())\nprint(statistics.median(once() for _ in range({runs})))\n")
+    env = dict(os.environ, DL_BASICS_CONFINE=layers)
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT, env=env)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return float(proc.stdout.split()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--class-size", type=int, default=20)
-    parser.add_argument("--skip", default="", help="comma-separated: batch, nbgrader, fashion")
+    parser.add_argument("--skip", default="", help="comma-separated: batch, nbgrader, fashion, confine")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     r = {}
     r["import jax"] = median(lambda: timed([PY, "-c", "import jax"]), args.runs)
+    if "confine" not in skip:
+        r["sandboxed child, one probe, no kernel layers"] = child_seconds("none", max(args.runs, 5))
+        r["sandboxed child, one probe, every layer"] = child_seconds("landlock,namespaces,seccomp",
+                                                                     max(args.runs, 5))
     r["training compute (4 tasks, warm)"] = median(training_floor, args.runs)
     no_cache = dict(os.environ, DL_BASICS_NO_CACHE="1")
     r["grade solutions/ (cold, reference recomputed)"] = median(
@@ -116,6 +135,9 @@ def main() -> int:
         print(f"  {k:<{width}}  {v:7.2f} s")
     g = r["grade solutions/ (cold)"]
     print("ratios")
+    if "sandboxed child, one probe, every layer" in r:
+        cost = r["sandboxed child, one probe, every layer"] - r["sandboxed child, one probe, no kernel layers"]
+        print(f"  confinement cost per child                    {cost:+.2f} s  (target <= 0.3 s)")
     print(f"  grade / (import jax + training compute)       {g / (r['import jax'] + r['training compute (4 tasks, warm)']):.2f}")
     if f"grade batch of {args.class_size}, --jobs 1" in r:
         j1, j2 = r[f"grade batch of {args.class_size}, --jobs 1"], r[f"grade batch of {args.class_size}, --jobs 2"]

@@ -31,6 +31,7 @@ def main(argv: list[str]) -> None:
     writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
 
     from . import datasets, grading, rubric, submission, tripwire, trusted
+    from .checks.common import Observations
 
     data = datasets.DataSpec.from_json(argv[5])
     recorder = tripwire.install(directory, rubric.FORBIDDEN_SHORTCUTS, trusted.FUNCTIONS)
@@ -45,7 +46,12 @@ def main(argv: list[str]) -> None:
     for name in probes:
         writer.send("S", name.encode())
         obs = grading.observe(functions, errors, [name], data)[name]
-        writer.send("R", wire.encode_observations(name, obs))
+        payload = wire.encode_observations(name, obs)
+        if len(payload) > wire.MAX_FRAME:
+            obs = Observations()
+            obs.fail_all(f"the outputs of {name} are larger than the grader accepts ({len(payload)} bytes)")
+            payload = wire.encode_observations(name, obs)
+        writer.send("R", payload)
         report_tripwire()
     writer.close()
     # Leave at once: student code may have left threads or atexit handlers behind.

@@ -294,7 +294,10 @@ class _Child:
         os.close(write_fd)
         os.close(key_read)
         key = wire.new_key()
-        wire.send_key(key_write, key)
+        try:
+            wire.send_key(key_write, key)
+        except OSError:  # the child died before reading it: its end of stream reports the death
+            pass
         return proc, read_fd, key
 
     def run(self, probes: list[str], broken: dict[str, str], observations: dict[str, Observations],

@@ -44,7 +44,9 @@ def checks_of(*targets: str) -> set[str]:
 def test_reference_full_marks_and_json_contract(kit):
     report = grade_json(kit / "solutions")
     assert report["score"] == report["max_score"] == 100.0
-    assert set(report) == {"score", "max_score", "checks"}
+    # the contract's keys, plus the sandbox's layers (no "review" notes: the solutions reach for nothing)
+    assert set(report) == {"score", "max_score", "checks", "isolation"}
+    assert set(report["isolation"]) == {"landlock_abi", "namespaces", "seccomp", "summary"}
     assert [c["id"] for c in report["checks"]] == [c.id for c in rubric.CHECKS]
     for c in report["checks"]:
         assert set(c) == {"id", "target", "points", "max_points", "passed", "message"}
@@ -114,26 +116,35 @@ print('{"score": 100.0, "max_score": 100.0, "checks": []}')
 sys.stderr.write("Traceback: everything is fine\\n")
 import numpy
 numpy.allclose = lambda *a, **k: True
-import grader.checks.common as _common
-_common.compare = lambda *a, **k: None
-with open(OUTPUT_PATH, "w") as _f:
-    _f.write("HACKED")
+try:
+    with open(OUTPUT_PATH, "w") as _f:  # outside the sandbox: denied where Landlock is in force
+        _f.write("HACKED")
+except OSError:
+    pass
 # a detached grandchild that would outlive the grader: new session, double fork
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        with open(PID_PATH, "w") as _f:
-            _f.write(str(os.getpid()))
-        import time
-        time.sleep(600)
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", MARKER])
     os._exit(0)
 """
 
 
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker in open(f"/proc/{entry}/cmdline").read():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
 @pytest.fixture
 def hostile_submission(tmp_path):
-    out, pidfile = tmp_path / "report.json", tmp_path / "sleeper.pid"
-    code = HOSTILE_IMPORT.replace("OUTPUT_PATH", repr(str(out))).replace("PID_PATH", repr(str(pidfile)))
+    out, marker = tmp_path / "report.json", f"hostile-sleeper-{os.getpid()}-{tmp_path.name}"
+    code = HOSTILE_IMPORT.replace("OUTPUT_PATH", repr(str(out))).replace("MARKER", repr(marker))
     path = submissions.make(
         tmp_path / "student",
         bodies={
@@ -144,11 +155,11 @@ def hostile_submission(tmp_path):
             "l2_penalty": "hog = bytearray(64 * 1024 ** 3)\nreturn jnp.sum(w ** 2) / 2",
         },
         append={"linear_regression": code})
-    return path, out, pidfile
+    return path, out, marker
 
 
 def test_hostile_submission_cannot_raise_its_score(hostile_submission):
-    path, out, pidfile = hostile_submission
+    path, out, marker = hostile_submission
     proc = grade(str(path), "--format", "json", "--output", str(out), "--time-limit", "10")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout == ""
@@ -162,8 +173,7 @@ def test_hostile_submission_cannot_raise_its_score(hostile_submission):
     assert "did not finish within 10 s" in message(report, "relu.values")
     assert "MemoryError" in message(report, "l2_penalty.values")
     # the detached grandchild was ended with the rest of the child's processes
-    pid = int(pidfile.read_text())
-    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split(")")[1][:3]
+    assert _processes_with(marker) == []
 
 
 def test_formats_and_fail_under(broken_submission, tmp_path):
