@@ -6,6 +6,7 @@
     grade batch DIR [--jobs N] [--out DIR] [same options but the report ones]
     grade release DIR [--force]          a student template repository with its autograding workflow
     grade render REPORT.json --format F  re-render a saved JSON report (markdown, junit, gradescope, classroom)
+    grade warm [--dataset D]             fill the compilation cache with trusted code (children read it)
 
 ``grade PATH`` grades one directory laid out like ``exercises/``. The exit status is 0 whenever grading ran,
 whatever the score (1 under ``--fail-under`` when the score is lower); 2 when the grader itself could not run
@@ -23,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import datasets, idx, report, rubric, sandbox
+from . import compile_cache, datasets, idx, report, rubric, sandbox
 
 
 class Progress:
@@ -154,6 +155,23 @@ def grade_one(argv: list[str]) -> int:
     return 0
 
 
+def warm(argv: list[str]) -> int:
+    """``grade warm``: fill JAX's compilation cache with trusted code, so children compile less."""
+    parser = argparse.ArgumentParser(prog="grade warm", description=compile_cache.__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=sorted(datasets.DATASETS))
+    parser.add_argument("--data-dir", metavar="DIR")
+    args = parser.parse_args(argv)
+    data = datasets.DataSpec(args.dataset, str(Path(args.data_dir).resolve()) if args.data_dir else None)
+    try:
+        data = data.resolve()
+    except (datasets.DatasetUnavailable, idx.IdxError) as exc:
+        raise CannotRun(str(exc)) from None
+    start = time.monotonic()
+    folder = compile_cache.warm(data.to_json())
+    print(f"compilation cache filled in {time.monotonic() - start:.1f} s: {folder}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -163,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "release":
             from .release import main as release_main
             return release_main(argv[1:])
+        if argv and argv[0] == "warm":
+            return warm(argv[1:])
         if argv and argv[0] == "render":
             from .release import render_main
             return render_main(argv[1:])

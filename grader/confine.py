@@ -16,7 +16,8 @@ named in every report:
   denied (ABI ≥ 4); signals and abstract Unix sockets are scoped to the child's own processes (ABI ≥ 6).
 * **seccomp** (applied by the child after Landlock): system calls no probe needs fail with ``EPERM`` —
   creating sockets, tracing or reading other processes' memory, mounting, loading kernel modules or BPF,
-  io_uring, new namespaces — and ``no_new_privs`` is set, so nothing executed later regains privileges.
+  io_uring, new namespaces, and signalling any process but itself (a second guard where Landlock cannot scope
+  signals) — and ``no_new_privs`` is set, so nothing executed later regains privileges.
 
 The parent decides the policy (:func:`available` says what the machine offers, once per process) and passes
 it to the child as JSON; the child applies all of it or exits with :data:`EXIT_CONFINEMENT` and a message,
@@ -306,24 +307,49 @@ _AUDIT_ARCH = {"x86_64": 0xC000003E}
 _X32_SYSCALL_BIT = 0x40000000
 
 
-def _seccomp_program(machine: str) -> bytes:
-    """A classic-BPF filter: wrong architecture → kill; x32 or a denied call → EPERM; anything else → allow."""
-    denied = sorted(_DENIED_SYSCALLS[machine].values())
+# Signals may go to this process only (or its own process group, 0): checked on the first argument of the
+# calls that take a process id, against the process id the filter was built in. A process the student
+# starts cannot signal anyone else either; the grading parent ends it with the rest of the tree.
+_SIGNAL_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {"kill": 62, "rt_sigqueueinfo": 129, "tgkill": 234, "rt_tgsigqueueinfo": 297},
+}
+_DENIED_SIGNALS: dict[str, dict[str, int]] = {"x86_64": {"tkill": 200, "pidfd_send_signal": 424, "pidfd_open": 434}}
+
+
+def _seccomp_program(machine: str, pid: int) -> bytes:
+    """A classic-BPF filter: wrong architecture → kill; x32 or a denied call → EPERM; a signal to another
+    process than ``pid`` → EPERM; anything else → allow."""
+    denied = sorted({**_DENIED_SYSCALLS[machine], **_DENIED_SIGNALS[machine]}.values())
+    signalling = sorted(_SIGNAL_SYSCALLS[machine].values())
     ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
 
     def ins(code, jt, jf, k):
         return struct.pack("=HBBI", code, jt, jf, k)
 
-    n = len(denied)
-    prog = [ins(ld_abs, 0, 0, 4),                       # A = seccomp_data.arch
+    n, m = len(denied), len(signalling)
+    # layout: 0-4 header, 5.. denied (n), then signalling (m), then ALLOW, EPERM, then the pid check (5)
+    allow_at = 5 + n + m
+    eperm_at, check_at = allow_at + 1, allow_at + 2
+    prog = [ins(ld_abs, 0, 0, 4),                                   # A = seccomp_data.arch
             ins(jeq, 1, 0, _AUDIT_ARCH[machine]),
             ins(ret, 0, 0, kill),
-            ins(ld_abs, 0, 0, 0),                       # A = seccomp_data.nr
-            ins(jge, n + 1, 0, _X32_SYSCALL_BIT)]       # x32 calls → the EPERM return at the end
-    for i, nr in enumerate(denied):
-        prog.append(ins(jeq, n - i, 0, nr))             # → EPERM
+            ins(ld_abs, 0, 0, 0),                                   # A = seccomp_data.nr
+            ins(jge, eperm_at - 5, 0, _X32_SYSCALL_BIT)]            # x32 calls → EPERM
+    for nr in denied:
+        here = len(prog)
+        prog.append(ins(jeq, eperm_at - here - 1, 0, nr))
+    for nr in signalling:
+        here = len(prog)
+        prog.append(ins(jeq, check_at - here - 1, 0, nr))
     prog += [ins(ret, 0, 0, allow), ins(ret, 0, 0, eperm)]
+    me, group = pid & 0xFFFFFFFF, (-pid) & 0xFFFFFFFF
+    prog += [ins(ld_abs, 0, 0, 16),                                 # A = low half of args[0]: the target pid
+             ins(jeq, 3, 0, 0),                                     # 0: own process group
+             ins(jeq, 2, 0, me),                                    # this process
+             ins(jeq, 1, 0, group),                                 # its group, when it leads one
+             ins(ret, 0, 0, eperm),
+             ins(ret, 0, 0, allow)]
     return b"".join(prog)
 
 
@@ -333,7 +359,7 @@ def apply_seccomp() -> None:
         raise ConfinementError(f"no seccomp filter for {machine}")
     libc = _libc()
     _no_new_privs(libc)
-    code = _seccomp_program(machine)
+    code = _seccomp_program(machine, os.getpid())
     filters = ctypes.create_string_buffer(code, len(code))
 
     class SockFprog(ctypes.Structure):

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import confine, datasets, rubric, wire
+from . import compile_cache, confine, datasets, rubric, wire
 from .checks.common import Observations
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -185,6 +185,9 @@ def _environment(home: Path) -> dict[str, str]:
            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "JAX_PLATFORMS": "cpu",
            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     env.update({k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ})
+    cache = compile_cache.ready_directory()
+    if cache is not None:  # read-only to the child (its Landlock rule): trusted code filled it
+        env.update(compile_cache.settings(cache))
     return env
 
 
@@ -245,6 +248,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         _copy_submission(source, tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
+        cache = compile_cache.ready_directory()
+        if cache is not None:
+            read.append(str(cache))
         remaining, attempt = list(probes), 0
         while remaining:
             before = (len(observations), len(broken))

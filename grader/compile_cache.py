@@ -1,0 +1,60 @@
+"""JAX's persistent compilation cache, filled by trusted code only and read-only to the sandboxed children.
+
+Most of a child's time goes to compiling XLA programs (each eager primitive per shape, each training step),
+and most of those programs are the same for every submission: the probes' scaffolding, the library parts of
+the trainings, the primitives on the probes' shapes. ``grade warm`` (and ``grade batch`` before its first
+student) runs every probe on the trusted library functions in a separate process with JAX's persistent cache
+switched on, then marks the folder ready. Children get the folder through ``JAX_COMPILATION_CACHE_DIR`` with
+a Landlock rule that lets them read it and nothing more, so one student's child can never plant an
+executable that another's runs; they still compile (and cannot store) what is their own.
+
+The library functions fill it, not the reference solutions, so that no executable of the instructor's code
+is readable by a child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist
+
+
+def directory() -> Path:
+    """The cache folder of this JAX and jaxlib version, in the user's cache (``DL_BASICS_NO_CACHE=1``: none)."""
+    from importlib.metadata import version
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dl-basics-grader" / f"jax-compile-{version('jax')}-{version('jaxlib')}"
+
+
+def ready_directory(dataset: str | None = None) -> Path | None:
+    """The cache folder when trusted code has filled it (for ``dataset``, or for any), else None."""
+    if os.environ.get("DL_BASICS_NO_CACHE"):
+        return None
+    folder = directory()
+    pattern = f"{READY}-{dataset}" if dataset else f"{READY}-*"
+    return folder if any(folder.glob(pattern)) else None
+
+
+def settings(folder: Path) -> dict[str, str]:
+    """The environment that points JAX at ``folder`` and lets it keep every program, however quick."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(folder), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+
+
+def warm(data_json: str | None = None) -> Path:
+    """Fill the cache in a fresh process that runs no student code; return the folder."""
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    code = ("import sys\nfrom grader import datasets, grading, rubric, trusted\n"
+            "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
+            "grading.observe(dict(trusted.FUNCTIONS), {}, list(rubric.ALL_PROBES), data)\n")
+    subprocess.run([sys.executable, "-c", code, data_json or ""], env=env, check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+    name = json.loads(data_json)["name"] if data_json else "digits"
+    (folder / f"{READY}-{name}").write_text("filled by trusted code\n")
+    return folder
