@@ -2,7 +2,8 @@
 
     python -m grader.course COURSE_DIR
 
-writes ``COURSE_DIR/nbgrader_config.py`` and ``COURSE_DIR/source/chapter/``: a notebook per section (the module
+writes ``COURSE_DIR/nbgrader_config.py`` (whose autograde pipeline scores the autograder cells with the kit's
+sandbox, :mod:`grader.nbgrader_step`) and ``COURSE_DIR/source/chapter/``: a notebook per section (the module
 docstring as a markdown cell, given code in read-only cells, each student function in a solution cell, and after
 it one autograder cell per rubric check, ``grade_id`` = the check's id (dots as dashes), ``points`` = the rubric's points), plus
 the ``chapter`` package of given code that later sections import (its student functions call the trusted
@@ -33,6 +34,15 @@ c.CourseDirectory.course_id = "dl-basics"
 c.CourseDirectory.root = "."
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
 c.ExecutePreprocessor.timeout = 600
+# Points come from the kit's sandbox, not from the notebooks' kernels (see grader/nbgrader_step.py): student code
+# runs only in the sandbox. execute=True also runs each notebook in a kernel, for its outputs; the sandbox's
+# points still win, but that kernel runs unconfined, as the user running nbgrader. Without the step no nbgrader
+# command may run here: traitlets would only log the error and autograde with the kernels' points.
+try:
+    from grader.nbgrader_step import autograde_preprocessors
+    c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=False)
+except Exception as exc:
+    raise SystemExit(f"nbgrader_config.py: the grader's sandbox step is unavailable ({exc!r})") from exc
 '''
 
 _RELATIVE = re.compile(r"^(\s*)from \.(\w+) import (.+?)(\s*#.*)?$")

@@ -5,6 +5,11 @@ on the functions the notebook defined (in the kernel: nbgrader runs each noteboo
 the same judges and reference as ``grade``, prints the feedback on stdout and returns the points earned, which
 nbgrader records as the cell's (partial) score. Nothing is written to stderr: nbgrader scores a cell that
 writes to stderr 0.
+
+This is a self-check: the student's code runs in the same process and can change what it reports. The points
+that count come from :mod:`grader.nbgrader_step`, which ``nbgrader autograde`` runs outside the kernel. When a
+kernel runs under ``nbgrader autograde`` anyway (``NBGRADER_EXECUTION=autograde``), :func:`check` runs nothing
+and returns 0, so a course whose pipeline lacks that step scores nothing rather than whatever the kernel says.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import os
 import warnings
 
 from . import grading, rubric, shortcuts
@@ -36,6 +42,10 @@ def _observe(probe: rubric.Probe, functions: dict, errors: dict):
 
 def check(check_id: str, namespace: dict | None = None) -> float:
     """Judge one rubric check on the notebook's functions; print the feedback; return the points."""
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print(f"{check_id}: scored by the grader's sandbox after this run, not in the notebook (0 points here: "
+              "if this stays, the course's nbgrader_config.py lacks grader.nbgrader_step)")
+        return 0.0
     if namespace is None:
         namespace = inspect.currentframe().f_back.f_globals
     c = rubric.BY_ID[check_id]

@@ -1,7 +1,17 @@
-"""The chapter as an nbgrader course, with the real nbgrader commands: same points as `grade`, check by check."""
+"""The chapter as an nbgrader course, with the real nbgrader commands: same points as `grade`, check by check.
+
+The points nbgrader records come from the kit's sandbox (:mod:`grader.nbgrader_step`), not from the notebooks'
+kernels: a student, mallory, tries the four forgeries of the attacker review in her cells (patch
+``grader.notebook.check``, patch ``grader.grading.judge``, fill the reference cache with her own outputs, call the
+library through ``getattr``) on top of stub and broken functions, and gains nothing. Two autograde runs: the
+course as built (no kernel at all), and a copy whose pipeline also executes the notebooks (the kernel runs her
+forgeries, and its outputs are overridden). Every nbgrader and ``grade`` command runs with a HOME and an
+XDG_CACHE_HOME in the test's temporary folder.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -25,18 +35,80 @@ BUGS = {
     "l2_penalty": "return jnp.sum(w ** 2)",
 }
 
+# mallory's functions: stubs, broken code, and softmax through the library looked up with getattr.
+STUB = "raise NotImplementedError()"
+MALLORY = {
+    "data_iter": STUB,
+    "sgd": "return jax.tree.map(lambda p, g: p - lr * g, params, grads)",
+    "softmax": 'return getattr(jax.nn, "soft" + "max")(X, axis=-1)',
+    "cross_entropy": "e = jnp.exp(logits)\n"
+                     "return -jnp.log(e / jnp.sum(e, axis=-1, keepdims=True))[jnp.arange(len(y)), y]",
+    "relu": "return jnp.abs(X)",
+    "l2_penalty": STUB,
+}
 
-def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+# mallory's added cells in softmax_regression.ipynb: each forgery first writes down (in her HOME) that it ran.
+FORGE_CHECK = '''\
+import os
+import grader.notebook
+import grader.rubric
+
+def _forged_check(check_id, namespace=None):
+    with open(os.path.join(os.environ["HOME"], "forged-checks"), "a") as f:
+        f.write(check_id + "\\n")
+    points = grader.rubric.BY_ID[check_id].points
+    print(f"{check_id}: passed, {points:g}/{points:g} points.")
+    return points
+
+grader.notebook.check = _forged_check
+'''
+FORGE_JUDGE = '''\
+import grader.grading
+from grader.result import CheckResult, Result
+
+def _forged_judge(student, reference, checks=(), shortcuts=None):
+    return Result(tuple(CheckResult(c.id, c.target, c.points, c.points, True, "forged") for c in checks))
+
+grader.grading.judge = _forged_judge
+'''
+FORGE_CACHE = '''\
+def _forge_reference_cache():
+    """Store this notebook's own outputs as the reference, where the grader keeps it (digest included)."""
+    import os
+    from grader import datasets, grading
+    folder = grading._disk_cache(None, datasets.DIGITS)
+    functions = {"softmax": softmax, "cross_entropy": cross_entropy}
+    for probe in ("softmax", "cross_entropy"):
+        grading._write_cached(folder, probe, grading.observe(functions, {}, [probe])[probe])
+    with open(os.path.join(os.environ["HOME"], "forged-cache"), "w") as f:
+        f.write(str(folder))
+
+_forge_reference_cache()
+'''
+FORGERIES = {"softmax-solution": [FORGE_CHECK, FORGE_JUDGE], "cross_entropy-solution": [FORGE_CACHE]}
+SOFTMAX_NOTEBOOK = "softmax_regression"
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """The environment of the commands: nbgrader's scripts on PATH (autograde calls alembic), HOME and the
+    cache in ``home``."""
+    (home / "cache").mkdir(parents=True, exist_ok=True)
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                HOME=str(home), XDG_CACHE_HOME=str(home / "cache"))
+
+
+def nbgrader(course_dir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, env=env, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=1200)
+                          text=True, stdin=subprocess.DEVNULL, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
 
 
-def with_bugs(notebook: Path, bugs: dict[str, str]) -> None:
-    """Rewrite the solution cells of the named functions in a filled-in notebook."""
+def with_bugs(notebook: Path, bugs: dict[str, str], added: dict[str, list[str]] | None = None) -> None:
+    """Rewrite the solution cells of the named functions in a filled-in notebook; insert ``added`` code cells
+    (no nbgrader metadata: a student's own cells) right after the cell of each ``grade_id``."""
     nb = nbformat.read(notebook, as_version=4)
+    cells = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
         name = gid.removesuffix("-solution")
@@ -44,39 +116,92 @@ def with_bugs(notebook: Path, bugs: dict[str, str]) -> None:
             body = "\n".join("    " + line for line in bugs[name].splitlines())
             cell.source = re.sub(r"(### BEGIN SOLUTION\n).*?(\n\s*### END SOLUTION)",
                                  lambda m: m.group(1) + body + m.group(2), cell.source, flags=re.S)
+        cells.append(cell)
+        for k, code in enumerate((added or {}).get(gid, [])):
+            new = nbformat.v4.new_code_cell(code)
+            new["id"] = f"{gid}-added-{k}"
+            cells.append(new)
+    nb.cells = cells
     nbformat.write(nb, notebook)
 
 
+def hand_in(root: Path, student: str, bugs: dict[str, str], added: dict[str, dict[str, list[str]]] | None = None):
+    added = added or {}
+    target = root / "submitted" / student / ASSIGNMENT
+    shutil.copytree(root / "source" / ASSIGNMENT, target)  # filled in: the solutions
+    for notebook in {rubric.STUDENT_FUNCTIONS[name] for name in bugs} | set(added):
+        with_bugs(target / f"{notebook}.ipynb", bugs, added.get(notebook))
+
+
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
+def grade_results(tmp_path_factory) -> dict[str, dict[str, float]]:
+    """What `grade` gives for bob's functions, for mallory's code (her forgeries appended to the module, as in her
+    notebook), and for her functions alone (``mallory-functions``): one `grade batch`."""
+    root = tmp_path_factory.mktemp("grade")
+    folders = root / "submissions"
+    folders.mkdir()
+    submissions.make(folders / "bob", bodies=BUGS)
+    forgeries = "\n".join(code for cells in FORGERIES.values() for code in cells)
+    submissions.make(folders / "mallory", bodies=MALLORY, append={SOFTMAX_NOTEBOOK: forgeries})
+    submissions.make(folders / "mallory-functions", bodies=MALLORY)
+    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(folders), "--jobs", "2", "--quiet",
+                           "--out", str(root / "out")], env=isolated_env(root / "home"), capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return {s: {c["id"]: c["points"] for c in json.loads((root / "out" / f"{s}.json").read_text())["checks"]}
+            for s in ("bob", "mallory", "mallory-functions")}
+
+
+@pytest.fixture(scope="module")
+def handed_in(tmp_path_factory) -> Path:
+    """The course, its assignment generated, with alice (the solutions), bob (two bugs) and mallory handed in."""
     root = tmp_path_factory.mktemp("course")
     course.build_course(root)
-    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
-    for student, bugs in (("alice", {}), ("bob", BUGS)):
-        target = root / "submitted" / student / ASSIGNMENT
-        shutil.copytree(root / "source" / ASSIGNMENT, target)  # filled in: the solutions
-        for name in bugs:
-            with_bugs(target / f"{rubric.STUDENT_FUNCTIONS[name]}.ipynb", {name: bugs[name]})
-    nbgrader(root, "autograde", ASSIGNMENT)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", env=isolated_env(root.parent / "home-generate"))
+    hand_in(root, "alice", {})
+    hand_in(root, "bob", BUGS)
+    hand_in(root, "mallory", MALLORY, {SOFTMAX_NOTEBOOK: FORGERIES})
     return root
 
 
-def gradebook_points(root: Path, student: str) -> dict[str, float]:
+@pytest.fixture(scope="module")
+def executed_course(handed_in, tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of the course whose autograde also runs mallory's softmax notebook in a kernel; (root, HOME)."""
+    root = tmp_path_factory.mktemp("executed") / "course"
+    shutil.copytree(handed_in, root)
+    config = root / "nbgrader_config.py"
+    text = config.read_text()
+    assert "autograde_preprocessors(execute=False)" in text
+    config.write_text(text.replace("(execute=False)", "(execute=True)"))
+    home = root.parent / "home"
+    nbgrader(root, "autograde", ASSIGNMENT, "--student", "mallory", "--notebook", SOFTMAX_NOTEBOOK,
+             env=isolated_env(home))
+    return root, home
+
+
+@pytest.fixture(scope="module")
+def graded_course(handed_in, tmp_path_factory) -> Path:
+    """The course as built, autograded: no notebook runs in a kernel."""
+    root = tmp_path_factory.mktemp("graded") / "course"
+    shutil.copytree(handed_in, root)
+    nbgrader(root, "autograde", ASSIGNMENT, env=isolated_env(root.parent / "home"))
+    return root
+
+
+def notebook_of(check_id: str) -> str:
+    target = rubric.BY_ID[check_id].target
+    return target if target in course.SECTIONS else rubric.STUDENT_FUNCTIONS[target]
+
+
+def notebook_checks(notebook: str) -> list[str]:
+    return [c.id for c in rubric.CHECKS if notebook_of(c.id) == notebook]
+
+
+def gradebook_points(root: Path, student: str, notebooks=None) -> dict[str, float]:
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        out = {}
-        for check in rubric.CHECKS:
-            notebook = check.target if check.target in course.SECTIONS else rubric.STUDENT_FUNCTIONS[check.target]
-            grade = gb.find_grade(course.grade_id(check.id), notebook, ASSIGNMENT, student)
-            out[check.id] = grade.score
-        return out
-
-
-def grade_points(path: Path) -> dict[str, float]:
-    from .conftest import run
-    proc = run("-m", "grader", str(path), "--format", "json", "--quiet")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return {c["id"]: c["points"] for c in json.loads(proc.stdout)["checks"]}
+        return {c.id: gb.find_grade(course.grade_id(c.id), notebook_of(c.id), ASSIGNMENT, student).score
+                for c in rubric.CHECKS if notebooks is None or notebook_of(c.id) in notebooks}
 
 
 def test_release_has_no_solution_code(graded_course, kit):
@@ -95,21 +220,21 @@ def test_reference_scores_full_marks(graded_course):
     assert points == {c.id: c.points for c in rubric.CHECKS}
 
 
-def test_points_match_grade_check_by_check(graded_course, tmp_path):
-    folder = submissions.make(tmp_path / "bob", bodies=BUGS)
-    expected = grade_points(folder)
+def test_points_match_grade_check_by_check(graded_course, grade_results):
+    expected = grade_results["bob"]
     assert gradebook_points(graded_course, "bob") == expected
     assert sum(expected.values()) < 100 and expected["softmax.values"] == rubric.BY_ID["softmax.values"].points
     assert expected["softmax.stability.large_logits"] == 0 and expected["l2_penalty.values"] == 0
 
 
 def test_feedback_and_export(graded_course):
-    nbgrader(graded_course, "generate_feedback", ASSIGNMENT)
+    env = isolated_env(graded_course.parent / "home")
+    nbgrader(graded_course, "generate_feedback", ASSIGNMENT, env=env)
     feedback = list((graded_course / "feedback" / "bob" / ASSIGNMENT).glob("*.html"))
     assert len(feedback) == len(course.SECTIONS)
     html = (graded_course / "feedback" / "bob" / ASSIGNMENT / "softmax_regression.html").read_text()
     assert "subtract the row max before exp" in html
-    nbgrader(graded_course, "export")
+    nbgrader(graded_course, "export", env=env)
     rows = (graded_course / "grades.csv").read_text().splitlines()
     assert any(r.startswith(f"{ASSIGNMENT},") and ",alice," in r and ",100.0," in r for r in rows), rows[:3]
 
@@ -120,3 +245,104 @@ def test_course_build_is_deterministic(tmp_path):
     course.build_course(second)
     for path in files_a:
         assert path.read_bytes() == (second / path.relative_to(first)).read_bytes(), path
+
+
+def gains_nothing(points: dict[str, float], functions_alone: dict[str, float]) -> bool:
+    return all(points[c] <= functions_alone[c] for c in points)
+
+
+def test_forgeries_gain_nothing(graded_course, grade_results):
+    """The course as built runs no kernel: mallory's cells run only in the sandbox, and score what `grade` gives
+    for the same code, no more than her functions alone.
+
+    Each notebook is graded as a submission of its own: her library patches, in the softmax notebook, cost that
+    notebook's functions (`grade` cannot vouch for code that changes a library at run time), not the others'."""
+    alone = grade_results["mallory-functions"]
+    expected = {c: (grade_results["mallory"] if notebook_of(c) == SOFTMAX_NOTEBOOK else alone)[c] for c in alone}
+    points = gradebook_points(graded_course, "mallory")
+    assert points == expected and gains_nothing(points, alone)
+    home = graded_course.parent / "home"
+    assert not (home / "forged-checks").exists() and not (home / "forged-cache").exists()
+    assert not list((home / "cache").rglob("cross_entropy.npz"))
+    # the getattr lookup of jax.nn.softmax costs softmax all its checks (the sandbox's run-time tripwire)
+    assert all(alone[c] == 0 for c in notebook_checks(SOFTMAX_NOTEBOOK) if c.startswith("softmax."))
+    # broken code scores what it earns: the naive cross-entropy fails at large logits, the stubs score nothing
+    assert alone["cross_entropy.stability.large_logits"] == 0 and alone["cross_entropy.values"] == 5
+    assert all(alone[c] == 0 for c in alone if c.split(".")[0] in ("data_iter", "l2_penalty"))
+
+
+def test_kernel_forgeries_are_overridden(executed_course, grade_results):
+    """With the notebooks executed, mallory's forgeries run in the kernel, which reports full points for every
+    check of her softmax notebook; the gradebook holds the sandbox's points, those of `grade`."""
+    root, home = executed_course
+    checks = notebook_checks(SOFTMAX_NOTEBOOK)
+    assert sorted(set((home / "forged-checks").read_text().split())) == sorted(checks)  # every cell was forged
+    forged_cache = Path((home / "forged-cache").read_text())
+    assert (forged_cache / "cross_entropy.npz").exists() and (forged_cache / "cross_entropy.sha256").exists()
+    expected = {c: grade_results["mallory"][c] for c in checks}
+    points = gradebook_points(root, "mallory", {SOFTMAX_NOTEBOOK})
+    assert points == expected and gains_nothing(points, grade_results["mallory-functions"])
+    assert sum(expected.values()) < sum(rubric.BY_ID[c].points for c in checks) / 2
+    nb = nbformat.read(root / "autograded" / "mallory" / ASSIGNMENT / f"{SOFTMAX_NOTEBOOK}.ipynb", as_version=4)
+    texts = [o.get("text", "") for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")
+             for o in cell.outputs]
+    assert sum("scored by the grader's sandbox" in t for t in texts) == len(checks)
+    assert any(t.startswith("softmax.values: FAILED, 0/4 points.") for t in texts), texts
+
+
+def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
+    """A kernel run by `nbgrader autograde` without the sandbox step would score 0, never the kernel's word."""
+    from grader import notebook
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert notebook.check("relu.values", {}) == 0.0
+    assert "scored by the grader's sandbox" in capsys.readouterr().out
+
+
+def test_pipeline_puts_the_sandbox_before_saving_grades():
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+    from grader import nbgrader_step
+    for execute in (False, True):
+        steps = nbgrader_step.autograde_preprocessors(execute=execute)
+        assert steps[steps.index(SaveAutoGrades) - 1] is nbgrader_step.SandboxGrades
+        assert (Execute in steps) == execute and steps.index(SaveAutoGrades) > steps.index(nbgrader_step.SandboxGrades)
+
+
+def test_notebook_module_keeps_definitions():
+    from grader import nbgrader_step
+    cells = [
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport jax.numpy as jnp\nfrom chapter.linear_regression import "
+                                  "synthetic_data\nimport chapter.mlp as given_mlp\nSCALE = 2"),
+        nbformat.v4.new_code_cell("def relu(X):\n    from chapter.softmax_regression import accuracy\n"
+                                  "    return jnp.maximum(X, 0) * SCALE / 2\nrelu(jnp.ones(3))\nx = !ls\nmain()"),
+        nbformat.v4.new_code_cell("def broken(:\n    pass"),
+        nbformat.v4.new_code_cell('from grader.notebook import check\ncheck("relu.values")',
+                                  metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "relu-values",
+                                                         "points": 3.0}}),
+    ]
+    source, notes = nbgrader_step.notebook_module(nbformat.v4.new_notebook(cells=cells))
+    assert "from .chapter.linear_regression import synthetic_data" in source
+    assert "from .chapter import mlp as given_mlp" in source
+    assert "from .chapter.softmax_regression import accuracy" in source
+    for gone in ("matplotlib", "get_ipython", "main()", "relu(jnp.ones(3))", "check(", "broken"):
+        assert gone not in source, gone
+    assert len(notes) == 1 and "code cell 3" in notes[0] and "syntax error" in notes[0]
+    assert "def relu(X):" in source and "SCALE = 2" in source
+    ast.parse(source)
+
+
+def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, monkeypatch):
+    """A sandbox that cannot start is the grader's failure: the step raises and clears the notebook's grades."""
+    from nbgrader.api import Gradebook
+    from grader import grading, nbgrader_step
+    shutil.copy(graded_course / "gradebook.db", tmp_path / "gradebook.db")
+    db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    nb = nbformat.read(graded_course / "autograded" / "alice" / ASSIGNMENT / "mlp.ipynb", as_version=4)
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    monkeypatch.setattr(grading, "reference_observations", lambda *args, **kwargs: {})
+    step = nbgrader_step.SandboxGrades()
+    resources = {"nbgrader": {"notebook": "mlp", "assignment": ASSIGNMENT, "student": "alice", "db_url": db_url}}
+    with pytest.raises(nbgrader_step.SandboxGradeError, match="before loading the submission"):
+        step.preprocess(nb, resources)
+    with Gradebook(db_url) as gb:
+        grades = gb.find_submission_notebook("mlp", ASSIGNMENT, "alice").grades
+        assert grades and all(g.auto_score is None and g.needs_manual_grade for g in grades)

@@ -1,0 +1,320 @@
+"""The points of ``nbgrader autograde``, from the kit's sandbox instead of the notebook's kernel.
+
+An autograder cell of the chapter's notebooks calls :func:`grader.notebook.check`, which runs in the notebook's
+kernel, beside the student's code: anything a student cell does (patch the checker, the judge, the reference
+cache, or call the library through ``getattr``) can change what that cell reports. So the kernel's run is a
+self-check only, and :class:`SandboxGrades`, a step of nbgrader's autograde pipeline, scores the notebook again
+from outside: for each notebook it
+
+1. writes the notebook's code as a module folder laid out like ``exercises/`` (:func:`write_submission`): the
+   code cells but the autograder cells, in order, each kept to its *definitions* (imports, functions, classes,
+   assignments) the way a module keeps scripts under ``if __name__ == "__main__":``; imports of the course's
+   given-code package (``from chapter.x import ...``) become relative imports of a copy of it in the folder;
+2. grades the functions the notebook defines with the sandbox (:func:`grader.grading.grade_submission`): their
+   code runs only in the confined child, the reference and the judges in this process;
+3. replaces every autograder cell's outputs by the check's message (stdout) and its points (the cell's result,
+   which nbgrader's ``SaveAutoGrades`` reads as partial credit), whatever the kernel printed or returned.
+
+It sits right before ``SaveAutoGrades`` (see :func:`autograde_preprocessors`), so the gradebook receives the
+sandbox's points and the autograded notebook, hence ``generate_feedback``, shows its messages. If the sandbox
+cannot run at all, the step raises: nbgrader then reports the submission as failed, and the notebook's grades
+are cleared (no score, flagged for manual grading) rather than left to the kernel's run or an older one.
+
+The reference is computed in this process, never read from the on-disk cache: a notebook's kernel runs as the
+same user and could have written that cache.
+
+By default the course's pipeline does not execute the notebooks at all (``execute=False``): the kernel's
+points are discarded anyway, and a kernel runs unconfined, as the instructor's user, so a student cell could
+otherwise write the gradebook itself. ``execute=True`` keeps nbgrader's ``Execute`` step for instructors who
+want the students' outputs in the autograded notebooks; the sandbox's points still win over the kernel's.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+                ast.AnnAssign, ast.AugAssign)
+
+
+class SandboxGradeError(RuntimeError):
+    """The sandbox could not grade a notebook: not the student's doing, and no points may be recorded."""
+
+
+# -- 1. the notebook's code as a module folder ------------------------------------------------------------------
+
+def _is_grade_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+class _GivenImports(ast.NodeTransformer):
+    """``from chapter.x import a`` → ``from .chapter.x import a``; ``import chapter.x as m`` →
+    ``from .chapter import x as m``: the child has no ``chapter`` on its path, the folder is a package."""
+
+    def __init__(self, package: str):
+        self.package = package
+
+    def _ours(self, name: str | None) -> bool:
+        return bool(name) and (name == self.package or name.startswith(self.package + "."))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom):
+        if node.level == 0 and self._ours(node.module):
+            return ast.copy_location(ast.ImportFrom(module=node.module, names=node.names, level=1), node)
+        return node
+
+    def visit_Import(self, node: ast.Import):
+        if not any(self._ours(a.name) for a in node.names):
+            return node
+        out: list[ast.stmt] = []
+        for a in node.names:
+            if not self._ours(a.name):
+                out.append(ast.Import(names=[a]))
+                continue
+            parent, _, last = a.name.rpartition(".")
+            if a.asname:  # import chapter.x as m: binds the submodule
+                out.append(ast.ImportFrom(module=parent or None, names=[ast.alias(last, a.asname)], level=1))
+            else:  # import chapter.x: binds chapter, with x loaded
+                out.append(ast.ImportFrom(module=None, names=[ast.alias(self.package)], level=1))
+                if parent:
+                    out.append(ast.parse(f"__import__(__package__ + '.{a.name}')").body[0])
+        return [ast.copy_location(n, node) for n in out]
+
+
+def _mentions_ipython(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "get_ipython" for n in ast.walk(node))
+
+
+def _definitions(source: str, package: str) -> tuple[list[ast.stmt], str | None]:
+    """The top-level definitions of one cell, its given-code imports made relative; or ([], why) when the
+    cell does not parse."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        text = TransformerManager().transform_cell(source)  # %magic and !shell lines → get_ipython() calls
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        return [], f"line {exc.lineno}: {exc.msg}"
+    except Exception as exc:  # IPython's transformer on malformed input
+        return [], f"{type(exc).__name__}: {exc}"
+    keep = [n for n in tree.body
+            if isinstance(n, _DEFINITIONS) and not _mentions_ipython(n)
+            and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+    module = _GivenImports(package).visit(ast.Module(body=keep, type_ignores=[]))
+    return ast.fix_missing_locations(module).body, None
+
+
+def _given_package_name() -> str:
+    from .course import ASSIGNMENT  # the course's package of given code has the assignment's name
+    return ASSIGNMENT
+
+
+def notebook_module(nb, package: str | None = None) -> tuple[str, list[str]]:
+    """The module of a notebook: the definitions of its code cells but the autograder cells, in order.
+
+    Returns ``(source, notes)``; a note names each cell left out because it does not parse (the kernel would
+    have skipped it too).
+    """
+    package = package or _given_package_name()
+    parts, notes = [], []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code" or _is_grade_cell(cell):
+            continue
+        body, problem = _definitions(cell.source, package)
+        if problem:
+            notes.append(f"code cell {index} was left out of grading: it has a syntax error ({problem})")
+            continue
+        if body:
+            parts.append(f"# cell {index}\n{ast.unparse(ast.Module(body=body, type_ignores=[]))}\n")
+    return "\n\n".join(parts), notes
+
+
+def write_submission(nb, notebook_id: str, folder: Path, given: Path | None) -> list[str]:
+    """Write ``folder/<notebook_id>.py`` (:func:`notebook_module`) and a copy of the given-code package
+    ``given`` as ``folder/chapter/``; return the notes of :func:`notebook_module`."""
+    source, notes = notebook_module(nb)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{notebook_id}.py").write_text(source, encoding="utf-8")
+    if given is not None and given.is_dir():
+        shutil.copytree(given, folder / _given_package_name(), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return notes
+
+
+# -- 2. grading in the sandbox ----------------------------------------------------------------------------------
+
+def notebook_functions(notebook_id: str) -> list[str]:
+    """The student functions a notebook defines: those whose exercise module has the notebook's name."""
+    from . import rubric
+    return [f for f, module in rubric.STUDENT_FUNCTIONS.items() if module == notebook_id]
+
+
+def rubric_cells(nb) -> dict[str, object]:
+    """``{check id: cell}`` for the notebook's autograder cells that stand for rubric checks."""
+    from . import course, rubric
+    by_grade_id = {course.grade_id(c.id): c.id for c in rubric.CHECKS}
+    out = {}
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and _is_grade_cell(cell) and gid in by_grade_id:
+            out[by_grade_id[gid]] = cell
+    return out
+
+
+def _sandbox_failure(run) -> str | None:
+    """Why a sandbox run says nothing about the student: every probe failed before the submission was loaded.
+
+    No student code runs before the child reports loading (the folder has no ``__init__.py``), so a child
+    that died that early is the grader's failure, not a score of 0."""
+    messages = [obs.errors.get("*", "") for obs in run.observations.values()]
+    if messages and all("before loading the submission" in m for m in messages):
+        return messages[0]
+    return None
+
+
+@contextlib.contextmanager
+def _no_reference_disk_cache():
+    """The reference is observed in this process, never read from the disk cache: a kernel or any other
+    unconfined student code runs as the same user and could have written that cache (digest included)."""
+    before = os.environ.get("DL_BASICS_NO_CACHE")
+    os.environ["DL_BASICS_NO_CACHE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DL_BASICS_NO_CACHE"]
+        else:
+            os.environ["DL_BASICS_NO_CACHE"] = before
+
+
+def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: bool = False):
+    """Grade the functions ``nb`` defines in the sandbox; return ``(Result, notes)``.
+
+    Raises :class:`SandboxGradeError` when the sandbox cannot run.
+    """
+    from . import grading, rubric
+
+    functions = notebook_functions(notebook_id)
+    probes = rubric.probes_for_functions(functions)
+    with tempfile.TemporaryDirectory(prefix="nbgrader-sandbox-") as tmp:
+        folder = Path(tmp) / "submission"
+        notes = write_submission(nb, notebook_id, folder, given)
+        kwargs = {"require_isolation": True} if require_isolation else {}
+        try:
+            with _no_reference_disk_cache():
+                result, run = grading.grade_submission(folder, probes=probes, **kwargs)
+        except Exception as exc:
+            raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {type(exc).__name__}: {exc}") \
+                from exc
+    failure = _sandbox_failure(run)
+    if failure:
+        raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {failure}")
+    return result, notes
+
+
+# -- 3. the autograder cells' outputs ---------------------------------------------------------------------------
+
+def score_cell(cell, check) -> None:
+    """Replace the cell's outputs by the check's feedback (stdout) and its points (the cell's result)."""
+    verdict = "passed" if check.passed else "FAILED"
+    text = (f"{check.id}: {verdict}, {check.points:g}/{check.max_points:g} points. {check.message}\n"
+            "(scored by the grader's sandbox, outside the notebook)\n")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=text),
+        nbformat.v4.new_output("execute_result", data={"text/plain": repr(float(check.points))},
+                               execution_count=cell.get("execution_count")),
+    ]
+
+
+def score_notebook(nb, result, notes: list[str] = ()) -> None:
+    """Score every rubric autograder cell of ``nb`` from ``result``; a check missing from it is an error."""
+    by_id = {c.id: c for c in result.checks}
+    for check_id, cell in rubric_cells(nb).items():
+        if check_id not in by_id:
+            raise SandboxGradeError(f"the sandbox did not grade {check_id}, which this notebook has a cell for")
+        score_cell(cell, by_id[check_id])
+        if notes and not by_id[check_id].passed:
+            cell.outputs[0]["text"] += "".join(f"Note: {n}\n" for n in notes)
+
+
+class SandboxGrades(NbGraderPreprocessor):
+    """Score the rubric's autograder cells with the sandbox (see the module docstring). Place before
+    ``SaveAutoGrades``."""
+
+    require_isolation = Bool(
+        False, help="Refuse to grade unless every confinement layer of the sandbox is available."
+    ).tag(config=True)
+
+    def _given_package(self, assignment: str) -> Path | None:
+        """The course's given-code package, from the assignment's source folder (the instructor's copy)."""
+        owner = self.parent  # the exporter, whose parent is the Autograde converter with the course directory
+        while owner is not None and not hasattr(owner, "coursedir"):
+            owner = owner.parent
+        if owner is None:
+            from nbgrader.coursedir import CourseDirectory
+            coursedir = CourseDirectory(parent=self)
+        else:
+            coursedir = owner.coursedir
+        path = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / _given_package_name()
+        return path if path.is_dir() else None
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        notebook_id, assignment, student = info["notebook"], info["assignment"], info["student"]
+        cells = rubric_cells(nb)
+        if not cells:
+            return nb, resources
+        self.log.info("Grading %s of %s in the sandbox", notebook_id, student)
+        try:
+            if not notebook_functions(notebook_id):
+                raise SandboxGradeError(f"{notebook_id} has autograder cells ({', '.join(cells)}) but defines none "
+                                        "of the student functions: the course does not match the rubric")
+            result, notes = grade_notebook(nb, notebook_id, self._given_package(assignment), self.require_isolation)
+            score_notebook(nb, result, notes)
+        except Exception:
+            _clear_scores(info, self.log)
+            raise
+        graded = [c for c in result.checks if c.id in cells]
+        self.log.info("%s of %s: %g/%g points from the sandbox (%s)", notebook_id, student,
+                      sum(c.points for c in graded), sum(c.max_points for c in graded),
+                      (result.isolation or {}).get("summary", "isolation not reported"))
+        for note in result.review:
+            self.log.warning("%s of %s, for review: %s", notebook_id, student, note)
+        return nb, resources
+
+
+def _clear_scores(info: dict, log) -> None:
+    """Leave the notebook's grades without an automatic score, flagged for manual grading."""
+    from nbgrader.api import Gradebook
+    try:
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            for grade in notebook.grades:
+                grade.auto_score = None
+                grade.needs_manual_grade = True
+            gb.db.commit()
+    except Exception as exc:  # the original error is the one to report
+        log.error("could not clear the grades of %s: %s", info["notebook"], exc)
+
+
+def autograde_preprocessors(execute: bool = False) -> list:
+    """nbgrader's autograde pipeline with :class:`SandboxGrades` right before ``SaveAutoGrades``, and without
+    ``Execute`` unless ``execute``."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    steps = list(Autograde.autograde_preprocessors.default())
+    if SaveAutoGrades not in steps:
+        raise RuntimeError("this nbgrader's autograde pipeline has no SaveAutoGrades step to precede")
+    if not execute:
+        steps = [s for s in steps if s is not Execute]
+    steps.insert(steps.index(SaveAutoGrades), SandboxGrades)
+    return steps
