@@ -244,4 +244,5 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
         if names and function not in found:
             found[function] = run_time_shortcut_message(function, names)
     result = judge(run.observations, reference_obs, checks, found)
-    return dataclasses.replace(result, isolation=run.layers.to_json(), review=tuple(run.notes))
+    review = tuple(dict.fromkeys([*shortcuts.review_flags(directory), *run.notes]))
+    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review)
