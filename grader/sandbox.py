@@ -132,12 +132,30 @@ def _orphans() -> list[int]:
     return found
 
 
-def _end_tree(proc: subprocess.Popen, sweep_seconds: float = 10.0) -> None:
-    """Kill the child's process group, then every escaped descendant, and reap them.
+def _children_of(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux), e.g. the init that ``unshare --fork`` started."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return found
 
-    Inside a PID namespace the kernel ends every process the child left when the child (its init) dies;
-    without one, escaped processes are re-parented to this subreaper, and the sweep goes on until a check
-    finds none left (or ``sweep_seconds`` pass, for a tree that forks faster than it can be ended)."""
+
+def _end_tree(proc: subprocess.Popen, sweep: bool = True, sweep_seconds: float = 10.0) -> None:
+    """Kill the child's process group, then (``sweep``) every escaped descendant, and reap them.
+
+    Inside a PID namespace the kernel ends every process the child left when the child (its init) dies, and
+    nothing can escape to this process, so there is nothing to sweep (and this process's other children, a
+    Dask worker's or a notebook kernel, are left alone). Without one, escaped processes are re-parented to
+    this subreaper, and the sweep goes on until a check finds none left (or ``sweep_seconds`` pass, for a
+    tree that forks faster than it can be ended)."""
+    for pid in _children_of(proc.pid):  # the namespace's init (it may have left our process group): ends it all
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -145,7 +163,7 @@ def _end_tree(proc: subprocess.Popen, sweep_seconds: float = 10.0) -> None:
     proc.wait()
     with _registry_lock:
         _live_children.discard(proc.pid)
-        if not sys.platform.startswith("linux"):
+        if not sweep or not sys.platform.startswith("linux"):
             return
         deadline, quiet = time.monotonic() + sweep_seconds, 0
         while quiet < 2 and time.monotonic() < deadline:
@@ -355,7 +373,7 @@ class _Child:
                     break
         finally:
             os.close(read_fd)
-            _end_tree(proc)
+            _end_tree(proc, sweep=not self.policy.layers.namespaces)
         if not loaded and stage == "import" and current is None:
             # died before importing anything: nothing more to learn by retrying
             text = self.out_path.read_bytes()[-2000:].decode(errors="replace")

@@ -150,3 +150,17 @@ def _cmdline_has(pid: str, marker: str) -> bool:
         return marker in Path(f"/proc/{pid}/cmdline").read_text()
     except OSError:
         return False
+
+
+def test_a_child_that_leaves_its_process_group_is_still_ended(tmp_path):
+    """The sandboxed child itself calls setsid (out of the group the parent kills) and then hangs: ending
+    it still ends everything (the namespace's init is killed directly; without namespaces, the sweep)."""
+    from . import submissions
+    marker = f"dl-basics-setsid-{os.getpid()}"
+    body = (f"import os, sys\nos.setsid()\n"
+            f"os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}])")
+    path = submissions.make(tmp_path / "student", bodies={"l2_penalty": body})
+    proc = run("-m", "grader", str(path), "--only", "l2_penalty", "--time-limit", "5", "--format", "json", "--quiet")
+    report = json.loads(proc.stdout)
+    assert "did not finish within 5 s" in report["checks"][0]["message"]
+    assert [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, marker)] == []
