@@ -187,6 +187,7 @@ def python_roots() -> list[str]:
     import site
     roots.update(site.getsitepackages())
     roots.add(str(Path(sys.executable).resolve().parent))
+    roots.add(str(Path(sys.prefix) / "pyvenv.cfg"))  # a virtual environment's interpreter reads it at start
     for lib in ("LIBDIR", "LIBPL"):
         if sysconfig.get_config_var(lib):
             roots.add(sysconfig.get_config_var(lib))
