@@ -1,7 +1,7 @@
 """``grade batch DIR``: grade every submission folder in DIR (one per student).
 
-The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time; judging happens
-here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
+The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time, on this machine or
+as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.scale`); judging happens here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
 per student, and the class summary (``class_summary.md`` / ``.png``: score histogram, the checks most students
 failed with their most common messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
 """
@@ -9,13 +9,12 @@ failed with their most common messages) into ``--out`` (default ``DIR/grades``),
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import csv
 import os
 import sys
 from pathlib import Path
 
-from . import class_view, compile_cache, confine, grading, report, rubric, sandbox
+from . import class_view, compile_cache, confine, grading, report, rubric, scale
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
@@ -30,7 +29,11 @@ def _bar(done: int, total: int, label: str, width: int = 24) -> str:
 def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     parser = argparse.ArgumentParser(prog="grade batch", description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="a directory holding one submission folder per student")
-    parser.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="students graded at once (default 1); with --scheduler local, the number of workers")
+    parser.add_argument("--scheduler", metavar="ADDRESS|local",
+                        help="probe on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a "
+                             "LocalCluster of --jobs workers on this machine (needs the 'scale' extra)")
     parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
     add_common(parser)
     args = parser.parse_args(argv)
@@ -58,21 +61,18 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     rows = []
     results = {}
 
-    def probe(student: Path):
-        return student, sandbox.run_probes(student, args.only, limits, data=data,
-                                           require_isolation=args.require_isolation)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(probe, s) for s in students]
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            student, run = future.result()
-            result = grading.judge_submission(student, run, reference_obs, args.only, data)
-            results[student.name] = result
-            (out / f"{student.name}.json").write_text(result.to_json() + "\n")
-            (out / f"{student.name}.md").write_text(report.markdown(result))
-            per_target = result.by_target()
-            rows.append([student.name, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
-            progress.show(_bar(done, len(students), student.name))
+    if args.scheduler:
+        runs = scale.probe_dask(students, args.only, limits, data, args.require_isolation, args.scheduler, args.jobs)
+    else:
+        runs = scale.probe_local(students, args.only, limits, data, args.require_isolation, args.jobs)
+    for done, (student, run) in enumerate(runs, 1):
+        result = grading.judge_submission(student, run, reference_obs, args.only, data)
+        results[student.name] = result
+        (out / f"{student.name}.json").write_text(result.to_json() + "\n")
+        (out / f"{student.name}.md").write_text(report.markdown(result))
+        per_target = result.by_target()
+        rows.append([student.name, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
+        progress.show(_bar(done, len(students), student.name))
     progress.done()
     rows.sort(key=lambda r: r[0])
     with open(out / "gradebook.csv", "w", newline="") as f:

@@ -183,19 +183,30 @@ def _end_tree(proc: subprocess.Popen, sweep: bool = True, sweep_seconds: float =
                 time.sleep(0.01)
 
 
-def _copy_submission(source: Path, target: Path) -> None:
-    """Copy the submission's Python files (nothing else is needed), up to a size cap."""
-    total = 0
-    target.mkdir(parents=True)
-    for path in sorted(source.rglob("*.py")):
+def submission_files(source: Path) -> dict[str, bytes]:
+    """The submission's Python files (nothing else is needed), by relative path, up to a size cap: no
+    symbolic links, hidden folders or caches."""
+    files, total = {}, 0
+    for path in sorted(Path(source).rglob("*.py")):
         rel = path.relative_to(source)
         if any(part.startswith(".") or part == "__pycache__" for part in rel.parts) or path.is_symlink():
             continue
         total += path.stat().st_size
         if total > MAX_SUBMISSION_BYTES:
             break
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target / rel)
+        files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def write_files(files: dict[str, bytes], target: Path) -> None:
+    """Lay out ``files`` (relative path → bytes, as :func:`submission_files` returns) under ``target``."""
+    target.mkdir(parents=True)
+    for rel, content in files.items():
+        path = (target / rel).resolve()
+        if target.resolve() not in path.parents:
+            continue  # a path that would leave the folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -263,7 +274,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     source = Path(directory).resolve()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
-        _copy_submission(source, tmp / "submission")
+        write_files(submission_files(source), tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
         cache = compile_cache.ready_directory()

@@ -1,0 +1,75 @@
+"""Where ``grade batch`` probes its students: a local pool of threads, or a Dask cluster.
+
+Both executors do the same thing per student — run :func:`grader.sandbox.run_probes` in a confined child —
+and hand back the :class:`~grader.sandbox.SandboxRun`; the batch judges every run here, in one process,
+so the gradebook and reports are the same whichever executor probed them.
+
+* ``local`` (default): ``--jobs N`` threads, each waiting on its own sandboxed child.
+* Dask (``--scheduler ADDRESS``, or ``--scheduler local`` for a LocalCluster of ``--jobs`` single-threaded
+  worker processes on this machine): one task per submission. The task carries the submission's Python
+  files (read here, so workers need no shared file system) and the probe settings; a worker lays the files
+  out in a temporary folder and grades it with the same confined child. Workers must have the kit
+  installed at the same version, and for Fashion-MNIST the data files at the same ``--data-dir`` path.
+  Between this process and the workers Dask's own serialisation is used: both sides are trusted; the
+  untrusted child still talks to its worker only through the authenticated wire format.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from . import datasets, sandbox
+
+
+def probe_local(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
+                jobs: int) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
+    """Probe each student with ``jobs`` children at a time; yield (student, run) as they finish."""
+    def probe(student: Path):
+        return student, sandbox.run_probes(student, probes, limits, data=data, require_isolation=require_isolation)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(probe, s) for s in students]):
+            yield future.result()
+
+
+def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
+                require_isolation: bool) -> sandbox.SandboxRun:
+    """A Dask task: grade one submission, given as its files, in a confined child on this worker."""
+    data = datasets.DataSpec.from_json(data_json)
+    with tempfile.TemporaryDirectory(prefix="grade-task-") as tmp:
+        folder = Path(tmp) / "submission"
+        sandbox.write_files(files, folder)
+        return sandbox.run_probes(folder, probes, limits, data=data, require_isolation=require_isolation)
+
+
+def probe_dask(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
+               scheduler: str, jobs: int) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
+    """Probe each student as a task of the Dask cluster at ``scheduler`` (``local``: a LocalCluster of
+    ``jobs`` workers); yield (student, run) as they finish."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise sandbox.SandboxError("--scheduler needs Dask: pip install 'dl-basics-grader[scale]'") from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=True)
+    run_id = secrets.token_hex(4)
+    try:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise sandbox.SandboxError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            futures = {client.submit(probe_files, sandbox.submission_files(s), probes, limits, data.to_json(),
+                                     require_isolation, key=f"grade-{run_id}-{i}", pure=False, retries=1): s
+                       for i, s in enumerate(students)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+    finally:
+        if cluster is not None:
+            cluster.close()
