@@ -106,7 +106,7 @@ def landlock_abi() -> int:
     return max(int(version), 0)
 
 
-def _namespaces_work() -> bool:
+def namespaces_work() -> bool:
     unshare = shutil.which("unshare")
     if not unshare:
         return False
@@ -129,7 +129,7 @@ def available() -> Layers:
     wanted = os.environ.get("DL_BASICS_CONFINE", "landlock,namespaces,seccomp")
     keep = {w.strip() for w in wanted.split(",")}
     return Layers(landlock_abi=landlock_abi() if "landlock" in keep else 0,
-                  namespaces=_namespaces_work() if "namespaces" in keep else False,
+                  namespaces=namespaces_work() if "namespaces" in keep else False,
                   seccomp=seccomp_supported() if "seccomp" in keep else False)
 
 
