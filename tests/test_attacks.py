@@ -342,6 +342,9 @@ def test_row09_forged_frames_on_own_pipe(batch_a):
     assert report["score"] == 0, (
         f"row 9: forged frames were accepted: {report['score']:g}/{report['max_score']:g} points; "
         f"passed: {[c['id'] for c in report['checks'] if c['passed']]}")
+    # and the forgery really reached the pipe, where the parent refused it
+    messages = " ".join(c["message"] for c in report["checks"])
+    assert "did not accept" in messages or "did not write" in messages, f"row 9: no forged frame arrived: {messages[:500]}"
 
 
 def test_row10_no_tcp_connection(lab, batch_a):

@@ -462,9 +462,18 @@ def _atk_r09_forge():
     probes = probes or ["l2_penalty", "weight_decay"]
     data = datasets.DataSpec.from_json(data_json) if data_json else datasets.DIGITS
     observed = grading.observe(dict(trusted.FUNCTIONS), {}, probes, data)
-    frames = wire.frame("L", b"{}")
+    key, seq = _atk_os.urandom(32), [0]   # the attacker cannot know the parent's key: it guesses one
+
+    def _frame(kind, payload):
+        try:
+            built = wire.frame(kind, payload, key, seq[0])   # authenticated frames (kind, payload, key, seq)
+        except TypeError:
+            built = wire.frame(kind, payload)                # the older, unauthenticated format
+        seq[0] += 1
+        return built
+    frames = _frame("L", b"{}")
     for name in probes:
-        frames += wire.frame("S", name.encode()) + wire.frame("R", wire.encode_observations(name, observed[name]))
+        frames += _frame("S", name.encode()) + _frame("R", wire.encode_observations(name, observed[name]))
     _atk_write_all(fd, frames)
     _atk_os._exit(0)
 
