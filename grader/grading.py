@@ -234,12 +234,20 @@ def run_time_shortcut_message(function: str, names: list[str]) -> str:
             "(none of its checks score while it does)")
 
 
+def _did_not_load(function: str, run: SandboxRun) -> bool:
+    """The child could not load ``function`` at all (a syntax error, say): the loader's message, which names
+    the line, is the one to show, rather than the static scan's "could not be read"."""
+    obs = run.observations.get(function)
+    module = rubric.STUDENT_FUNCTIONS.get(function)
+    return bool(obs is not None and module and f"{module}.py " in obs.errors.get("*", ""))
+
+
 def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict[str, Observations],
                      probes: Iterable[str] | None = None, data: datasets.DataSpec = datasets.DIGITS) -> Result:
     """Judge a sandbox run of a submission folder: its forbidden shortcuts are those read from its source
     and those the run-time tripwire saw; the result says which isolation layers were in force."""
     checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if probes is None or c.probe in probes])
-    found = dict(shortcuts.scan_directory(directory))
+    found = {f: m for f, m in shortcuts.scan_directory(directory).items() if not _did_not_load(f, run)}
     for function, names in run.shortcuts.items():
         if names and function not in found:
             found[function] = run_time_shortcut_message(function, names)
