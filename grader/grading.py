@@ -8,13 +8,14 @@ process observes the reference; the nbgrader cells and the kit's own tests call 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import datasets, rubric, shortcuts, submission, trusted
+from . import datasets, rubric, shortcuts, submission, trusted, wire
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
 
@@ -121,7 +122,6 @@ def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path |
     checksums its files were verified against). ``DL_BASICS_NO_CACHE=1`` disables."""
     if os.environ.get("DL_BASICS_NO_CACHE"):
         return None
-    import hashlib
     import importlib.metadata as md
     import platform
     h = hashlib.sha256()
@@ -141,9 +141,6 @@ def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path |
 def _read_cached(folder: Path, name: str) -> Observations | None:
     """A cached reference observation, if its bytes still have the SHA-256 written beside them when it was
     stored; anything else (missing, altered, unreadable) is ignored and recomputed."""
-    import hashlib
-
-    from . import wire
     try:
         payload = (folder / f"{name}.npz").read_bytes()
         digest = (folder / f"{name}.sha256").read_text().strip()
@@ -156,9 +153,6 @@ def _read_cached(folder: Path, name: str) -> Observations | None:
 
 def _write_cached(folder: Path, name: str, obs: Observations) -> None:
     """Store an observation and its digest, each written whole (a temporary file, then a rename)."""
-    import hashlib
-
-    from . import wire
     payload = wire.encode_observations(name, obs)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
