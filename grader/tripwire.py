@@ -124,8 +124,10 @@ class _Tripwire:
             return _Tripwire(value, self._names, self._recorder)
         return value
 
-    def __get__(self, instance, owner=None):  # used as a method: bind like a function would
-        return self if instance is None else (lambda *a, **k: self(instance, *a, **k))
+    def __get__(self, instance, owner=None):  # stored on a class: bind only where the original would
+        if instance is None or not hasattr(type(self._original), "__get__"):
+            return self
+        return lambda *a, **k: self(instance, *a, **k)
 
     def __repr__(self):
         return repr(self._original)
