@@ -24,12 +24,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from grader import compile_cache
 
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
@@ -108,10 +111,15 @@ def lab(tmp_path_factory):
                                                        "--format", "json", "--quiet"], timeout=300, markers=[token])
         assert warm.status == 0, f"warming the reference cache failed: {warm.brief()}"
         harness.assert_imported_copy(warm, warm_kit)
-        # and the compilation cache, by trusted code (`grade warm`), as an instructor would before a batch:
-        # every run then starts with it, and anything added to it afterwards is an attack's doing.
-        compiled = harness.run_grade(warm_kit, warm_dirs, ["warm"], timeout=300, markers=[token])
-        assert compiled.status == 0, f"grade warm failed: {compiled.brief()}"
+        # and the compilation cache, filled by trusted code (`grade warm`) as an instructor would before a batch:
+        # every run then starts with it, and anything added to it afterwards is an attack's doing. The suite's
+        # own warm cache (tests/conftest.py) is copied when there is one; it was filled the same way.
+        filled = compile_cache.ready_directory("digits")
+        if filled is not None:
+            shutil.copytree(filled, warm_dirs.cache / "dl-basics-grader" / filled.name)
+        else:
+            compiled = harness.run_grade(warm_kit, warm_dirs, ["warm"], timeout=300, markers=[token])
+            assert compiled.status == 0, f"grade warm failed: {compiled.brief()}"
         # The honest baseline: the solutions, graded as the single-run rows are (warm cache).
         lab.honest_kit = lab.kit("honest")
         lab.honest = harness.run_grade(lab.honest_kit, lab.dirs("honest"),
