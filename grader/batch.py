@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 
@@ -51,9 +50,8 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(not args.quiet)
 
-    if compile_cache.ready_directory(data.name) is None and not os.environ.get("DL_BASICS_NO_CACHE"):
-        progress.show(_bar(0, len(students), "filling the compilation cache (once)"))
-        compile_cache.warm(data.to_json())
+    progress.show(_bar(0, len(students), "the compilation cache (filled once)"))
+    compile_cache.ensure_warm(data.to_json())
     progress.show(_bar(0, len(students), "observing the reference"))
     reference_obs = grading.reference_observations(reference, args.only, data)
     targets = [t for t in rubric.TARGETS if args.only is None or

@@ -45,6 +45,10 @@ def settings(folder: Path) -> dict[str, str]:
             "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
 
 
+def _dataset_name(data_json: str | None) -> str:
+    return json.loads(data_json)["name"] if data_json else "digits"
+
+
 def warm(data_json: str | None = None) -> Path:
     """Fill the cache in a fresh process that runs no student code; return the folder."""
     folder = directory()
@@ -55,6 +59,14 @@ def warm(data_json: str | None = None) -> Path:
             "grading.observe(dict(trusted.FUNCTIONS), {}, list(rubric.ALL_PROBES), data)\n")
     subprocess.run([sys.executable, "-c", code, data_json or ""], env=env, check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
-    name = json.loads(data_json)["name"] if data_json else "digits"
-    (folder / f"{READY}-{name}").write_text("filled by trusted code\n")
+    (folder / f"{READY}-{_dataset_name(data_json)}").write_text("filled by trusted code\n")
     return folder
+
+
+def ensure_warm(data_json: str | None = None) -> bool:
+    """Fill the cache for the dataset of ``data_json`` (default digits) unless it is filled or caching is off;
+    return whether it was filled now."""
+    if os.environ.get("DL_BASICS_NO_CACHE") or ready_directory(_dataset_name(data_json)) is not None:
+        return False
+    warm(data_json)
+    return True

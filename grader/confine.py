@@ -57,16 +57,6 @@ class Layers:
     namespaces: bool = False    # user + network + PID + mount (private /proc)
     seccomp: bool = False
 
-    def names(self) -> list[str]:
-        out = []
-        if self.landlock_abi:
-            out.append(f"landlock-abi{self.landlock_abi}")
-        if self.namespaces:
-            out.append("namespaces")
-        if self.seccomp:
-            out.append("seccomp")
-        return out
-
     def describe(self) -> str:
         """One line for a report, e.g. 'Landlock ABI 7 (files, TCP, signals), namespaces, seccomp'."""
         parts = []

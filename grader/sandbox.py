@@ -209,12 +209,11 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
-def _environment(home: Path) -> dict[str, str]:
+def _environment(home: Path, cache: Path | None) -> dict[str, str]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "JAX_PLATFORMS": "cpu",
            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     env.update({k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ})
-    cache = compile_cache.ready_directory()
     if cache is not None:  # read-only to the child (its Landlock rule): trusted code filled it
         env.update(compile_cache.settings(cache))
     return env
@@ -286,7 +285,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
             home = tmp / f"home{attempt}"
             home.mkdir()
             policy = confine.make_policy(layers, read, [str(home)], _protected_paths(source))
-            child = _Child(tmp, home, attempt, policy, limits, data, budget)
+            child = _Child(tmp, home, attempt, policy, limits, data, budget, cache)
             child.run(remaining, broken, observations, progress)
             for function, names in child.shortcuts.items():
                 shortcuts.setdefault(function, [])
@@ -305,9 +304,9 @@ class _Child:
     """One confined child: started, read until it finishes, dies or overruns, then ended with its tree."""
 
     def __init__(self, tmp: Path, home: Path, attempt: int, policy: confine.Policy, limits: Limits,
-                 data: datasets.DataSpec, budget: wire.Budget):
+                 data: datasets.DataSpec, budget: wire.Budget, cache: Path | None):
         self.tmp, self.home, self.attempt, self.policy = tmp, home, attempt, policy
-        self.limits, self.data, self.budget = limits, data, budget
+        self.limits, self.data, self.budget, self.cache = limits, data, budget, cache
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
 
@@ -322,7 +321,7 @@ class _Child:
         self.out_path = self.tmp / f"output{self.attempt}.txt"
         with open(self.out_path, "wb") as out_file, _registry_lock:
             proc = subprocess.Popen(
-                command, cwd=self.tmp / "submission", env=_environment(self.home), stdin=subprocess.DEVNULL,
+                command, cwd=self.tmp / "submission", env=_environment(self.home, self.cache), stdin=subprocess.DEVNULL,
                 stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read), start_new_session=True,
                 preexec_fn=preexec)
             _live_children.add(proc.pid)

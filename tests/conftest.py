@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,7 @@ KIT = Path(__file__).resolve().parent.parent
 def warm_compilation_cache():
     """Fill JAX's compilation cache once, with trusted code (``grade warm``): every sandboxed child of the
     suite reads it, as an instructor's machine would after ``grade warm``."""
-    if compile_cache.ready_directory("digits") is None and not os.environ.get("DL_BASICS_NO_CACHE"):
-        compile_cache.warm()
+    compile_cache.ensure_warm()
 
 
 @pytest.fixture(scope="session")
