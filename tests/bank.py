@@ -1,10 +1,13 @@
 """The bank as submission folders, graded by the real `grade batch`, and the grader's scorecard.
 
-    python -m tests.bank [--jobs 2] [--keep DIR]
+    python -m tests.bank [--jobs 2] [--keep DIR] [--sample]
 
 prints, per function, how many correct alternatives got full marks, how many known mistakes were caught
 (lost points on their function) and how many were named (the feedback says the cause), and exits non-zero
-when any verdict is off. ``tests/test_bank.py`` runs the same thing in CI.
+when any verdict is off. ``tests/test_bank.py`` runs the sample on every CI run (``--sample``: a correct
+alternative and one or two mistakes per function, whole submissions); the in-process bank
+(``tests/test_checks_both_ways.py``) proves every entry on every run. Run the whole CLI bank after changing the
+sandbox, the wire or the CLI.
 """
 
 from __future__ import annotations
@@ -69,33 +72,57 @@ def write_submission(entry: Entry, target: Path) -> Path:
     return target
 
 
-def grade_bank(root: Path, jobs: int = 2) -> dict[str, dict]:
-    """Build every entry under ``root`` and grade them with the real ``grade batch``.
+def sample() -> list[Entry]:
+    """A few entries per function for every CI run (the in-process bank, ``tests/test_checks_both_ways.py``,
+    proves all of them): the first correct alternative, the first mistake, and the first mistake that also
+    breaks its section's training."""
+    chosen = []
+    for function in rubric.STUDENT_FUNCTIONS:
+        group = [e for e in entries() if e.function == function]
+        right = [e for e in group if e.expect is None][:1]
+        wrong = [e for e in group if e.expect is not None]
+        trains = [e for e in wrong if any(c.startswith("train.") for c in e.expect)][:1]
+        chosen += right + list(dict.fromkeys(wrong[:1] + trains))
+    return chosen
 
-    One batch per function, with ``--only FUNCTION``: an entry changes one function, and a function's bugs
-    reach only its own checks and its section's training (the other sections train with library parts), so
-    those are the checks that can tell right from wrong. The full rubric on whole submissions is covered by
-    the CLI tests.
+
+def grade_bank(root: Path, jobs: int = 2, chosen: list[Entry] | None = None) -> dict[str, dict]:
+    """Build ``chosen`` (default: every entry) under ``root`` and grade them with the real ``grade batch``.
+
+    The whole bank: one batch per function, with ``--only FUNCTION``: an entry changes one function, and a
+    function's bugs reach only its own checks and its section's training (the other sections train with library
+    parts), so those are the checks that can tell right from wrong. A sample: one batch of whole submissions,
+    every check of the rubric, which also shows through the CLI that a bug costs its own section only.
     """
+    if chosen is not None:
+        for entry in chosen:
+            write_submission(entry, root / "sample" / entry.name)
+        return _batch(root / "sample", root / "_grades_sample", jobs, [e.name for e in chosen])
     reports = {}
     for function in rubric.STUDENT_FUNCTIONS:
         group = [e for e in entries() if e.function == function]
         for entry in group:
             write_submission(entry, root / function / entry.name)
-        out = root / f"_grades_{function}"
-        proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(root / function), "--jobs", str(jobs),
-                               "--quiet", "--only", function, "--out", str(out)],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode:
-            raise RuntimeError(proc.stderr[-3000:])
-        reports.update({e.name: json.loads((out / f"{e.name}.json").read_text()) for e in group})
+        reports.update(_batch(root / function, root / f"_grades_{function}", jobs, [e.name for e in group],
+                              "--only", function))
     return reports
 
 
+def _batch(folder: Path, out: Path, jobs: int, names: list[str], *options: str) -> dict[str, dict]:
+    """``grade batch`` of ``folder``; each submission's JSON report by name."""
+    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--jobs", str(jobs), "--quiet",
+                           *options, "--out", str(out)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in names}
+
+
 def verdicts(reports: dict[str, dict]) -> list[dict]:
-    """One row per entry: is the verdict right, and for a mistake, is it caught and named?"""
+    """One row per graded entry: is the verdict right, and for a mistake, is it caught and named?"""
     rows = []
     for e in entries():
+        if e.name not in reports:
+            continue
         report = reports[e.name]
         failed = {c["id"] for c in report["checks"] if not c["passed"]}
         own = [c for c in report["checks"] if c["target"] == e.function]
@@ -129,13 +156,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build the bank here and keep it")
+    parser.add_argument("--sample", action="store_true", help="only the sample that CI grades (tests/test_bank.py)")
     args = parser.parse_args()
+    chosen = sample() if args.sample else None
     if args.keep:
         args.keep.mkdir(parents=True)
-        rows = verdicts(grade_bank(args.keep, args.jobs))
+        rows = verdicts(grade_bank(args.keep, args.jobs, chosen))
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = verdicts(grade_bank(Path(tmp), args.jobs))
+            rows = verdicts(grade_bank(Path(tmp), args.jobs, chosen))
     print(scorecard(rows))
     return 0 if all(r["ok"] for r in rows) else 1
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +31,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import compile_cache
-
+from . import caches
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
 
-WARM_ONLY = "softmax,cross_entropy,relu,l2_penalty"   # every probe the suite's runs use
 SINGLE_ONLY = "l2_penalty"                             # the honest baseline and rows 12 and 13
 ROW14_ONLY = "relu,l2_penalty"                         # row 14: the huge module, and one that is not
 BATCH_A_ONLY = "l2_penalty"                            # import-time attacks need nothing more
@@ -61,7 +58,7 @@ class Lab:
     token: str                 # this run's marker
     template: Path             # a pristine throwaway copy of the kit; every run gets its own copy of it
     features: harness.Features
-    warm_cache: Path           # XDG_CACHE_HOME holding the reference's observations, copied into each run
+    warm_cache: Path           # XDG_CACHE_HOME holding the trusted caches (tests/caches.py), copied into each run
     honest: harness.Run        # `grade solutions --only l2_penalty` on a warm cache
     honest_kit: Path
     budget_kib: int
@@ -104,28 +101,18 @@ def lab(tmp_path_factory):
     lab = Lab(root, token, template, features, root / "warm" / "cache", None, None, 0,
               Path(tempfile.gettempdir()).resolve())
     try:
-        # Warm the reference cache on the stubs (their child is done at once): every probe the suite uses.
+        # The caches every run starts from: the suite's trusted compilation cache (filled by `grade warm`, as an
+        # instructor would before a batch) and the reference's observations, both written by trusted code only;
+        # anything added to them afterwards is an attack's doing.
         warm_dirs = RunDirs(root / "warm").create()
-        warm_kit = lab.kit("warm")
-        warm = harness.run_grade(warm_kit, warm_dirs, [str(warm_kit / "exercises"), "--only", WARM_ONLY,
-                                                       "--format", "json", "--quiet"], timeout=300, markers=[token])
-        assert warm.status == 0, f"warming the reference cache failed: {warm.brief()}"
-        harness.assert_imported_copy(warm, warm_kit)
-        # and the compilation cache, filled by trusted code (`grade warm`) as an instructor would before a batch:
-        # every run then starts with it, and anything added to it afterwards is an attack's doing. The suite's
-        # own warm cache (tests/conftest.py) is copied when there is one; it was filled the same way.
-        filled = compile_cache.ready_directory("digits")
-        if filled is not None:
-            shutil.copytree(filled, warm_dirs.cache / "dl-basics-grader" / filled.name)
-        else:
-            compiled = harness.run_grade(warm_kit, warm_dirs, ["warm"], timeout=300, markers=[token])
-            assert compiled.status == 0, f"grade warm failed: {compiled.brief()}"
+        caches.seed(warm_dirs.cache)
         # The honest baseline: the solutions, graded as the single-run rows are (warm cache).
         lab.honest_kit = lab.kit("honest")
         lab.honest = harness.run_grade(lab.honest_kit, lab.dirs("honest"),
                                        [str(lab.honest_kit / "solutions"), "--only", SINGLE_ONLY, "--format", "json",
                                         "--quiet"], timeout=300, markers=[token])
         assert lab.honest.status == 0 and lab.honest.self_maxrss_kib, f"the honest run failed: {lab.honest.brief()}"
+        harness.assert_imported_copy(lab.honest, lab.honest_kit)
         lab.budget_kib = lab.honest.self_maxrss_kib + BUDGET_MARGIN_KIB
         print(f"honest run: {lab.honest.seconds:.1f} s; parent peak RSS {_mib(lab.honest.self_maxrss_kib)}, "
               f"sandboxed children peak {_mib(lab.honest.children_maxrss_kib)}; "
@@ -502,7 +489,7 @@ def test_row06_grader_import_is_a_shortcut(variant, batch_b):
     unnamed = [c["id"] for c in own if "grader" not in c["message"]]
     if unnamed:
         problems.append(f"messages that do not name the grader import: {unnamed} ({own[0]['message'][:120]!r})")
-    assert not problems, f"row 6 (from grader.trusted import softmax): " + "; ".join(problems)
+    assert not problems, "row 6 (from grader.trusted import softmax): " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("variant", ["getattr", "importlib", "dunder_import", "exec", "helper_module", "module_alias",

@@ -1,4 +1,5 @@
-"""The bank of right and wrong implementations, each a submission folder, through the real `grade batch`."""
+"""A sample of the bank of right and wrong implementations, each a whole submission folder, through the real
+`grade batch` (``python -m tests.bank`` grades the whole bank the same way; the in-process bank proves every entry)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,19 @@ from . import bank
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    return bank.verdicts(bank.grade_bank(tmp_path_factory.mktemp("bank"), jobs=2))
+    chosen = bank.sample()
+    rows = bank.verdicts(bank.grade_bank(tmp_path_factory.mktemp("bank"), jobs=2, chosen=chosen))
+    assert sorted(r["entry"] for r in rows) == sorted(e.name for e in chosen)
+    return rows
+
+
+def test_sample_covers_every_function_both_ways_and_every_training():
+    chosen = bank.sample()
+    for function in bank.rubric.STUDENT_FUNCTIONS:
+        kinds = {e.expect is None for e in chosen if e.function == function}
+        assert kinds == {True, False}, function
+    trained = {c for e in chosen if e.expect for c in e.expect if c.startswith("train.")}
+    assert trained == {c.id for c in bank.rubric.CHECKS if c.id.startswith("train.")}
 
 
 def test_every_correct_alternative_gets_full_marks(rows):

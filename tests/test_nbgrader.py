@@ -25,7 +25,7 @@ import pytest
 
 from grader import course, rubric
 
-from . import submissions
+from . import caches, submissions
 
 ASSIGNMENT = course.ASSIGNMENT
 
@@ -91,8 +91,8 @@ SOFTMAX_NOTEBOOK = "softmax_regression"
 
 def isolated_env(home: Path) -> dict[str, str]:
     """The environment of the commands: nbgrader's scripts on PATH (autograde calls alembic), HOME and the
-    cache in ``home``."""
-    (home / "cache").mkdir(parents=True, exist_ok=True)
+    cache in ``home``, the cache seeded with the suite's trusted compilation and reference caches."""
+    caches.seed(home / "cache")
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                 HOME=str(home), XDG_CACHE_HOME=str(home / "cache"))
 

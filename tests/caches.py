@@ -1,0 +1,34 @@
+"""The suite's trusted caches, copied into the isolated homes of tests that run the real commands.
+
+A test that gives ``grade`` or ``nbgrader`` its own ``XDG_CACHE_HOME`` (so nothing it does can touch the user's
+caches) would otherwise start cold: ``grade warm`` again, every XLA program compiled again in every sandboxed
+child, the reference observed again. Those caches are filled by trusted code only (the suite's session fixture
+in ``tests/conftest.py`` and this module, never a student's child), so a copy is what an instructor's machine
+holds after ``grade warm`` and one graded run. Tests whose subject is a cold start do not seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+from grader import compile_cache, datasets, grading, rubric
+
+
+@functools.lru_cache(maxsize=None)
+def trusted() -> tuple[Path, ...]:
+    """The suite's filled caches: the compilation cache (warmed here if needed) and the reference observations
+    of the kit's solutions on every probe, digits, as ``grade`` keeps them on disk."""
+    compile_cache.ensure_warm()
+    grading.reference_observations(probes=list(rubric.ALL_PROBES))
+    folders = [compile_cache.directory(), grading._disk_cache(None, datasets.DIGITS)]
+    return tuple(f for f in folders if f is not None and f.is_dir())
+
+
+def seed(xdg_cache_home: Path) -> Path:
+    """Copy the trusted caches into ``xdg_cache_home`` (created if missing); return it."""
+    for folder in trusted():
+        shutil.copytree(folder, Path(xdg_cache_home) / folder.parent.name / folder.name, dirs_exist_ok=True)
+    Path(xdg_cache_home).mkdir(parents=True, exist_ok=True)
+    return Path(xdg_cache_home)
