@@ -14,6 +14,7 @@ is readable by a child.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -65,8 +66,16 @@ def warm(data_json: str | None = None) -> Path:
 
 def ensure_warm(data_json: str | None = None) -> bool:
     """Fill the cache for the dataset of ``data_json`` (default digits) unless it is filled or caching is off;
-    return whether it was filled now."""
-    if os.environ.get("DL_BASICS_NO_CACHE") or ready_directory(_dataset_name(data_json)) is not None:
+    return whether it was filled now. Processes that start at once (two batches, the workers of a test run)
+    take turns on a lock file: the first fills the cache, the others find it ready."""
+    dataset = _dataset_name(data_json)
+    if os.environ.get("DL_BASICS_NO_CACHE") or ready_directory(dataset) is not None:
         return False
-    warm(data_json)
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready_directory(dataset) is not None:
+            return False
+        warm(data_json)
     return True

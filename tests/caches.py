@@ -32,3 +32,17 @@ def seed(xdg_cache_home: Path) -> Path:
         shutil.copytree(folder, Path(xdg_cache_home) / folder.parent.name / folder.name, dirs_exist_ok=True)
     Path(xdg_cache_home).mkdir(parents=True, exist_ok=True)
     return Path(xdg_cache_home)
+
+
+def changed(xdg_cache_home: Path) -> list[str]:
+    """Files under ``xdg_cache_home``'s kit folder that :func:`seed` did not put there, or that differ from the
+    trusted copies: what a run added to the caches or altered in them."""
+    base = Path(xdg_cache_home) / "dl-basics-grader"
+    trusted_files = {Path(folder.name) / p.relative_to(folder): p for folder in trusted()
+                     for p in folder.rglob("*") if p.is_file()}
+    out = []
+    for path in sorted(base.rglob("*")) if base.is_dir() else []:
+        rel = path.relative_to(base)
+        if path.is_file() and (rel not in trusted_files or path.read_bytes() != trusted_files[rel].read_bytes()):
+            out.append(rel.as_posix())
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,24 @@ import pytest
 from grader import compile_cache, grading
 
 KIT = Path(__file__).resolve().parent.parent
+WORKERS = 2  # the suite's processes already keep a core busy each; more workers than cores only queue
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The kit's suite on both cores of a 2-core machine (pytest-xdist, one worker per test file, so a module's
+    expensive fixtures run once), with skip reasons and the 25 slowest steps in the summary so the cost stays
+    visible. Only the suite's own runs: ``pytest exercises/`` never loads this file. ``-n 0`` (or any ``-n``)
+    on the command line wins."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is None and config.option.dist == "no":
+        config.option.numprocesses = min(WORKERS, os.cpu_count() or 1)
+        config.option.dist = "loadfile"
+    if config.option.durations is None:
+        config.option.durations = 25
+    if "s" not in config.option.reportchars:
+        config.option.reportchars += "s"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -263,7 +263,7 @@ def test_forgeries_gain_nothing(graded_course, grade_results):
     assert points == expected and gains_nothing(points, alone)
     home = graded_course.parent / "home"
     assert not (home / "forged-checks").exists() and not (home / "forged-cache").exists()
-    assert not list((home / "cache").rglob("cross_entropy.npz"))
+    assert caches.changed(home / "cache") == []  # no reference planted, nothing compiled into the cache
     # the getattr lookup of jax.nn.softmax costs softmax all its checks (the sandbox's run-time tripwire)
     assert all(alone[c] == 0 for c in notebook_checks(SOFTMAX_NOTEBOOK) if c.startswith("softmax."))
     # broken code scores what it earns: the naive cross-entropy fails at large logits, the stubs score nothing
