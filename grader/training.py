@@ -40,6 +40,7 @@ class Trained(NamedTuple):
     params: Any              # the final parameters
     train_loss: np.ndarray   # (epochs,): mean training loss over each epoch's minibatches
     by_epoch: Any            # the parameters after every epoch: each leaf stacked, shape (epochs, *leaf.shape)
+    empty_batches: int = 0   # batches of 0 examples data_iter yielded (sgd then divides by a batch size of 0)
 
 
 def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: Callable, features, labels,
@@ -58,7 +59,7 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
 
     compiled = jax.jit(step)
     use_jit = True
-    epoch_losses, snapshots = [], []
+    epoch_losses, snapshots, empty = [], [], 0
     for epoch in range(num_epochs):
         total, count = 0.0, 0
         batches = _guarded(lambda: iter(data_iter(batch_size, features, labels, jax.random.fold_in(key, epoch))),
@@ -70,6 +71,7 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
             if number == max_batches:
                 raise TrainingError(f"data_iter yielded more than {max_batches} batches in one pass over {n} examples")
             X, y = _guarded(lambda: tuple(map(jnp.asarray, batch)), "data_iter's batch (not a pair of arrays)")
+            empty += np.shape(X)[:1] == (0,)
             if use_jit:
                 try:
                     new_params, loss = compiled(params, X, y)
@@ -86,4 +88,4 @@ def minibatch_sgd(params: Any, summed_loss: Callable, data_iter: Callable, sgd: 
         by_epoch = jax.tree.map(lambda *leaves: np.stack(leaves), *snapshots) if snapshots else None
     except (ValueError, TypeError) as exc:  # sgd changed the parameters' structure or shapes between epochs
         raise TrainingError(f"the parameters changed structure or shape during training ({exc})") from exc
-    return Trained(params, np.asarray(epoch_losses, np.float64), by_epoch)
+    return Trained(params, np.asarray(epoch_losses, np.float64), by_epoch, empty)

@@ -115,6 +115,21 @@ def data_iter_no_shuffle(batch_size, features, labels, key):
         yield features[i:i + batch_size], labels[i:i + batch_size]
 
 
+@mutant("data_iter", {"data_iter.batch_sizes", TRAIN_LINREG}, "empty batch")
+def data_iter_trailing_empty_batch(batch_size, features, labels, key):
+    idx = _order(key, len(features))
+    for i in range(len(features) // batch_size + 1):  # one batch too many when batch_size divides n
+        j = idx[i * batch_size:(i + 1) * batch_size]
+        yield features[j], labels[j]
+
+
+@mutant("data_iter", {"data_iter.key_order"}, "global random state")
+def data_iter_global_numpy_rng(batch_size, features, labels, key):
+    idx = np.random.permutation(len(features))
+    for i in range(0, len(idx), batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
 @correct("data_iter")
 def data_iter_jnp_take(batch_size, features, labels, key):
     idx = jax.random.permutation(key, len(features))
@@ -203,13 +218,14 @@ def softmax_zeroes_inf(X):
     return _stable(jnp.where(jnp.isinf(X), 0.0, X))
 
 
-@mutant("softmax", {"softmax.grad"}, "differentiable")
+@mutant("softmax", {"softmax.grad", "softmax.stability.large_logits", "softmax.stability.neg_inf"}, "differentiable")
 def softmax_stops_denominator_gradient(X):
     e = jnp.exp(X - jax.lax.stop_gradient(jnp.max(X, axis=-1, keepdims=True)))
     return e / jax.lax.stop_gradient(jnp.sum(e, axis=-1, keepdims=True))
 
 
-@mutant("softmax", {"softmax.grad", "softmax.stability.large_logits", "softmax.jit"}, "jax.numpy")
+@mutant("softmax", {"softmax.grad", "softmax.stability.large_logits", "softmax.stability.neg_inf", "softmax.jit"},
+        "jax.numpy")
 def softmax_numpy(X):
     X = np.asarray(X, np.float64)
     e = np.exp(X - X.max(axis=-1, keepdims=True))
@@ -222,6 +238,20 @@ def softmax_numpy(X):
 def softmax_global_sum(X):
     e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))
     return e / jnp.sum(e)
+
+
+@mutant("softmax", {"softmax.values", "softmax.last_axis", "softmax.stability.large_logits",
+                    "softmax.stability.neg_inf", "softmax.stability.row_scales", "softmax.shift_invariance",
+                    "softmax.grad", "softmax.jit"}, "keepdims")
+def softmax_sum_without_keepdims(X):
+    e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1)  # (n,) sums: no broadcast against (n, k) rows unless n == k, and wrong if so
+
+
+@mutant("softmax", {"softmax.stability.large_logits", "softmax.stability.neg_inf"}, "gradient of log at 0")
+def softmax_log_of_ratio(X):
+    e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))
+    return jnp.exp(jnp.log(e) - jnp.log(e.sum(axis=-1, keepdims=True)))  # "in log space, for stability"
 
 
 @correct("softmax")
@@ -355,6 +385,35 @@ def cross_entropy_library(logits, y):
     return optax.softmax_cross_entropy_with_integer_labels(logits, y)
 
 
+CE_ALL = {"cross_entropy.values", "cross_entropy.stability.large_logits", "cross_entropy.stability.grad",
+          "cross_entropy.shift_invariance", "cross_entropy.grad", "cross_entropy.jit"}
+
+
+@mutant("cross_entropy", CE_ALL | {TRAIN_SOFTMAX}, "takes logits")
+def cross_entropy_book_mean_of_probabilities(logits, y):
+    return -jnp.mean(jnp.log(logits[jnp.arange(len(y)), y]))  # the book's loss of probabilities, given logits
+
+
+@mutant("cross_entropy", CE_ALL | {TRAIN_SOFTMAX}, "batch sum")
+def cross_entropy_book_sum_of_probabilities(logits, y):
+    return -jnp.sum(jnp.log(logits[jnp.arange(len(y)), y]))
+
+
+@mutant("cross_entropy", CE_ALL | {TRAIN_SOFTMAX}, "treats the logits as probabilities")
+def cross_entropy_book_with_eps(logits, y):
+    return -jnp.log(logits[jnp.arange(len(y)), y] + 1e-9)
+
+
+@mutant("cross_entropy", CE_ALL - {"cross_entropy.shift_invariance"}, "sum over the batch")
+def cross_entropy_sum(logits, y):
+    return jnp.sum(_lse(logits) - _pick(logits, y))
+
+
+@mutant("cross_entropy", CE_ALL - {"cross_entropy.shift_invariance"} | {TRAIN_SOFTMAX}, "number of classes")
+def cross_entropy_per_class(logits, y):
+    return (_lse(logits) - _pick(logits, y)) / logits.shape[-1]
+
+
 @correct("cross_entropy")
 def cross_entropy_scipy_logsumexp(logits, y):
     return jax.scipy.special.logsumexp(logits, axis=-1) - logits[jnp.arange(logits.shape[0]), y]
@@ -451,6 +510,16 @@ def sgd_library(params, grads, lr, batch_size):
     return optax.apply_updates(params, updates)
 
 
+@mutant("sgd", {"sgd.no_mutation"}, "changed the parameter arrays")
+def sgd_writes_numpy_leaves(params, grads, lr, batch_size):
+    def step(p, g):
+        if isinstance(p, np.ndarray):  # "NumPy arrays can be updated in place, saving a copy"
+            p[...] -= lr * g / batch_size
+            return p
+        return p - lr * g / batch_size
+    return jax.tree.map(step, params, grads)
+
+
 @correct("sgd")
 def sgd_apply_updates(params, grads, lr, batch_size):
     return optax.apply_updates(params, jax.tree.map(lambda g: -lr * g / batch_size, grads))
@@ -523,7 +592,7 @@ def relu_mask_only(X):
     return X > 0
 
 
-@mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "relu(x) = max(x, 0)")
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "scaled by a slope")
 def relu_leaky(X):
     return jnp.where(X > 0, X, 0.01 * X)
 
@@ -536,6 +605,16 @@ def relu_clip_both_sides(X):
 @mutant("relu", {"relu.values", "relu.grad", "relu.jit"}, "solves the exercise outright")
 def relu_library(X):
     return jax.nn.relu(X)
+
+
+@mutant("relu", {"relu.values"}, "float16")
+def relu_float32_zeros(X):
+    return jnp.maximum(X, jnp.zeros(X.shape))  # float32 zeros: a float16 input comes back float32
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "int32")
+def relu_int_output(X):
+    return jnp.maximum(X, 0).astype(int)
 
 
 @correct("relu")
@@ -608,6 +687,16 @@ def l2_not_summed(w):
 @mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.grad", "l2_penalty.jit"}, "solves the exercise outright")
 def l2_library(w):
     return optax.l2_loss(w).sum()
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.jit"}, "scalar of shape ()")
+def l2_keepdims(w):
+    return jnp.sum(w ** 2, keepdims=True) / 2  # shape (1, 1) for a matrix
+
+
+@mutant("l2_penalty", {"l2_penalty.values", "l2_penalty.jit"}, "scalar of shape ()")
+def l2_wrapped(w):
+    return jnp.array([jnp.sum(w ** 2) / 2])  # shape (1,)
 
 
 @correct("l2_penalty")

@@ -43,7 +43,7 @@ def describe_exception(exc: BaseException) -> str:
     """A one-line account of an exception raised by student code, with a hint for the common JAX traps."""
     if isinstance(exc, NotImplementedError):
         hint = str(exc).strip()
-        return f"not implemented yet (hint: {hint})" if hint else "not implemented yet"
+        return f"not implemented yet — the exercise's hint: {hint}" if hint else "not implemented yet"
     if isinstance(exc, SystemExit):
         return f"SystemExit (the code called exit({exc.code!r}))"
     name = type(exc).__name__
@@ -76,12 +76,18 @@ class Observations:
         ``what`` names the call for feedback (``"softmax of logits of ±1e4"``): if the student's code raises,
         the error is kept as ``"<what> raised <exception>"`` and any judge reading ``key`` fails with it.
         """
+        self.record_many((key,), what, lambda: (thunk(),), numeric)
+
+    def record_many(self, keys: tuple[str, ...], what: str, thunk: Callable[[], tuple], numeric: bool = True) -> None:
+        """Run ``thunk`` once and store the i-th value it returns under ``keys[i]`` (each key gets its error)."""
         try:
-            self.values[key] = to_array(thunk(), numeric)
+            arrays = [to_array(value, numeric) for value in thunk()]
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # student code may raise anything, even SystemExit; the judge reports it
-            self.errors[key] = failure_text(what, exc)
+            self.errors.update(dict.fromkeys(keys, failure_text(what, exc)))
+            return
+        self.values.update(zip(keys, arrays))
 
     def record_tree(self, key: str, what: str, thunk: Callable[[], Any]) -> None:
         """Record a pytree result: its structure as text under ``key.structure``, leaf i under ``key.leaf<i>``."""
@@ -112,6 +118,14 @@ class Observations:
 
     def __contains__(self, key: str) -> bool:
         return key in self.values
+
+
+def observe_calls(calls: dict[str, tuple[str, Callable[[], Any]]]) -> Observations:
+    """Record every call of a probe's table ``{key: (what, thunk)}``."""
+    obs = Observations()
+    for key, (what, thunk) in calls.items():
+        obs.record(key, what, thunk)
+    return obs
 
 
 def to_array(value: Any, numeric: bool = True) -> np.ndarray:
@@ -162,17 +176,154 @@ def compare(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, 
     return None
 
 
-def agreement(actual: np.ndarray, expected: np.ndarray, check, what: str, advice: str) -> Verdict:
-    """Pass when ``actual`` matches ``expected`` within the check's tolerances; otherwise fail with the
-    difference :func:`compare` names, followed by ``advice``."""
-    problem = compare(actual, expected, check.rtol, check.atol, what)
-    return passed() if problem is None else failed(f"{problem}: {advice}")
+def same_output(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+    """Two outputs agree: the same shape and ``allclose`` entry by entry, NaN matching NaN and inf matching inf.
+
+    ``atol`` grows with the largest finite magnitude m in ``b`` (atol + 1e-6 · m): float32 code computing the
+    same thing differently differs by a few ulps of its largest intermediate, not of each entry.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+        return False
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    finite = np.abs(b[np.isfinite(b)])
+    atol += 1e-6 * (float(finite.max()) if finite.size else 0.0)
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
-def shift_invariance(s: "Observations", check, function: str, what: str, advice: str, atol: float = 0.0) -> Verdict:
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A known wrong implementation of a student function, and the feedback that names it.
+
+    The mistake is named for an observation only when it reproduces the student's there and on every
+    ``evidence`` key: the same output (:func:`same_output`), or the same error.
+    """
+
+    impl: Callable
+    cause: str
+    evidence: tuple[str, ...] = ("values",)
+
+
+class KnownMistakes:
+    """The known mistakes of one function, run through that function's probe calls on demand.
+
+    ``calls(impl)`` gives the probe's calls, ``{key: (what, thunk)}``; ``checks`` lists the function's checks
+    in rubric order with the keys each one judges. Mistakes are trusted code: they run in the grading process,
+    each key once per process.
+    """
+
+    def __init__(self, calls: Callable, checks: tuple[tuple[str, tuple[str, ...]], ...], mistakes: tuple[Mistake, ...]):
+        self.calls, self.checks, self.mistakes = calls, checks, mistakes
+        self._seen = [Observations() for _ in mistakes]
+
+    def _output(self, i: int, key: str) -> Observations:
+        seen = self._seen[i]
+        if key not in seen.values and key not in seen.errors:
+            what, thunk = self.calls(self.mistakes[i].impl)[key]
+            seen.record(key, what, thunk)
+        return seen
+
+    def _reproduces(self, s: Observations, i: int, key: str) -> bool:
+        seen = self._output(i, key)
+        if key in s.values and key in seen.values:
+            return same_output(s.values[key], seen.values[key])
+        return key in s.errors and s.errors[key] == seen.errors.get(key)
+
+    def explain(self, s: Observations, r: Observations, key: str) -> str | None:
+        """The cause of the student's ``key``: the first known mistake that reproduces it (and its evidence).
+
+        When the student fails an earlier check and that mistake reproduces its observations too, the cause
+        is the one that check names: ``"same cause as <check>: <cause>"``. ``None`` when no known mistake
+        reproduces ``key``.
+        """
+        found = next((i for i, m in enumerate(self.mistakes)
+                      if all(self._reproduces(s, i, k) for k in (*m.evidence, key))), None)
+        if found is None:
+            return None
+        for check_id, keys in self.checks:
+            if key in keys:
+                break
+            if any(self._reproduces(s, found, k) for k in keys) and fails(check_id, s, r):
+                return f"same cause as {check_id}: {self.mistakes[found].cause}"
+        return self.mistakes[found].cause
+
+    def observed(self, s: Observations, r: Observations, key: str) -> np.ndarray:
+        """``s[key]``; when the student's code raised there, the failure alone, or followed by the known
+        mistake that raises the same error."""
+        try:
+            return s[key]
+        except ProbeFailed as exc:
+            cause = self.explain(s, r, key)
+            if cause:
+                raise ProbeFailed(f"{exc}: {cause}") from exc
+            raise
+
+
+def fails(check_id: str, s: Observations, r: Observations) -> bool:
+    """Whether the student's observations fail the rubric check ``check_id`` (a probe failure counts)."""
+    from .. import rubric  # the rubric imports the checks; read it at call time
+    check = rubric.BY_ID[check_id]
+    try:
+        return not check.judge(s, r, check).passed
+    except ProbeFailed:
+        return True
+
+
+def judged(s: Observations, r: Observations, check, key: str, what: str, known: KnownMistakes, advice: str) -> Verdict:
+    """Pass when the student's ``key`` matches the reference's within the check's tolerances. Otherwise fail
+    with the difference :func:`compare` names, then the known mistake that reproduces it; failing that, when
+    the function's first check fails too, a pointer to it, and otherwise ``advice``."""
+    out = known.observed(s, r, key)
+    problem = compare(out, r[key], check.rtol, check.atol, what)
+    if problem is None:
+        return passed()
+    cause = known.explain(s, r, key)
+    if cause is None:
+        primary, keys = known.checks[0]
+        if key not in keys and fails(primary, s, r):
+            cause = f"{primary} fails as well, so start there"
+    return failed(f"{problem}: {cause or advice}")
+
+
+def _reason(error: str | None) -> str | None:
+    """A failure's text without the call it names (see :func:`failure_text`)."""
+    return error.split(" raised ", 1)[-1] if error else None
+
+
+def jit_verdict(s: Observations, r: Observations, check, function: str, primary: str,
+                cause: Callable[[], str | None], key: str = "values", jit_key: str = "jit") -> Verdict:
+    """jax.jit(f) must give the reference's ``key``. When it gives what f gives without jit (the probe's
+    ``key``), jit works and the fault is the one ``primary`` names, ``cause()``; otherwise jit changes the result."""
+    try:
+        out = s[jit_key]
+    except ProbeFailed as exc:  # the same error as without jit: the same cause, when a known mistake names it
+        why = cause() if _reason(s.errors.get(jit_key)) == _reason(s.errors.get(key)) else None
+        if why:
+            raise ProbeFailed(f"{exc}: same cause as {primary}: {why}") from exc
+        raise
+    problem = compare(out, r[key], check.rtol, check.atol, f"jax.jit({function})")
+    if problem is None:
+        return passed()
+    if key not in s:  # without jit it raised: that failure comes first
+        return failed(f"{problem}: {primary} fails as well, so start there")
+    if same_output(out, s[key], check.rtol, check.atol):
+        why = cause()
+        return failed(f"{problem}, the same result as {function} without jit, so jit works: same cause as "
+                      f"{primary}" + (f": {why}" if why else ""))
+    return failed(f"{problem}, and {function} without jit gives a different result: under jax.jit the code must "
+                  "depend only on its arguments, through jnp operations (no NumPy conversions or Python state)")
+
+
+def shift_invariance(s: Observations, r: Observations, check, function: str, what: str, known: KnownMistakes,
+                     advice: str, atol: float = 0.0) -> Verdict:
     """f(X + c) = f(X) for a constant c per row: compare the probe's ``shifted`` output with its ``values``."""
-    if nonfinite_summary(s["values"]):
-        return failed(f"{what} contains {nonfinite_summary(s['values'])}, so invariance to a shift cannot hold")
-    problem = compare(s["shifted"], s["values"], check.rtol, max(check.atol, atol),
+    values, shifted = known.observed(s, r, "values"), known.observed(s, r, "shifted")
+    bad = nonfinite_summary(values)
+    if bad:
+        cause = known.explain(s, r, "shifted")
+        return failed(f"{what} contains {bad}, so invariance to a shift cannot hold" + (f": {cause}" if cause else ""))
+    problem = compare(shifted, values, check.rtol, max(check.atol, atol),
                       f"{function}(X + c) for a constant c per row, compared with {function}(X),")
-    return passed() if problem is None else failed(f"{problem}: {advice}")
+    if problem is None:
+        return passed()
+    return failed(f"{problem}: {known.explain(s, r, 'shifted') or advice}")

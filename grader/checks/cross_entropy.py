@@ -2,6 +2,10 @@
 
 Stable form (log-sum-exp): ℓ_i = m_i + log Σ_k exp(logits_ik − m_i) − logits_i,y_i with m_i = max_k logits_ik.
 Its gradient with respect to the logits is softmax(logits_i) − onehot(y_i), finite for any finite logits.
+
+The function takes *logits*; the book's ``cross_entropy(y_hat, y)`` takes probabilities instead,
+−log y_hat[i, y_i], and some versions average over the batch. To recognise that mistake the probe also calls
+the student's function on probabilities (rows of softmax(logits)), where it gives finite numbers.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import (Observations, Verdict, agreement, compare, failed, nonfinite_summary, passed,
-                     shift_invariance)
+from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
+                     observe_calls, passed, shift_invariance)
 
 LOGITS = inputs.normal(21, (8, 5), scale=2.0)
 LABELS = inputs.labels(22, 8, 5)
 WEIGHTS = inputs.normal(23, (8,))
+_EXP = np.exp(LOGITS.astype(np.float64) - LOGITS.max(axis=-1, keepdims=True))
+PROBABILITIES = (_EXP / _EXP.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def _weighted_sum(cross_entropy, y):
@@ -27,98 +33,127 @@ def _weighted_sum(cross_entropy, y):
     return f
 
 
+def calls(ce) -> dict:
+    """The probe's calls of ``cross_entropy``: ``{key: (what, thunk)}``."""
+    y, big, big_y = jnp.asarray(LABELS), jnp.asarray(inputs.LARGE_LOGITS), jnp.asarray(inputs.LARGE_LABELS)
+    return {
+        "values": ("cross_entropy of (8, 5) logits", lambda: ce(jnp.asarray(LOGITS), y)),
+        "probabilities": ("cross_entropy of probabilities (rows of softmax(logits))",
+                          lambda: ce(jnp.asarray(PROBABILITIES), y)),
+        "shifted": ("cross_entropy of the logits plus a constant per row",
+                    lambda: ce(jnp.asarray(LOGITS + inputs.ROW_SHIFTS), y)),
+        "large": ("cross_entropy of logits of ±1e4", lambda: ce(big, big_y)),
+        "large_grad": ("jax.grad of cross_entropy at logits of ±1e4", lambda: jax.grad(_weighted_sum(ce, big_y))(big)),
+        "grad": ("jax.grad of sum(w * cross_entropy(logits, y))",
+                 lambda: jax.grad(_weighted_sum(ce, y))(jnp.asarray(LOGITS))),
+        "jit": ("jax.jit(cross_entropy)", lambda: jax.jit(ce)(jnp.asarray(LOGITS), y)),
+    }
+
+
 def probe(fns) -> Observations:
-    ce = fns["cross_entropy"]
-    obs = Observations()
-    y = jnp.asarray(LABELS)
-    obs.record("values", "cross_entropy of (8, 5) logits", lambda: ce(jnp.asarray(LOGITS), y))
-    obs.record("shifted", "cross_entropy of the logits plus a constant per row",
-               lambda: ce(jnp.asarray(LOGITS + inputs.ROW_SHIFTS), y))
-    big, big_y = jnp.asarray(inputs.LARGE_LOGITS), jnp.asarray(inputs.LARGE_LABELS)
-    obs.record("large", "cross_entropy of logits of ±1e4", lambda: ce(big, big_y))
-    obs.record("large_grad", "jax.grad of cross_entropy at logits of ±1e4",
-               lambda: jax.grad(_weighted_sum(ce, big_y))(big))
-    obs.record("grad", "jax.grad of sum(w * cross_entropy(logits, y))",
-               lambda: jax.grad(_weighted_sum(ce, y))(jnp.asarray(LOGITS)))
-    obs.record("jit", "jax.jit(cross_entropy)", lambda: jax.jit(ce)(jnp.asarray(LOGITS), y))
-    return obs
+    return observe_calls(calls(fns["cross_entropy"]))
 
 
-def _likely_cause(out: np.ndarray) -> str:
-    """Compare a wrong output of the (8, 5) probe with the usual mistakes."""
-    X = LOGITS.astype(np.float64)
-    n = len(LABELS)
-    lse = np.log(np.exp(X).sum(axis=1))
-    per_example = lse - X[np.arange(n), LABELS]
-    if out.shape in ((), (1,)):
-        val = float(np.reshape(out, ()))
-        if np.isclose(val, per_example.mean(), rtol=1e-4):
-            return "it returns the mean over the batch: return one loss per example, shape (n,)"
-        if np.isclose(val, per_example.sum(), rtol=1e-4):
-            return "it returns the sum over the batch: return one loss per example, shape (n,)"
-        return "return one loss per example, shape (n,)"
-    if out.shape == (n, n):
-        return ("it has shape (n, n): pick each row's own label with logits[jnp.arange(n), y] "
-                "(or take_along_axis), not logits[:, y]")
-    if out.shape == (n, X.shape[1]):
-        return "it returns a loss per class: pick the entry of each row's label, giving shape (n,)"
-    if out.shape != (n,):
-        return "return one loss per example, shape (n,)"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if np.allclose(out, -np.log(X[np.arange(n), LABELS]), rtol=1e-4, equal_nan=True):
-            return ("it treats the logits as probabilities: cross_entropy takes logits, so use "
-                    "log-softmax (logsumexp(logits) - logits[y])")
-    if np.allclose(out, -per_example, rtol=1e-4):
-        return "its sign is flipped: the loss is -log softmax(logits)[y], which is ≥ 0"
-    if np.allclose(out, per_example / X.shape[1], rtol=1e-4) or np.allclose(out, per_example / n, rtol=1e-4):
-        return "it is divided by a count: return the plain per-example loss"
-    return "the loss is -log softmax(logits)[i, y[i]] = logsumexp(logits[i]) - logits[i, y[i]]"
+# --- known mistakes (named only where they reproduce the student's observations) ---------------------------
 
+def _pick(a, y):
+    return a[jnp.arange(a.shape[0]), y]
+
+
+def _lse(logits):
+    m = jnp.max(logits, axis=-1, keepdims=True)
+    return (m + jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _loss(logits, y):
+    return _lse(logits) - _pick(logits, y)
+
+
+def _nll(p, y):
+    """−log p[i, y_i]: the book's loss of probabilities, here applied to logits."""
+    return -jnp.log(_pick(p, y))
+
+
+TAKES_LOGITS = ("cross_entropy takes logits and returns one loss per example, shape (n,): "
+                "logsumexp(logits) - logits[i, y_i]")
+ONE_PER_EXAMPLE = "return one loss per example, shape (n,)"
+LOG_SUM_EXP = "use log-sum-exp, m + log(sum(exp(logits - m))) - logits[i, y_i] with m each row's own max"
+MISTAKES = (
+    Mistake(_nll, "it treats the logits as probabilities (-log logits[i, y_i]): cross_entropy takes logits, so use "
+            "log-softmax: logsumexp(logits) - logits[i, y_i]", evidence=("values", "probabilities")),
+    Mistake(lambda o, y: jnp.mean(_nll(o, y)), "it treats the logits as probabilities and returns the batch mean "
+            f"of -log p[i, y_i] (the book's cross-entropy of probabilities): {TAKES_LOGITS}",
+            evidence=("values", "probabilities")),
+    Mistake(lambda o, y: jnp.sum(_nll(o, y)), "it treats the logits as probabilities and returns the batch sum "
+            f"of -log p[i, y_i]: {TAKES_LOGITS}", evidence=("values", "probabilities")),
+    Mistake(lambda o, y: jnp.mean(_loss(o, y)), f"it returns the mean over the batch: {ONE_PER_EXAMPLE}"),
+    Mistake(lambda o, y: jnp.sum(_loss(o, y)), f"it returns the sum over the batch: {ONE_PER_EXAMPLE}"),
+    Mistake(lambda o, y: _lse(o)[:, None] - o[:, y],
+            "it has shape (n, n): pick each row's own label with logits[jnp.arange(n), y] (or take_along_axis), "
+            "not logits[:, y]"),
+    Mistake(lambda o, y: _lse(o)[:, None] - o,
+            "it returns a loss per class: pick the entry of each row's label, giving shape (n,)"),
+    Mistake(lambda o, y: -_loss(o, y), "its sign is flipped: the loss is -log softmax(logits)[y], which is ≥ 0"),
+    Mistake(lambda o, y: _loss(o, y) / o.shape[-1],
+            "it divides by the number of classes: return the plain per-example loss, -log softmax(logits)[i, y_i]"),
+    Mistake(lambda o, y: _loss(o, y) / o.shape[0],
+            "it divides by the batch size: return the plain per-example loss (whoever trains sums or averages it)"),
+    Mistake(lambda o, y: jax.lax.stop_gradient(_lse(o)) - _pick(o, y),
+            "it stops the gradient through the log-sum-exp, so the gradient misses its softmax(logits) term: only the "
+            "max shift may be a constant for autodiff; the gradient is softmax(logits) - onehot(y)"),
+    Mistake(lambda o, y: -jnp.log(_pick(jnp.exp(o) / jnp.exp(o).sum(axis=-1, keepdims=True), y)),
+            f"it takes the log of an unshifted softmax, whose exp overflows to inf above ~88: {LOG_SUM_EXP}",
+            evidence=("large",)),
+    Mistake(lambda o, y: -jnp.log(_pick(jnp.exp(o - o.max(-1, keepdims=True))
+                                        / jnp.exp(o - o.max(-1, keepdims=True)).sum(-1, keepdims=True), y)),
+            f"it takes log(softmax(...)), which is log(0) = -inf once a probability underflows: {LOG_SUM_EXP}",
+            evidence=("large",)),
+    Mistake(lambda o, y: jnp.log(jnp.sum(jnp.exp(o), axis=-1)) - _pick(o, y),
+            f"exp(logits) overflows to inf above ~88 (and underflows to 0 below ~-103) without a shift: {LOG_SUM_EXP}",
+            evidence=("large",)),
+    Mistake(lambda o, y: jnp.max(o) + jnp.log(jnp.sum(jnp.exp(o - jnp.max(o)), axis=-1)) - _pick(o, y),
+            "it subtracts the max of the whole array, so every exp of a row far below it underflows to 0: "
+            f"{LOG_SUM_EXP}", evidence=("large",)),
+)
+CHECKS = (("cross_entropy.values", ("values",)), ("cross_entropy.stability.large_logits", ("large",)),
+          ("cross_entropy.stability.grad", ("large_grad",)), ("cross_entropy.shift_invariance", ("shifted",)),
+          ("cross_entropy.grad", ("grad",)), ("cross_entropy.jit", ("jit",)))
+KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
+
+
+# --- judges ------------------------------------------------------------------------------------------------
 
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
-    out = s["values"]
+    out = KNOWN.observed(s, r, "values")
     problem = compare(out, r["values"], check.rtol, check.atol, "cross_entropy of (8, 5) logits")
     if problem is None:
         return passed()
-    return failed(f"{problem}: {_likely_cause(np.asarray(out, np.float64))}")
+    cause = KNOWN.explain(s, r, "values") or (
+        ONE_PER_EXAMPLE if out.shape != LABELS.shape else
+        "the loss is -log softmax(logits)[i, y[i]] = logsumexp(logits[i]) - logits[i, y[i]]")
+    return failed(f"{problem}: {cause}")
 
 
 def judge_large(s: Observations, r: Observations, check) -> Verdict:
-    out = s["large"]
-    problem = compare(out, r["large"], check.rtol, check.atol, "cross_entropy of logits of ±1e4")
-    if problem is None:
-        return passed()
-    if nonfinite_summary(out):
-        return failed(f"cross_entropy returned {nonfinite_summary(out)} for logits of ±1e4: log(softmax(...)) "
-                      "takes log(0) once a probability underflows; use log-sum-exp: "
-                      "logsumexp(logits) - logits[y] with the row max subtracted")
-    return failed(f"{problem}: compute it as logsumexp(logits) - logits[y], with the row max subtracted")
+    return judged(s, r, check, "large", "cross_entropy of logits of ±1e4", KNOWN,
+                  f"the loss of logits of ±1e4 is finite: {LOG_SUM_EXP}")
 
 
 def judge_large_grad(s: Observations, r: Observations, check) -> Verdict:
-    grad = s["large_grad"]
-    problem = compare(grad, r["large_grad"], check.rtol, check.atol, "jax.grad of cross_entropy at logits of ±1e4")
-    if problem is None:
-        return passed()
-    if nonfinite_summary(grad):
-        return failed(f"the gradient of cross_entropy at logits of ±1e4 contains {nonfinite_summary(grad)}: "
-                      "the log of an underflowed probability has an infinite slope; use log-sum-exp so the "
-                      "gradient is softmax(logits) - onehot(y)")
-    return failed(f"{problem}: the gradient should be softmax(logits) - onehot(y); use log-sum-exp")
+    return judged(s, r, check, "large_grad", "jax.grad of cross_entropy at logits of ±1e4", KNOWN,
+                  "the gradient is softmax(logits) - onehot(y), finite for any finite logits")
 
 
 def judge_shift(s: Observations, r: Observations, check) -> Verdict:
-    return shift_invariance(s, check, "cross_entropy", "cross_entropy of (8, 5) logits",
+    return shift_invariance(s, r, check, "cross_entropy", "cross_entropy of (8, 5) logits", KNOWN,
                             "the loss must not change when a constant is added to a row of logits")
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["grad"], r["grad"], check, "jax.grad of sum(w * cross_entropy(logits, y))",
-                     "the gradient of each loss with respect to its logits is softmax(logits) - onehot(y); build "
-                     "the loss from differentiable jnp operations")
+    return judged(s, r, check, "grad", "jax.grad of sum(w * cross_entropy(logits, y))", KNOWN,
+                  "the gradient of each loss with respect to its logits is softmax(logits) - onehot(y); build "
+                  "the loss from differentiable jnp operations")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["jit"], r["values"], check, "jax.jit(cross_entropy)",
-                     "under jax.jit, index with arrays (logits[jnp.arange(n), y]) and avoid Python loops or "
-                     "conversions of array values")
+    return jit_verdict(s, r, check, "cross_entropy", "cross_entropy.values", lambda: KNOWN.explain(s, r, "values"))

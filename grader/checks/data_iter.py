@@ -43,10 +43,11 @@ def expected_sizes(n: int, b: int) -> list[int]:
     return [b] * (n // b) + ([n % b] if n % b else [])
 
 
-def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> np.ndarray:
-    """Run one pass; return a (k, 4) table: batch number, feature index, feature column 2, label."""
+def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Run one pass; return a (k, 4) table (batch number, feature index, feature column 2, label) of the rows
+    that came out, and the number of rows of each batch, empty batches included."""
     features, labels = dataset(n, kind)
-    rows = []
+    rows, sizes = [], []
     limit = n + 2  # a pass never needs more than n batches; stop an endless generator
     for number, batch in enumerate(data_iter(b, features, labels, jax.random.PRNGKey(seed))):
         if number >= limit:
@@ -58,11 +59,11 @@ def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> np.ndarray:
         y = y.reshape(-1)
         if len(y) != len(X):
             raise ValueError(f"a batch has {len(X)} feature rows but {len(y)} labels")
+        sizes.append(len(X))
         for row in range(len(X)):
             rows.append((number, X[row, 0], X[row, 1], y[row]))
-    if not rows:
-        return np.zeros((0, 4), np.int64)
-    return np.rint(np.array(rows, np.float64)).astype(np.int64)
+    table = np.rint(np.array(rows, np.float64)).astype(np.int64) if rows else np.zeros((0, 4), np.int64)
+    return table, np.array(sizes, np.int64)
 
 
 def probe(fns) -> Observations:
@@ -74,8 +75,9 @@ def probe(fns) -> Observations:
                numeric=False)
     for name, n, b, seed, kind in PASSES:
         arrays = "NumPy arrays" if kind == "numpy" else "jax arrays"
-        obs.record(f"pass.{name}", f"a pass of data_iter over {n} examples ({arrays}) with batch_size {b}",
-                   lambda: _one_pass(data_iter, n, b, seed, kind))
+        obs.record_many((f"pass.{name}", f"sizes.{name}"),
+                        f"a pass of data_iter over {n} examples ({arrays}) with batch_size {b}",
+                        lambda: _one_pass(data_iter, n, b, seed, kind))
     return obs
 
 
@@ -124,8 +126,7 @@ def judge_pairs(s: Observations, r: Observations, check) -> Verdict:
 
 def judge_batch_sizes(s: Observations, r: Observations, check) -> Verdict:
     for name, n, b, _, _ in PASSES:
-        table = _pass(s, name)
-        sizes = np.bincount(table[:, 0]).tolist() if len(table) else []
+        sizes = s[f"sizes.{name}"].tolist()
         want = expected_sizes(n, b)
         if sizes == want:
             continue

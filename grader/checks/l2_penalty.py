@@ -1,4 +1,4 @@
-"""Checks of ``l2_penalty(w)``: the scalar ½ ‖w‖² = ½ Σ_ij w_ij², whose gradient is w itself.
+"""Checks of ``l2_penalty(w)``: the scalar ½ ‖w‖² = ½ Σ_ij w_ij², of shape (), whose gradient is w itself.
 
 Only the weights are penalised; the bias is left out by the caller, which adds λ · l2_penalty(w) to the loss.
 """
@@ -10,59 +10,73 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, agreement, compare, failed, passed
+from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
+                     observe_calls, passed)
 
 MATRIX = inputs.normal(71, (5, 3))
 VECTOR = inputs.normal(72, (7,))
 
 
+WHAT = {"matrix": "l2_penalty of a (5, 3) array", "vector": "l2_penalty of a (7,) array"}
+
+
+def calls(l2) -> dict:
+    """The probe's calls of ``l2_penalty``: ``{key: (what, thunk)}``."""
+    return {
+        "matrix": (WHAT["matrix"], lambda: l2(jnp.asarray(MATRIX))),
+        "vector": (WHAT["vector"], lambda: l2(jnp.asarray(VECTOR))),
+        "grad": ("jax.grad of l2_penalty", lambda: jax.grad(lambda w: jnp.reshape(l2(w), ()))(jnp.asarray(MATRIX))),
+        "jit": ("jax.jit(l2_penalty)", lambda: jax.jit(l2)(jnp.asarray(MATRIX))),
+    }
+
+
 def probe(fns) -> Observations:
-    l2 = fns["l2_penalty"]
-    obs = Observations()
-    obs.record("matrix", "l2_penalty of a (5, 3) array", lambda: l2(jnp.asarray(MATRIX)))
-    obs.record("vector", "l2_penalty of a (7,) array", lambda: l2(jnp.asarray(VECTOR)))
-    obs.record("grad", "jax.grad of l2_penalty", lambda: jax.grad(lambda w: jnp.reshape(l2(w), ()))(jnp.asarray(MATRIX)))
-    obs.record("jit", "jax.jit(l2_penalty)", lambda: jax.jit(l2)(jnp.asarray(MATRIX)))
-    return obs
+    return observe_calls(calls(fns["l2_penalty"]))
 
 
-def _cause(out: np.ndarray, w: np.ndarray) -> str:
-    w = w.astype(np.float64)
-    half_sq = 0.5 * np.sum(w**2)
-    if out.shape not in ((), (1,)):
-        return "it must return one number (a scalar): sum over every entry of w"
-    v = float(np.reshape(out, ()))
-    for value, cause in (
-        (2 * half_sq, "it is missing the ½: the penalty is sum(w ** 2) / 2"),
-        (np.sqrt(2 * half_sq), "it returns the norm ‖w‖; the penalty is the squared norm halved, sum(w ** 2) / 2"),
-        (np.sqrt(2 * half_sq) / 2, "it halves the norm ‖w‖; the penalty is sum(w ** 2) / 2, without a square root"),
-        (half_sq * 2 / w.size, "it averages over the entries: sum them, then halve"),
-        (half_sq / w.size, "it averages over the entries: sum them, then halve"),
-        (0.5 * np.sum(np.abs(w)), "it uses |w| (an L1 penalty); the L2 penalty squares: sum(w ** 2) / 2"),
-        (np.sum(np.abs(w)), "it uses |w| (an L1 penalty); the L2 penalty squares: sum(w ** 2) / 2"),
-    ):
-        if np.isclose(v, value, rtol=1e-4):
-            return cause
-    return "the penalty is sum(w ** 2) / 2 over every entry of w"
+AVERAGES = "it averages over the entries: sum them, then halve"
+L1 = "it uses |w| (an L1 penalty); the L2 penalty squares: sum(w ** 2) / 2"
+MISTAKES = tuple(Mistake(impl, cause, evidence=("matrix", "vector")) for impl, cause in (
+    (lambda w: jnp.sum(w ** 2), "it is missing the ½: the penalty is sum(w ** 2) / 2"),
+    (lambda w: jnp.sqrt(jnp.sum(w ** 2)),
+     "it returns the norm ‖w‖; the penalty is the squared norm halved, sum(w ** 2) / 2"),
+    (lambda w: jnp.sqrt(jnp.sum(w ** 2)) / 2,
+     "it halves the norm ‖w‖; the penalty is sum(w ** 2) / 2, without a square root"),
+    (lambda w: jnp.mean(w ** 2), AVERAGES),
+    (lambda w: jnp.mean(w ** 2) / 2, AVERAGES),
+    (lambda w: jnp.sum(jnp.abs(w)), L1),
+    (lambda w: jnp.sum(jnp.abs(w)) / 2, L1),
+    (lambda w: w ** 2 / 2, "it must return one number (a scalar): sum over every entry of w"),
+    (lambda w: jax.lax.stop_gradient(jnp.sum(w ** 2) / 2),
+     "its gradient is 0, as if the penalty were a constant for autodiff (stop_gradient, or values computed outside "
+     "jax.numpy): the gradient of sum(w ** 2) / 2 is w itself"),
+))
+CHECKS = (("l2_penalty.values", ("matrix", "vector")), ("l2_penalty.grad", ("grad",)), ("l2_penalty.jit", ("jit",)))
+KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
+
+SCALAR = ("l2_penalty must return a scalar of shape () (use jnp.sum without keepdims, and do not wrap the result in "
+          "a list or an array)")
+
+
+def _cause(s: Observations, r: Observations, key: str) -> str:
+    """Why the student's ``key`` (a penalty) is wrong: one number of the wrong shape, or a known mistake."""
+    if np.size(s[key]) == 1 and np.shape(s[key]) != ():
+        return SCALAR
+    return KNOWN.explain(s, r, key) or "the penalty is sum(w ** 2) / 2 over every entry of w"
 
 
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
-    for key, w, what in (("matrix", MATRIX, "l2_penalty of a (5, 3) array"), ("vector", VECTOR, "l2_penalty of a (7,) array")):
-        out = s[key]
-        problem = compare(np.reshape(out, ()) if out.size == 1 else out, r[key], check.rtol, check.atol, what)
+    for key in ("matrix", "vector"):
+        problem = compare(KNOWN.observed(s, r, key), r[key], check.rtol, check.atol, WHAT[key])
         if problem is not None:
-            return failed(f"{problem}: {_cause(np.asarray(out), w)}")
+            return failed(f"{problem}: {_cause(s, r, key)}")
     return passed()
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["grad"], r["grad"], check, "jax.grad of l2_penalty",
-                     "the gradient of sum(w ** 2) / 2 is w itself; use differentiable jnp operations")
+    return judged(s, r, check, "grad", "jax.grad of l2_penalty", KNOWN,
+                  "the gradient of sum(w ** 2) / 2 is w itself; use differentiable jnp operations")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    out = s["jit"]
-    problem = compare(np.reshape(out, ()) if out.size == 1 else out, r["jit"], check.rtol, check.atol, "jax.jit(l2_penalty)")
-    if problem is None:
-        return passed()
-    return failed(f"{problem}: under jax.jit, use jnp.sum rather than Python sum/float over array values")
+    return jit_verdict(s, r, check, "l2_penalty", "l2_penalty.values", lambda: _cause(s, r, "matrix"), key="matrix")

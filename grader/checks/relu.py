@@ -1,7 +1,9 @@
 """Checks of ``relu(X)``: relu(x) = max(x, 0) elementwise, with derivative 1 for x > 0 and 0 for x < 0.
 
 At exactly x = 0 the function has no derivative; any subgradient in [0, 1] is accepted
-(``jax.grad`` of ``jnp.maximum(x, 0)`` gives 0.5 there, ``jnp.where(x > 0, x, 0)`` gives 0).
+(``jax.grad`` of ``jnp.maximum(x, 0)`` gives 0.5 there, ``jnp.where(x > 0, x, 0)`` gives 0). The output keeps
+the input's shape and dtype (float32 and float16 are probed). relu of NaN is not judged: ``jnp.maximum``
+propagates it, ``jnp.where(x > 0, x, 0)`` gives 0, and both are accepted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import Observations, Verdict, agreement, compare, failed, passed
+from .common import KnownMistakes, Mistake, Observations, Verdict, failed, jit_verdict, judged, observe_calls, passed
 
 
 def _with_zeros() -> np.ndarray:
@@ -21,51 +23,70 @@ def _with_zeros() -> np.ndarray:
 
 
 VALUES_X = _with_zeros()
+HALF_X = inputs.normal(64, (4, 5)).astype(np.float16)
 GRAD_X = inputs.normal(62, (4, 6))  # no exact zeros: the derivative is 0 or 1 everywhere
 GRAD_W = inputs.normal(63, (4, 6))
 ZEROS = np.zeros((5,), np.float32)
 
 
+def calls(relu) -> dict:
+    """The probe's calls of ``relu``: ``{key: (what, thunk)}``."""
+    return {
+        "values": ("relu of a (3, 4, 5) float32 array", lambda: relu(jnp.asarray(VALUES_X))),
+        "half": ("relu of a (4, 5) float16 array", lambda: relu(jnp.asarray(HALF_X))),
+        "grad": ("jax.grad of sum(relu(X) * W)",
+                 lambda: jax.grad(lambda x: jnp.sum(relu(x) * jnp.asarray(GRAD_W)))(jnp.asarray(GRAD_X))),
+        "grad_at_zero": ("jax.grad of sum(relu(x)) at x = 0",
+                         lambda: jax.grad(lambda x: jnp.sum(relu(x)))(jnp.asarray(ZEROS))),
+        "jit": ("jax.jit(relu)", lambda: jax.jit(relu)(jnp.asarray(VALUES_X))),
+    }
+
+
 def probe(fns) -> Observations:
-    relu = fns["relu"]
-    obs = Observations()
-    obs.record("values", "relu of a (3, 4, 5) float32 array", lambda: relu(jnp.asarray(VALUES_X)))
-    obs.record("grad", "jax.grad of sum(relu(X) * W)",
-               lambda: jax.grad(lambda x: jnp.sum(relu(x) * jnp.asarray(GRAD_W)))(jnp.asarray(GRAD_X)))
-    obs.record("grad_at_zero", "jax.grad of sum(relu(x)) at x = 0",
-               lambda: jax.grad(lambda x: jnp.sum(relu(x)))(jnp.asarray(ZEROS)))
-    obs.record("jit", "jax.jit(relu)", lambda: jax.jit(relu)(jnp.asarray(VALUES_X)))
-    return obs
+    return observe_calls(calls(fns["relu"]))
 
 
-def _cause(out: np.ndarray) -> str:
-    X = VALUES_X
-    if out.shape == X.shape:
-        if np.allclose(out, np.abs(X)):
-            return "it returns |x|: negative entries must become 0"
-        if np.allclose(out, np.minimum(X, 0)):
-            return "it keeps the negative entries: relu(x) = max(x, 0)"
-        if np.array_equal(out.astype(bool), X > 0) and out.dtype == np.bool_:
-            return "it returns the mask x > 0: multiply it by x, or use jnp.maximum(x, 0)"
-    return "relu(x) = max(x, 0) elementwise, with the input's shape"
+def _leaky(slope: float) -> Mistake:
+    return Mistake(lambda x: jnp.where(x > 0, x, slope * x),
+                   f"negative entries are scaled by a slope ({slope:g}) instead of set to 0: relu is max(x, 0)")
+
+
+MISTAKES = (
+    Mistake(jnp.abs, "it returns |x|: negative entries must become 0"),
+    Mistake(lambda x: jnp.minimum(x, 0), "it keeps the negative entries: relu(x) = max(x, 0)"),
+    Mistake(lambda x: x > 0, "it returns the mask x > 0: multiply it by x, or use jnp.maximum(x, 0)"),
+    Mistake(lambda x: jnp.clip(x, 0, 1), "it also caps the values at 1: relu(x) = max(x, 0) has no upper bound"),
+    Mistake(lambda x: jnp.maximum(x, 0).astype(jnp.int32),
+            "it returns int32 for float input, which truncates the values: keep the input's dtype (no astype(int))"),
+    *(_leaky(slope) for slope in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)),
+    Mistake(lambda x: jax.lax.stop_gradient(jnp.maximum(x, 0)),
+            "its gradient is 0 everywhere, while the derivative of relu is 1 where x > 0: relu is held constant for "
+            "autodiff (stop_gradient, or values computed outside jax.numpy); build it from jnp.maximum or jnp.where"),
+)
+CHECKS = (("relu.values", ("values", "half")), ("relu.grad", ("grad", "grad_at_zero")), ("relu.jit", ("jit",)))
+KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
 
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
-    out = s["values"]
-    problem = compare(out, r["values"], check.rtol, check.atol, "relu of a (3, 4, 5) array")
-    if problem is not None:
-        return failed(f"{problem}: {_cause(np.asarray(out))}")
-    if out.dtype != r["values"].dtype:
-        return failed(f"relu of a float32 array returned {out.dtype}: keep the input's dtype "
-                      "(compare with 0, a Python number, not a float64 or integer array)")
+    """max(x, 0) on float32 and float16 arrays, in the input's dtype."""
+    for key, dtype in (("values", "float32"), ("half", "float16")):
+        verdict = judged(s, r, check, key, f"relu of a {dtype} array", KNOWN,
+                         "relu(x) = max(x, 0) elementwise, with the input's shape")
+        if not verdict.passed:
+            return verdict
+        out = s[key]
+        if out.dtype != r[key].dtype:
+            return failed(f"relu of a {dtype} array returned {out.dtype}: keep the input's dtype (compare with 0, "
+                          "a Python number, or jnp.zeros_like(x), not a float32, float64 or integer array)")
     return passed()
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    problem = compare(s["grad"], r["grad"], check.rtol, check.atol, "jax.grad of sum(relu(X) * W)")
-    if problem is not None:
-        return failed(f"{problem}: the derivative of relu is 1 where x > 0 and 0 where x < 0; build relu from "
-                      "jnp.maximum or jnp.where so JAX can differentiate it")
+    verdict = judged(s, r, check, "grad", "jax.grad of sum(relu(X) * W)", KNOWN,
+                     "the derivative of relu is 1 where x > 0 and 0 where x < 0; build relu from jnp.maximum or "
+                     "jnp.where so JAX can differentiate it")
+    if not verdict.passed:
+        return verdict
     g0 = s["grad_at_zero"]
     if g0.shape != ZEROS.shape or not np.all((g0 >= 0) & (g0 <= 1)):
         return failed(f"jax.grad of relu at exactly 0 gave {np.ravel(g0)[:3]}: a subgradient must lie in [0, 1]")
@@ -73,5 +94,4 @@ def judge_grad(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["jit"], r["values"], check, "jax.jit(relu)",
-                     "under jax.jit, use jnp.maximum or jnp.where rather than Python `if` on values")
+    return jit_verdict(s, r, check, "relu", "relu.values", lambda: KNOWN.explain(s, r, "values"))

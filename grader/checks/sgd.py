@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from . import inputs
-from .common import Observations, ProbeFailed, Verdict, agreement, compare, failed, passed
+from .common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_output
 
 LR, BATCH = 0.1, 4
 
@@ -79,6 +79,16 @@ def probe(fns) -> Observations:
     return obs
 
 
+def _path(update) -> np.ndarray:
+    """The parameters after each of NUM_STEPS steps ``p <- update(p, g)`` (leaf by leaf) on the least-squares loss."""
+    p = jax.tree.map(jnp.asarray, STEPS_INIT)
+    path = []
+    for _ in range(NUM_STEPS):
+        p = jax.tree.map(update, p, jax.grad(_summed_loss)(p))
+        path.append(np.concatenate([np.ravel(p["w"]), np.ravel(p["b"])]))
+    return np.stack(path)
+
+
 def optax_path() -> np.ndarray:
     """The same steps taken by ``optax.sgd(lr / batch_size)`` (optax expects the mean loss's step size)."""
     opt = optax.sgd(LR / BATCH)
@@ -92,31 +102,36 @@ def optax_path() -> np.ndarray:
     return np.stack(path)
 
 
-def _step_cause(s: Observations, key: str) -> str:
-    """Name the usual step-size mistakes by comparing the student's step with p − lr·g/batch_size."""
-    p, g = _tree(40, key), _tree(50, key)
-    leaves_p, leaves_g = jax.tree.leaves(p), jax.tree.leaves(g)
-    try:
-        out = [s[f"{key}.leaf{i}"] for i in range(len(leaves_p))]
-    except Exception:
-        return ""
-    if any(o.shape != lp.shape for o, lp in zip(out, leaves_p)):
-        return ""
-    step = np.concatenate([(lp - o).ravel() for o, lp in zip(out, leaves_p)]).astype(np.float64)
-    grad = np.concatenate([lg.ravel() for lg in leaves_g]).astype(np.float64)
-    for factor, cause in (
-        (LR / BATCH**2, "it divides by the batch size twice: the step is lr * g / batch_size"),
-        (LR, "it does not divide by batch_size: for a summed loss the step is lr * g / batch_size"),
-        (-LR / BATCH, "it steps up the gradient: subtract lr * g / batch_size"),
-        (1.0 / BATCH, "it leaves out the learning rate: the step is lr * g / batch_size"),
-        (LR * BATCH, "it multiplies by batch_size: the step is lr * g / batch_size"),
-        (0.0, "it returns the parameters unchanged"),
-    ):
-        if np.allclose(step, factor * grad, rtol=1e-4, atol=1e-7):
+# The usual wrong steps, each a leaf update (p, g) -> new p, and the feedback that names it.
+WRONG_STEPS = (
+    (lambda p, g: p - LR * g / BATCH**2, "it divides by the batch size twice: the step is lr * g / batch_size"),
+    (lambda p, g: p - LR * g, "it does not divide by batch_size: for a summed loss the step is lr * g / batch_size"),
+    (lambda p, g: p + LR * g / BATCH, "it steps up the gradient: subtract lr * g / batch_size"),
+    (lambda p, g: p - g / BATCH, "it leaves out the learning rate: the step is lr * g / batch_size"),
+    (lambda p, g: p - LR * BATCH * g, "it multiplies by batch_size: the step is lr * g / batch_size"),
+    (lambda p, g: p + 0 * g, "it returns the parameters unchanged"),
+    (lambda p, g: -LR * g / BATCH, "it returns the step, not the updated parameters: return p - lr * g / batch_size"),
+)
+
+
+def _wrong_step(s: Observations, key: str, kind: str) -> str | None:
+    """The cause among WRONG_STEPS that reproduces the student's leaves under ``key`` (sgd on ``_tree(·, kind)``)."""
+    params, grads = jax.tree.leaves(_tree(40, kind)), jax.tree.leaves(_tree(50, kind))
+    if not all(f"{key}.leaf{i}" in s for i in range(len(params))):
+        return None
+    out = [s[f"{key}.leaf{i}"] for i in range(len(params))]
+    for update, cause in WRONG_STEPS:
+        if all(same_output(o, update(p.astype(np.float64), g.astype(np.float64)), atol=1e-7)
+               for o, p, g in zip(out, params, grads)):
             return cause
-    if np.allclose(np.concatenate([o.ravel() for o in out]), -LR / BATCH * grad, rtol=1e-4, atol=1e-7):
-        return "it returns the step, not the updated parameters: return p - lr * g / batch_size"
-    return "every leaf should become p - lr * g / batch_size"
+    return None
+
+
+def _same_cause(cause: str | None, s: Observations) -> str | None:
+    """``cause``, said to be sgd.update's when the dict step shows the same one."""
+    if cause is not None and cause == _wrong_step(s, "dict", "dict"):
+        return f"same cause as sgd.update: {cause}"
+    return cause
 
 
 def _judge_tree(s: Observations, r: Observations, check, key: str, what: str) -> str | None:
@@ -132,31 +147,43 @@ def _judge_tree(s: Observations, r: Observations, check, key: str, what: str) ->
     return None
 
 
+EVERY_LEAF = ("map over every leaf of any pytree with jax.tree.map(lambda p, g: ..., params, grads), which keeps "
+              "lists, tuples and nesting")
+EVERY_STEP = "every leaf should become p - lr * g / batch_size"
+
+
 def judge_update(s: Observations, r: Observations, check) -> Verdict:
     problem = _judge_tree(s, r, check, "dict", "sgd on a dict of parameters")
     if problem is None:
         return passed()
-    cause = _step_cause(s, "dict")
-    return failed(f"{problem}: {cause}" if cause else problem)
+    return failed(f"{problem}: {_wrong_step(s, 'dict', 'dict') or EVERY_STEP}")
 
 
 def judge_pytrees(s: Observations, r: Observations, check) -> Verdict:
+    """Lists, tuples and nested pytrees. A failure on them alone (the dict works) is a dict-only implementation;
+    a wrong step names its cause, and sgd.update's when the dict shows the same one."""
     for kind in KINDS[1:]:
+        what = f"sgd on a {kind} of parameters"
         try:
-            problem = _judge_tree(s, r, check, kind, f"sgd on a {kind} of parameters")
+            problem = _judge_tree(s, r, check, kind, what)
         except ProbeFailed as exc:  # e.g. indexing a list by dict keys
-            problem = str(exc)
-        if problem:
-            return failed(f"{problem}: map over every leaf of any pytree with jax.tree.map(lambda p, g: ..., "
-                          "params, grads), which keeps lists, tuples and nesting")
+            if "dict.structure" not in s:  # the dict failed too: the failure says it all
+                raise
+            return failed(f"{str(exc).rstrip('.')}; sgd on a dict of parameters works, so the code handles dicts "
+                          f"only: {EVERY_LEAF}")
+        if problem is None:
+            continue
+        if problem.startswith(f"{what} returned the structure"):
+            return failed(f"{problem}: {EVERY_LEAF}")
+        return failed(f"{problem}: {_same_cause(_wrong_step(s, kind, kind), s) or EVERY_STEP}")
     return passed()
 
 
 def judge_no_mutation(s: Observations, r: Observations, check) -> Verdict:
     changed_leaf, changed_container, same_object = (bool(v) for v in s["mutation"])
     if changed_leaf:
-        return failed("sgd changed the parameter arrays it was given (an in-place `p -= ...`): build new arrays "
-                      "with p - lr * g / batch_size")
+        return failed("sgd changed the parameter arrays it was given (an in-place write such as `p -= ...` or "
+                      "`p[...] -= ...`): build new arrays with p - lr * g / batch_size")
     if changed_container or same_object:
         return failed("sgd changed the params dict it was given instead of returning a new one: return a new "
                       "pytree, e.g. jax.tree.map(...)")
@@ -167,10 +194,21 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
     problem = _judge_tree(s, r, check, "jit", "jax.jit(sgd)")
     if problem is None:
         return passed()
-    return failed(f"{problem}: under jax.jit, update with jnp operations and no in-place assignment")
+    leaves = range(len(jax.tree.leaves(_tree(40, "dict"))))
+    same = all(f"{k}.leaf{i}" in s for k in ("jit", "dict") for i in leaves) and all(
+        same_output(s[f"jit.leaf{i}"], s[f"dict.leaf{i}"], check.rtol, check.atol) for i in leaves)
+    if not same:
+        return failed(f"{problem}, and sgd without jit gives a different result: under jax.jit the update must "
+                      "depend only on its arguments, through jnp operations (no NumPy conversions or Python state)")
+    cause = _wrong_step(s, "dict", "dict")
+    return failed(f"{problem}, the same result as sgd without jit, so jit works: same cause as sgd.update"
+                  + (f": {cause}" if cause else ""))
 
 
 def judge_matches_optax(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["steps"], optax_path(), check,
-                     f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),",
-                     "each step is p - lr * g / batch_size for a summed loss")
+    what = f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),"
+    problem = compare(s["steps"], optax_path(), check.rtol, check.atol, what)
+    if problem is None:
+        return passed()
+    cause = next((c for update, c in WRONG_STEPS if same_output(s["steps"], _path(update), atol=1e-6)), None)
+    return failed(f"{problem}: {_same_cause(cause, s) or 'each step is p - lr * g / batch_size for a summed loss'}")

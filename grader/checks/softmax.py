@@ -1,7 +1,8 @@
 """Checks of ``softmax(X)``: softmax(X)_j = exp(X_j) / Σ_k exp(X_k) over the last axis.
 
 Stable form: with m = max_k X_k per row, softmax(X)_j = exp(X_j − m) / Σ_k exp(X_k − m), which never
-overflows, keeps rows of any scale, and gives exp(−inf − m) = 0 for masked entries.
+overflows, keeps rows of any scale, and gives exp(−inf − m) = 0 for masked entries. Its gradient,
+∂ softmax_j / ∂ X_k = softmax_j (δ_jk − softmax_k), is 0 wherever softmax_j = 0, a masked entry included.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import inputs
-from .common import (Observations, Verdict, agreement, compare, failed, nonfinite_summary, passed,
-                     shift_invariance)
+from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
+                     observe_calls, passed, shift_invariance)
 
 VALUES_X = inputs.normal(1, (8, 5), scale=2.0)
 CUBE_X = inputs.normal(2, (2, 3, 4), scale=2.0)
@@ -20,99 +21,139 @@ GRAD_X = inputs.normal(3, (6, 4))
 GRAD_W = inputs.normal(4, (6, 4))
 
 
+def _weighted_grad(softmax, X):
+    """∇_X Σ softmax(X) · W, with W the first rows of GRAD_W."""
+    return jax.grad(lambda x: jnp.sum(softmax(x) * jnp.asarray(GRAD_W[: X.shape[0]])))(jnp.asarray(X))
+
+
+def calls(softmax) -> dict:
+    """The probe's calls of ``softmax``: ``{key: (what, thunk)}``."""
+    return {
+        "values": ("softmax of an (8, 5) array", lambda: softmax(jnp.asarray(VALUES_X))),
+        "cube": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(CUBE_X))),
+        "large": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(inputs.LARGE_LOGITS))),
+        "large_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, inputs.LARGE_LOGITS)),
+        "masked": ("softmax of rows mixing -inf with finite entries",
+                   lambda: softmax(jnp.asarray(inputs.MASKED_LOGITS))),
+        "masked_grad": ("jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
+                        lambda: _weighted_grad(softmax, inputs.MASKED_LOGITS)),
+        "scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(inputs.scaled_rows()))),
+        "shifted": ("softmax of the (8, 5) array plus a constant per row",
+                    lambda: softmax(jnp.asarray(VALUES_X + inputs.ROW_SHIFTS))),
+        "grad": ("jax.grad of sum(softmax(X) * W)", lambda: _weighted_grad(softmax, GRAD_X)),
+        "jit": ("jax.jit(softmax)", lambda: jax.jit(softmax)(jnp.asarray(VALUES_X))),
+    }
+
+
 def probe(fns) -> Observations:
-    softmax = fns["softmax"]
-    obs = Observations()
-    obs.record("values", "softmax of an (8, 5) array", lambda: softmax(jnp.asarray(VALUES_X)))
-    obs.record("cube", "softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(CUBE_X)))
-    obs.record("large", "softmax of logits of ±1e4", lambda: softmax(jnp.asarray(inputs.LARGE_LOGITS)))
-    obs.record("large_grad", "jax.grad of softmax at logits of ±1e4",
-               lambda: jax.grad(lambda x: jnp.sum(softmax(x) * jnp.asarray(GRAD_W[:4])))(
-                   jnp.asarray(inputs.LARGE_LOGITS)))
-    obs.record("masked", "softmax of rows mixing -inf with finite entries",
-               lambda: softmax(jnp.asarray(inputs.MASKED_LOGITS)))
-    obs.record("scales", "softmax of rows of very different scales",
-               lambda: softmax(jnp.asarray(inputs.scaled_rows())))
-    obs.record("shifted", "softmax of the (8, 5) array plus a constant per row",
-               lambda: softmax(jnp.asarray(VALUES_X + inputs.ROW_SHIFTS)))
-    obs.record("grad", "jax.grad of sum(softmax(X) * W)",
-               lambda: jax.grad(lambda x: jnp.sum(softmax(x) * jnp.asarray(GRAD_W)))(jnp.asarray(GRAD_X)))
-    obs.record("jit", "jax.jit(softmax)", lambda: jax.jit(softmax)(jnp.asarray(VALUES_X)))
-    return obs
+    return observe_calls(calls(fns["softmax"]))
 
 
-def _wrong_axis_message(out: np.ndarray, X: np.ndarray) -> str | None:
-    """Name the usual normalisation mistakes when ``out`` has the input's shape but wrong values."""
-    if out.shape != X.shape or not np.all(np.isfinite(out)):
-        return None
-    e = np.exp(X.astype(np.float64))
-    if np.allclose(out, e / e.sum(axis=0, keepdims=True), rtol=1e-4, atol=1e-6):
-        return "it normalises over the first axis (columns): sum over the last axis, axis=-1, keepdims=True"
-    if np.allclose(out, e / e.sum(), rtol=1e-4, atol=1e-6):
-        return "it divides by the sum of the whole array: divide each row by its own sum (axis=-1, keepdims=True)"
-    if np.allclose(out, np.exp(X), rtol=1e-4, atol=1e-6):
-        return "it returns exp(X) without dividing by the row sums"
-    if not np.allclose(out.sum(axis=-1), 1.0, atol=1e-4):
-        return "its rows do not sum to 1"
-    return None
+# --- known mistakes (named only where they reproduce the student's observations) ---------------------------
 
+def _shifted_exp(X, axis=-1, stop=False):
+    m = jnp.max(X, axis=axis, keepdims=True)
+    return jnp.exp(X - (jax.lax.stop_gradient(m) if stop else m))
+
+
+NO_KEEPDIMS = ("a row max or row sum lost its last axis (no keepdims=True), so it does not line up with the rows: "
+               "reduce with axis=-1, keepdims=True")
+MISTAKES = (
+    Mistake(lambda X: _shifted_exp(X, 0) / _shifted_exp(X, 0).sum(axis=0, keepdims=True),
+            "it normalises over the first axis (columns): sum over the last axis, axis=-1, keepdims=True"),
+    Mistake(lambda X: _shifted_exp(X, 1) / _shifted_exp(X, 1).sum(axis=1, keepdims=True),
+            "it normalises over axis 1: normalise over the last axis (axis=-1), not axis=1, so any batch shape works",
+            evidence=("cube",)),
+    Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X)),
+            "it divides by the sum of the whole array: divide each row by its own sum (axis=-1, keepdims=True)"),
+    Mistake(jnp.exp, "it returns exp(X) without dividing by the row sums"),
+    Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X), axis=-1), NO_KEEPDIMS),
+    Mistake(lambda X: jnp.exp(X - jnp.max(X, axis=-1)) / jnp.sum(jnp.exp(X - jnp.max(X, axis=-1)), axis=-1),
+            NO_KEEPDIMS),
+    Mistake(lambda X: jnp.exp(X) / jnp.exp(X).sum(axis=-1, keepdims=True),
+            "exp(x) overflows to inf above ~88 in float32, and inf / inf is nan: subtract the row max before exp "
+            "(max over axis=-1, keepdims=True)", evidence=("large",)),
+    Mistake(lambda X: jnp.exp(X - jnp.max(X)) / jnp.exp(X - jnp.max(X)).sum(axis=-1, keepdims=True),
+            "it subtracts the max of the whole array, so every exp of a row far below it underflows to 0 and the row "
+            "is 0 / 0 = nan: subtract each row's own max (max over axis=-1 with keepdims=True)", evidence=("large",)),
+    Mistake(lambda X: _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X))
+            / _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X)).sum(axis=-1, keepdims=True),
+            "it replaces each -inf entry by 0, so a masked entry gets a probability: leave -inf in place, "
+            "exp(-inf - max) is exactly 0 once you subtract the row max (which is finite)", evidence=("masked",)),
+    Mistake(lambda X: _shifted_exp(X, stop=True) / jax.lax.stop_gradient(_shifted_exp(X).sum(axis=-1, keepdims=True)),
+            "it stops the gradient through the row sums: only the max shift may be held constant for autodiff "
+            "(it does not change the value); the sums must stay differentiable", evidence=("grad",)),
+    Mistake(lambda X: jnp.exp(jnp.log(_shifted_exp(X)) - jnp.log(_shifted_exp(X).sum(axis=-1, keepdims=True))),
+            "it takes log of exp(x - max), which is log(0) where exp underflows or the entry is -inf; the gradient "
+            "of log at 0 is infinite and times 0 gives nan: return exp(x - max) / its row sum directly",
+            evidence=("large_grad",)),
+)
+CHECKS = (("softmax.values", ("values",)), ("softmax.last_axis", ("cube",)),
+          ("softmax.stability.large_logits", ("large", "large_grad")),
+          ("softmax.stability.neg_inf", ("masked", "masked_grad")), ("softmax.stability.row_scales", ("scales",)),
+          ("softmax.shift_invariance", ("shifted",)), ("softmax.grad", ("grad",)), ("softmax.jit", ("jit",)))
+KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
+
+
+# --- judges ------------------------------------------------------------------------------------------------
 
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
-    out = s["values"]
+    out = KNOWN.observed(s, r, "values")
     problem = compare(out, r["values"], check.rtol, check.atol, "softmax of an (8, 5) array")
     if problem is None:
         return passed()
-    cause = _wrong_axis_message(np.asarray(out, np.float64), VALUES_X)
-    if out.shape != VALUES_X.shape:
+    cause = KNOWN.explain(s, r, "values")
+    if cause is None and out.shape != VALUES_X.shape:
         cause = "softmax must return an array of the input's shape (use keepdims=True when summing)"
-    return failed(f"{problem}: {cause}" if cause else
-                  f"{problem}: softmax(X)_j = exp(X_j) / sum_k exp(X_k), taken over the last axis")
+    if cause is None and np.all(np.isfinite(out)) and not np.allclose(np.sum(out, axis=-1), 1.0, atol=1e-4):
+        cause = "its rows do not sum to 1: softmax(X)_j = exp(X_j) / sum_k exp(X_k), taken over the last axis"
+    return failed(f"{problem}: {cause or 'softmax(X)_j = exp(X_j) / sum_k exp(X_k), taken over the last axis'}")
 
 
 def judge_last_axis(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["cube"], r["cube"], check, "softmax of a (2, 3, 4) array",
-                     "normalise over the last axis (axis=-1), not axis=1, so any batch shape works")
+    return judged(s, r, check, "cube", "softmax of a (2, 3, 4) array", KNOWN,
+                  "normalise over the last axis (axis=-1), so any batch shape works")
 
 
 def judge_large(s: Observations, r: Observations, check) -> Verdict:
-    out = s["large"]
-    problem = compare(out, r["large"], check.rtol, check.atol, "softmax of logits of ±1e4")
-    if problem is None:
-        grad = s["large_grad"]
-        bad = nonfinite_summary(grad)
-        if bad:
-            return failed(f"jax.grad of softmax at logits of ±1e4 contains {bad}: compute it from the "
-                          "max-shifted logits so no exp overflows")
-        return passed()
-    if nonfinite_summary(out):
-        return failed(f"softmax returned {nonfinite_summary(out)} for logits of 1e4 (exp overflows above ~88 in "
-                      "float32): subtract the row max before exp")
-    return failed(f"{problem}: subtract the row max before exp, then normalise")
+    """Value and gradient at logits of ±1e4 (the gradient within the check's tolerances of the reference's)."""
+    verdict = judged(s, r, check, "large", "softmax of logits of ±1e4", KNOWN,
+                     "subtract each row's max before exp, so no exp overflows (above ~88) or underflows a whole row")
+    if not verdict.passed:
+        return verdict
+    return judged(s, r, check, "large_grad", "jax.grad of softmax at logits of ±1e4", KNOWN,
+                  "the gradient is softmax_j (δ_jk - softmax_k); compute softmax from the max-shifted logits with "
+                  "differentiable jnp operations (stop_gradient only on the max)")
 
 
 def judge_masked(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["masked"], r["masked"], check, "softmax of rows mixing -inf with finite entries",
-                     "a -inf entry must get probability 0 and the finite ones must still sum to 1; shift by the "
-                     "row max (which is finite) rather than replacing -inf")
+    """Rows with -inf entries: probability 0 there, and a finite gradient that is 0 there too."""
+    verdict = judged(s, r, check, "masked", "softmax of rows mixing -inf with finite entries", KNOWN,
+                     "a -inf entry must get probability 0 and the finite ones must still sum to 1; subtract the row "
+                     "max (which is finite) before exp")
+    if not verdict.passed:
+        return verdict
+    return judged(s, r, check, "masked_grad", "jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
+                  KNOWN, "the gradient softmax_j (δ_jk - softmax_k) is finite, and 0 at a -inf entry, whose "
+                  "probability is 0 whatever the other entries do: build softmax from exp(x - max) and its row sum")
 
 
 def judge_scales(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["scales"], r["scales"], check, "softmax of rows of very different scales",
-                     "subtract each row's own max (max over axis=-1 with keepdims=True), not the max of the whole "
-                     "array, which underflows the small rows to 0/0")
+    return judged(s, r, check, "scales", "softmax of rows of very different scales", KNOWN,
+                  "each row must be normalised on its own: subtract each row's own max (axis=-1, keepdims=True) "
+                  "before exp, then divide by the row's sum")
 
 
 def judge_shift(s: Observations, r: Observations, check) -> Verdict:
-    return shift_invariance(s, check, "softmax", "softmax of an (8, 5) array",
+    return shift_invariance(s, r, check, "softmax", "softmax of an (8, 5) array", KNOWN,
                             "softmax is unchanged by adding a constant to a row; normalise within each row")
 
 
 def judge_grad(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["grad"], r["grad"], check, "jax.grad of sum(softmax(X) * W)",
-                     "build softmax only from differentiable jnp operations (and keep stop_gradient to the max "
-                     "shift, which does not change the value)")
+    return judged(s, r, check, "grad", "jax.grad of sum(softmax(X) * W)", KNOWN,
+                  "build softmax only from differentiable jnp operations (stop_gradient may hold only the max "
+                  "shift, which does not change the value)")
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    return agreement(s["jit"], r["values"], check, "jax.jit(softmax)",
-                     "under jax.jit, use jnp operations and no Python control flow on array values")
+    return jit_verdict(s, r, check, "softmax", "softmax.values", lambda: KNOWN.explain(s, r, "values"))

@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import datasets, trusted
 from ..training import TrainingError, minibatch_sgd
-from .common import Observations, Verdict, failed, passed
+from .common import Observations, Verdict, failed, nonfinite_summary, passed
 
 SEED = 0
 
@@ -112,6 +112,7 @@ def _outputs(trained, suffix: str = "") -> dict:
     out = {f"{k}{suffix}": v for k, v in trained.params.items()}
     out.update({f"epochs.{k}{suffix}": v for k, v in trained.by_epoch.items()})
     out[f"train_loss{suffix}"] = trained.train_loss
+    out[f"empty_batches{suffix}"] = np.array(trained.empty_batches)
     return out
 
 
@@ -203,8 +204,23 @@ def _finite(*arrays) -> bool:
     return all(np.all(np.isfinite(np.asarray(a, np.float64))) for a in arrays)
 
 
-DIVERGED = "the parameters became nan/inf (training diverged): look for a step that is too large (sgd not " \
-           "dividing by batch_size) or a loss that overflows"
+def divergence(s: Observations, params: tuple[str, ...], suffix: str = "") -> str | None:
+    """What the run shows when it went wrong numerically: the first epoch whose training loss was nan or inf,
+    and whether the final parameters are; ``None`` when both are finite."""
+    loss = np.asarray(s[f"train_loss{suffix}"], np.float64)
+    bad = np.flatnonzero(~np.isfinite(loss))
+    finite_params = _finite(*(s[k + suffix] for k in params))
+    if not len(bad) and finite_params:
+        return None
+    kind = nonfinite_summary(loss[bad]) if len(bad) else ""
+    text = f"the training loss was {kind} from epoch {bad[0] + 1}" if len(bad) else "the training loss stayed finite"
+    return text + (" (training diverged)" if finite_params else
+                   " and the parameters became nan/inf (training diverged)")
+
+
+def _empty_batches(s: Observations, suffix: str = "") -> int:
+    key = f"empty_batches{suffix}"
+    return int(s[key]) if key in s else 0
 
 
 def parameter_error(w, b) -> float:
@@ -221,13 +237,21 @@ def judge_linear_regression(s: Observations, r: Observations, check) -> Verdict:
     w, b = s["w"], s["b"]
     if np.asarray(w).size != 2 or np.asarray(b).size != 1:
         return failed(f"training returned w of shape {np.shape(w)} and b of shape {np.shape(b)}")
+    diverged = divergence(s, ("w", "b"))
+    if diverged and _empty_batches(s):
+        cause = ("data_iter yielded an empty batch (0 examples), and a step divides by the batch size, 0: data_iter "
+                 "must stop when the examples run out")
+    else:
+        cause = "look for a step that is too large (sgd not dividing by batch_size) or a loss that overflows"
     if not _finite(w, b):
-        return failed(DIVERGED)
+        return failed(f"{diverged}: {cause}")
     err = linear_regression_error(s)
     msg = (f"recovered w = {np.round(np.ravel(w), 4).tolist()}, b = {float(np.ravel(b)[0]):.4f}; "
            f"largest error {err:.2g} (threshold {check.threshold:g})")
     if err <= check.threshold:
         return passed(msg)
+    if diverged:
+        return failed(f"{diverged}; {msg}: {cause}")
     return failed(msg + ": the parameters did not converge; check that sgd takes p - lr * g / batch_size "
                   "and that data_iter covers every example each epoch")
 
@@ -258,9 +282,9 @@ def _threshold_text(check) -> str:
 
 def _judge_classifier(task: str, s: Observations, check) -> Verdict:
     keys = ("W1", "b1", "W2", "b2") if task == "mlp" else ("W", "b")
-    arrays = [s[k] for k in keys]
-    if not _finite(*arrays):
-        return failed(DIVERGED)
+    diverged = divergence(s, keys)
+    if diverged and not _finite(*(s[k] for k in keys)):
+        return failed(f"{diverged}: the gradient of the loss was not finite")
     try:
         acc = classifier_accuracy(task, s, check.data)
     except Exception as exc:  # wrong shapes from a broken sgd
@@ -268,7 +292,8 @@ def _judge_classifier(task: str, s: Observations, check) -> Verdict:
     msg = f"test accuracy {acc:.3f} on {check.data.name} ({_threshold_text(check)})"
     if acc >= check.threshold:
         return passed(msg)
-    return failed(msg + ": the model did not learn; the failing checks of the parts it uses name the likely bug")
+    return failed((f"{diverged}; " if diverged else "") + msg
+                  + ": the model did not learn; the failing checks of the parts it uses name the likely bug")
 
 
 def judge_softmax_regression(s: Observations, r: Observations, check) -> Verdict:
@@ -297,11 +322,14 @@ def weight_decay_test_losses(s: Observations) -> tuple[float, float]:
 
 
 def judge_weight_decay(s: Observations, r: Observations, check) -> Verdict:
-    if not _finite(s["w0"], s["w3"], s["b0"], s["b3"]):
-        return failed(DIVERGED)
+    diverged = {lambd: divergence(s, ("w", "b"), str(lambd)) for lambd in (0, 3)}
+    for lambd, text in diverged.items():
+        if not _finite(s[f"w{lambd}"], s[f"b{lambd}"]):
+            return failed(f"with λ = {lambd}, {text}: look for a penalty whose value or gradient overflows")
     loss0, loss3 = weight_decay_test_losses(s)
     msg = f"test loss {loss0:.3g} with λ = 0 and {loss3:.3g} with λ = 3 (threshold {check.threshold:g})"
     if loss3 <= check.threshold and loss3 < loss0:
         return passed(msg)
+    msg = "; ".join([f"with λ = {lambd}, {text}" for lambd, text in diverged.items() if text] + [msg])
     return failed(msg + ": weight decay should pull w towards 0 and lower the test loss; check that l2_penalty "
                   "is sum(w ** 2) / 2, with a gradient of w")
