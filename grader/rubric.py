@@ -131,8 +131,8 @@ CHECKS: tuple[Check, ...] = (
        **VALUE_TOL),
     _c("softmax.stability.large_logits", "softmax", 4, softmax.judge_large,
        "finite and correct for logits of ±1e4 (value and gradient)", rtol=1e-3, atol=1e-3),
-    _c("softmax.stability.neg_inf", "softmax", 2, softmax.judge_masked, "rows mixing -inf with finite entries",
-       **VALUE_TOL),
+    _c("softmax.stability.neg_inf", "softmax", 2, softmax.judge_masked,
+       "rows mixing -inf with finite entries (value and gradient)", **VALUE_TOL),
     _c("softmax.stability.row_scales", "softmax", 2, softmax.judge_scales, "rows of very different scales",
        **VALUE_TOL),
     _c("softmax.shift_invariance", "softmax", 1, softmax.judge_shift, "unchanged by a constant added to a row",
@@ -160,11 +160,13 @@ CHECKS: tuple[Check, ...] = (
     _c("sgd.matches_optax", "sgd", 2, sgd.judge_matches_optax, "several steps agree with optax.sgd(lr / batch_size)",
        rtol=1e-5, atol=1e-5),
     # relu — 7
-    _c("relu.values", "relu", 3, relu.judge_values, "max(x, 0) with the input's shape and dtype", rtol=0, atol=0),
+    _c("relu.values", "relu", 3, relu.judge_values, "max(x, 0) with the input's shape and dtype (float32, float16)",
+       rtol=0, atol=0),
     _c("relu.grad", "relu", 3, relu.judge_grad, "jax.grad is 0 / 1 away from 0 and in [0, 1] at 0", rtol=0, atol=0),
     _c("relu.jit", "relu", 1, relu.judge_jit, "works under jax.jit", rtol=0, atol=0),
     # l2_penalty — 7
-    _c("l2_penalty.values", "l2_penalty", 4, l2_penalty.judge_values, "scalar sum(w ** 2) / 2", **VALUE_TOL),
+    _c("l2_penalty.values", "l2_penalty", 4, l2_penalty.judge_values, "sum(w ** 2) / 2, a scalar of shape ()",
+       **VALUE_TOL),
     _c("l2_penalty.grad", "l2_penalty", 2, l2_penalty.judge_grad, "jax.grad is w", **GRAD_TOL),
     _c("l2_penalty.jit", "l2_penalty", 1, l2_penalty.judge_jit, "works under jax.jit", **VALUE_TOL),
     # training with the student's parts — 22
