@@ -129,7 +129,8 @@ def grade_one(argv: list[str]) -> int:
         probes = rubric.with_figure_probes(probes)
     progress = Progress(not args.quiet)
     progress.show(f"grading {path}")
-    result, run = grading.grade_submission(path, reference, _limits(args),
+    limits = dataclasses.replace(_limits(args), lanes=sandbox.idle_lanes())  # one submission: both cores if idle
+    result, run = grading.grade_submission(path, reference, limits,
                                            progress=lambda kind, name: progress.show(f"checking {name}"),
                                            probes=probes, data=data, require_isolation=args.require_isolation)
     figures_failed = None

@@ -215,11 +215,21 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
     reference_obs = reference_observations(reference, probes, data)
+    prepare_judges(probes, data)
     thread.join()
     if "error" in box:
         raise box["error"]
     run = box["run"]
     return judge_submission(directory, run, reference_obs, probes, data), run
+
+
+def prepare_judges(probes: Iterable[str], data: datasets.DataSpec = datasets.DIGITS) -> None:
+    """Compute what the judges of ``probes`` need that no student decides (the classification set's test split,
+    the weight-decay data, optax's path), so it is ready before the child is done (see :attr:`rubric.Probe.prepare`)."""
+    for name in probes:
+        prepare = rubric.ALL_PROBES[name].prepare
+        if prepare is not None:
+            prepare(data)
 
 
 def run_time_shortcut_message(function: str, names: list[str]) -> str:

@@ -200,7 +200,7 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
 
     Raises :class:`SandboxGradeError` when the sandbox cannot run.
     """
-    from . import grading, rubric
+    from . import grading, rubric, sandbox
 
     functions = notebook_functions(notebook_id)
     probes = rubric.probes_for_functions(functions)
@@ -210,7 +210,8 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
         kwargs = {"require_isolation": True} if require_isolation else {}
         try:
             with _no_reference_disk_cache():
-                result, run = grading.grade_submission(folder, probes=probes, **kwargs)
+                result, run = grading.grade_submission(folder, limits=sandbox.Limits(lanes=sandbox.idle_lanes()),
+                                                       probes=probes, **kwargs)
         except Exception as exc:
             raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {type(exc).__name__}: {exc}") \
                 from exc

@@ -99,7 +99,8 @@ def grading(request) -> GradingSession:
     key = (directory, reference)
     if key not in sessions:
         seconds = request.config.getoption("time_limit")
-        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds)
+        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds,
+                                     lanes=sandbox.idle_lanes())
         sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits,
                                        request.config.getoption("report_dir"))
     return sessions[key]

@@ -59,24 +59,29 @@ class Probe:
     uses: tuple[str, ...]
     run: Callable
     needs_data: bool = False  # ``run(functions, data=DataSpec)``: trains on the chosen classification set
+    seconds: float = 0.5      # its time in a child on a 2-core box, compilation cache warm: to split the probes
+    prepare: Callable | None = None  # ``prepare(data)``: what its judges compute that no student decides (cached)
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in (
-    Probe("data_iter", ("data_iter",), data_iter.probe),
-    Probe("softmax", ("softmax",), softmax.probe),
-    Probe("cross_entropy", ("cross_entropy",), cross_entropy.probe),
-    Probe("sgd", ("sgd",), sgd.probe),
-    Probe("relu", ("relu",), relu.probe),
-    Probe("l2_penalty", ("l2_penalty",), l2_penalty.probe),
-    Probe("linear_regression", ("data_iter", "sgd"), training.probe_linear_regression),
-    Probe("softmax_regression", ("cross_entropy",), training.probe_softmax_regression, needs_data=True),
-    Probe("mlp", ("relu",), training.probe_mlp, needs_data=True),
-    Probe("weight_decay", ("l2_penalty",), training.probe_weight_decay),
+    Probe("data_iter", ("data_iter",), data_iter.probe, seconds=0.5),
+    Probe("softmax", ("softmax",), softmax.probe, seconds=0.7),
+    Probe("cross_entropy", ("cross_entropy",), cross_entropy.probe, seconds=0.5),
+    Probe("sgd", ("sgd",), sgd.probe, seconds=0.3, prepare=lambda data: sgd.optax_path()),
+    Probe("relu", ("relu",), relu.probe, seconds=0.2),
+    Probe("l2_penalty", ("l2_penalty",), l2_penalty.probe, seconds=0.1),
+    Probe("linear_regression", ("data_iter", "sgd"), training.probe_linear_regression, seconds=0.5),
+    Probe("softmax_regression", ("cross_entropy",), training.probe_softmax_regression, needs_data=True,
+          seconds=1.4, prepare=lambda data: data.load()),
+    Probe("mlp", ("relu",), training.probe_mlp, needs_data=True, seconds=0.8,
+          prepare=lambda data: data.load()),
+    Probe("weight_decay", ("l2_penalty",), training.probe_weight_decay, seconds=1.3,
+          prepare=lambda data: training.weight_decay_data()),
 )}
 
 # Probes no check judges: they only feed the figures of ``grade --report-dir``.
 FIGURE_PROBES: dict[str, Probe] = {p.name: p for p in (
-    Probe("polynomial", ("data_iter", "sgd"), polynomial.probe),
+    Probe("polynomial", ("data_iter", "sgd"), polynomial.probe, seconds=1.5),
 )}
 ALL_PROBES: dict[str, Probe] = {**PROBES, **FIGURE_PROBES}
 

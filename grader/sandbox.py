@@ -18,6 +18,7 @@ double fork) are re-parented to it and ended too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import dataclasses
 import json
@@ -51,6 +52,7 @@ class Limits:
     memory_bytes: int = 8 << 30       # address space (JAX on the CPU runs in 8 GiB)
     cpu_seconds: int = 3600           # CPU time of one child
     output_bytes: int = 16 << 20      # the largest file the child may write, its stdout/stderr included
+    lanes: int = 1                    # children probing this submission side by side (see idle_lanes)
 
 
 @dataclasses.dataclass
@@ -62,6 +64,13 @@ class SandboxRun:
     shortcuts: dict[str, list[str]]
     notes: list[str]
     layers: confine.Layers
+
+    def add_findings(self, shortcuts: dict[str, list[str]], notes: list[str]) -> None:
+        """Add another child's tripwire hits and review notes to this run's, without repeats."""
+        for function, names in shortcuts.items():
+            mine = self.shortcuts.setdefault(function, [])
+            mine += [n for n in names if n not in mine]
+        self.notes += [n for n in notes if n not in self.notes]
 
 
 class SandboxError(RuntimeError):
@@ -253,22 +262,45 @@ def _protected_paths(directory: Path) -> list[str]:
     return [str(GRADER_DIR.parent), str(directory), str(directory.parent), cache, tempfile.gettempdir()]
 
 
+def idle_lanes(most: int = 2) -> int:
+    """How many children one submission may use side by side now: up to ``most``, one per core that the last
+    minute's load leaves free (at least one). A lone ``grade`` on an idle 2-core machine gets 2; a batch, a
+    busy machine or a single core gets 1."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = float(cores)
+    return max(1, min(most, cores, int(cores - busy + 0.5)))
+
+
+def split_probes(probes: list[str], lanes: int) -> list[list[str]]:
+    """``probes`` in at most ``lanes`` groups of about equal cost (:attr:`rubric.Probe.seconds`), longest first
+    to the least loaded group; each group keeps the rubric's order."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(lanes, len(probes))))]
+    load = [0.0] * len(groups)
+    for name in sorted(probes, key=lambda p: -rubric.ALL_PROBES[p].seconds):
+        k = load.index(min(load))
+        groups[k].append(name)
+        load[k] += rubric.ALL_PROBES[name].seconds
+    return [[p for p in probes if p in group] for group in groups if group]
+
+
 def run_probes(directory: str | Path, probes: list[str] | None = None, limits: Limits = Limits(),
                progress: Callable[[str, str], None] | None = None,
                data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False) -> SandboxRun:
     """Probe the submission in ``directory`` in confined children; see the module docstring.
 
-    ``require_isolation``: raise :class:`SandboxError` unless every confinement layer is available.
+    With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
+    running side by side, each with its own home and its own restarts; the observations do not depend on the
+    split. ``require_isolation``: raise :class:`SandboxError` unless every confinement layer is available.
     """
     _become_subreaper()
     layers = confine.available()
     if require_isolation and not layers.complete:
         raise SandboxError(f"full isolation was required, but this machine offers only: {layers.describe()}")
     probes = list(rubric.PROBES) if probes is None else list(probes)
-    observations: dict[str, Observations] = {}
-    broken: dict[str, str] = {}
-    shortcuts: dict[str, list[str]] = {}
-    notes: list[str] = []
+    run = SandboxRun({}, {}, [], layers)
     budget = wire.Budget(wire.DEFAULT_BUDGET)
     source = Path(directory).resolve()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -279,31 +311,62 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         cache = compile_cache.ready_directory()
         if cache is not None:
             read.append(str(cache))
+        lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress)
+        groups = split_probes(probes, limits.lanes)
+        if len(groups) == 1:
+            parts = [lane.run(0, groups[0])]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(len(groups), thread_name_prefix="lane") as pool:
+                parts = list(pool.map(lane.run, range(len(groups)), groups))
+    for part in parts:
+        run.observations.update(part.observations)
+        run.add_findings(part.shortcuts, part.notes)
+    run.observations = {p: run.observations[p] for p in probes}
+    return run
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lane:
+    """What every child of one submission shares; :meth:`run` takes one group of probes through children."""
+
+    tmp: Path
+    layers: confine.Layers
+    read: list[str]
+    protected: list[str]
+    limits: Limits
+    data: datasets.DataSpec
+    budget: wire.Budget
+    cache: Path | None
+    progress: Callable[[str, str], None] | None
+
+    def run(self, lane: int, probes: list[str]) -> SandboxRun:
+        """Children one after another until every probe of ``probes`` has its observations: a child that dies
+        or overruns costs the probe it was on, and the next child takes the rest."""
+        out = SandboxRun({}, {}, [], self.layers)
+        broken: dict[str, str] = {}
         remaining, attempt = list(probes), 0
         while remaining:
-            before = (len(observations), len(broken))
-            home = tmp / f"home{attempt}"
+            before = (len(out.observations), len(broken))
+            home = self.tmp / f"home{lane}-{attempt}"
             home.mkdir()
-            policy = confine.make_policy(layers, read, [str(home)], _protected_paths(source))
-            child = _Child(tmp, home, attempt, policy, limits, data, budget, cache)
-            child.run(remaining, broken, observations, progress)
-            for function, names in child.shortcuts.items():
-                shortcuts.setdefault(function, [])
-                shortcuts[function] += [n for n in names if n not in shortcuts[function]]
-            notes += [n for n in child.notes if n not in notes]
-            remaining = [p for p in remaining if p not in observations]
+            policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected)
+            child = _Child(self.tmp, home, f"{lane}-{attempt}", policy, self.limits, self.data, self.budget,
+                           self.cache)
+            child.run(remaining, broken, out.observations, self.progress)
+            out.add_findings(child.shortcuts, child.notes)
+            remaining = [p for p in remaining if p not in out.observations]
             attempt += 1
-            if remaining and (len(observations), len(broken)) == before:  # no progress: do not retry forever
+            if remaining and (len(out.observations), len(broken)) == before:  # no progress: do not retry forever
                 for p in remaining:
-                    observations[p] = _failed(f"the grading process stopped before checking {p}")
+                    out.observations[p] = _failed(f"the grading process stopped before checking {p}")
                 break
-    return SandboxRun(observations, shortcuts, notes, layers)
+        return out
 
 
 class _Child:
     """One confined child: started, read until it finishes, dies or overruns, then ended with its tree."""
 
-    def __init__(self, tmp: Path, home: Path, attempt: int, policy: confine.Policy, limits: Limits,
+    def __init__(self, tmp: Path, home: Path, attempt: str, policy: confine.Policy, limits: Limits,
                  data: datasets.DataSpec, budget: wire.Budget, cache: Path | None):
         self.tmp, self.home, self.attempt, self.policy = tmp, home, attempt, policy
         self.limits, self.data, self.budget, self.cache = limits, data, budget, cache

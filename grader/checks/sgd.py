@@ -6,6 +6,8 @@ that of the mean, so the step divides by batch_size once. The result is a new py
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -89,8 +91,10 @@ def _path(update) -> np.ndarray:
     return np.stack(path)
 
 
+@functools.lru_cache(maxsize=1)
 def optax_path() -> np.ndarray:
-    """The same steps taken by ``optax.sgd(lr / batch_size)`` (optax expects the mean loss's step size)."""
+    """The same steps taken by ``optax.sgd(lr / batch_size)`` (optax expects the mean loss's step size);
+    computed once per process."""
     opt = optax.sgd(LR / BATCH)
     p = jax.tree.map(jnp.asarray, STEPS_INIT)
     state = opt.init(p)
@@ -99,7 +103,9 @@ def optax_path() -> np.ndarray:
         updates, state = opt.update(jax.grad(_summed_loss)(p), state, p)
         p = optax.apply_updates(p, updates)
         path.append(np.concatenate([np.ravel(p["w"]), np.ravel(p["b"])]))
-    return np.stack(path)
+    path = np.stack(path)
+    path.flags.writeable = False
+    return path
 
 
 # The usual wrong steps, each a leaf update (p, g) -> new p, and the feedback that names it.
