@@ -38,16 +38,29 @@ def _plot_series(ax, epochs: np.ndarray, values: np.ndarray, label: str, color: 
     ax.plot(epochs, values, label=label, **style)
 
 
+def _same_curve(a, b) -> bool:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True))
+
+
 def _draw_panel(ax, runs: list[tuple[str, Panel]]) -> None:
-    """Draw one metric for every run (``[(who, panel)]``; the first is solid, the rest and the reference dashed)."""
+    """Draw one metric for every run (``[(who, panel)]``; the first is solid, the rest and the reference dashed).
+
+    A dashed series equal to the first run's would hide under it while the legend listed it: it is not drawn,
+    and the first run's line is labelled for both (``you = reference: test acc``)."""
     panel = runs[0][1]
     positive = True
+    first = runs[0][1]
     for i, (who, p) in enumerate(runs):
         for label, values in p.series.items():
             values = np.asarray(values, np.float64)
+            if i > 0 and label in first.series and _same_curve(values, first.series[label]):
+                continue  # drawn as the first run's line
+            names = [who] + ([w for w, q in runs[1:] if label in q.series and _same_curve(values, q.series[label])]
+                             if i == 0 else [])
             positive &= bool(np.all(values[np.isfinite(values)] > 0))
             epochs = np.arange(1, len(values) + 1)
-            name = f"{who}: {label}" if who else label
+            name = f"{' = '.join(names)}: {label}" if who else label
             _plot_series(ax, epochs, values, name, COLORS.get(label, "tab:green"), dashed=i > 0 or who == "reference")
     if panel.threshold is not None:
         ax.axhline(panel.threshold, color="tab:red", linestyle=":", linewidth=1.2, label="pass line")

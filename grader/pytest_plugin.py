@@ -7,7 +7,9 @@ the terminal summary prints ``Score: X/Y`` with the points of each function; wit
 training curves of the graded sections are drawn there too, as ``grade --report-dir`` draws them.
 
 Grading goes through the same sandboxed child and judges as the ``grade`` command, so both give the same
-points. Only the probes of the selected tests run: ``pytest exercises/ -k softmax`` only probes softmax.
+points. Only the probes of the selected tests run: ``pytest exercises/ --only softmax`` only probes softmax
+(``-k`` selects by check id too, but ``-k softmax`` also matches the softmax regression training, which tests
+``cross_entropy``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from . import grading as _grading
-from . import rubric, sandbox
-from .result import CheckResult, Result, score_table
+from . import report, rubric, sandbox
+from .result import CheckResult, Result
 
 _SESSIONS = pytest.StashKey[dict]()
 
@@ -38,6 +40,40 @@ def pytest_addoption(parser):
                     help="wall time for one function's checks or one training task (default 60)")
     group.addoption("--report-dir", default=None, metavar="DIR",
                     help="also draw the training curves (yours beside the reference's) and report.md into DIR")
+    group.addoption("--only", default=None, metavar="FUNCTIONS", type=_functions,
+                    help="comma-separated functions: run only their checks and the trainings that use them "
+                         "(--only cross_entropy runs the softmax regression training too)")
+
+
+def _functions(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in rubric.STUDENT_FUNCTIONS]
+    if unknown or not names:
+        raise pytest.UsageError(f"--only: unknown function(s) {unknown}; choose from {', '.join(rubric.STUDENT_FUNCTIONS)}")
+    return names
+
+
+def _tested_functions(check: rubric.Check) -> tuple[str, ...]:
+    """The student functions a check tests: its own target, or the functions its training uses."""
+    return (check.target,) if check.target in rubric.STUDENT_FUNCTIONS else rubric.PROBES[check.probe].uses
+
+
+def _check_of(item) -> rubric.Check | None:
+    return rubric.BY_ID.get(getattr(getattr(item, "callspec", None), "params", {}).get("check_id"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """``--only``: deselect the grading tests of the other functions."""
+    only = config.getoption("only")
+    if not only:
+        return
+    keep, drop = [], []
+    for item in items:
+        check = _check_of(item)
+        (drop if check is not None and not set(_tested_functions(check)) & set(only) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_configure(config):
@@ -81,7 +117,7 @@ def _selected_probes(session) -> list[str]:
     """The probes that the selected grading tests need (a training check also needs its parts' probes)."""
     wanted = set()
     for item in session.items:
-        check = rubric.BY_ID.get(getattr(getattr(item, "callspec", None), "params", {}).get("check_id"))
+        check = _check_of(item)
         if check is not None:
             wanted.add(check.probe)
             if check.target not in rubric.STUDENT_FUNCTIONS:
@@ -113,12 +149,15 @@ def assert_check_passes(grading: GradingSession, check_id: str) -> None:
         pytest.fail(f"{r.id} ({r.points:g}/{r.max_points:g} points): {r.message}", pytrace=False)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The score block comes last, below pytest's list of failed tests (the hook wraps pytest's own summary)."""
+    yield
     for (directory, _), session in config.stash.get(_SESSIONS, {}).items():
         if not session.results:
             continue
         terminalreporter.section(f"grading {directory.name}/")
-        terminalreporter.write_line(score_table(session.result()))
+        terminalreporter.write_line(report.summary(session.result()))
         if session.report_dir:
             try:
                 terminalreporter.write_line(f"figures and report: {session.write_figures()}")

@@ -276,7 +276,8 @@ def student_readme() -> str:
         ```bash
         python3 -m pip install -e .       # Python 3.11 or newer: the grader and its pinned dependencies
         pytest exercises/                 # every check; the summary prints your score per function
-        pytest exercises/ -k softmax      # the checks of one function
+        pytest exercises/ --only softmax  # the checks of one function (and the training that uses it)
+        python -m exercises.mlp           # run one section: its training prints the loss per epoch
         grade exercises/                  # the whole report, as the autograder prints it
         ```
 

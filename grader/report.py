@@ -40,8 +40,43 @@ def text(result: Result, color: bool = False) -> str:
             if not c.passed:
                 lines.append(f"        {c.message}")
         lines.append("")
-    lines += _trailer(result)
+    step = fix_first(result)
+    lines += ([step, ""] if step else []) + _trailer(result)
     return "\n".join(lines)
+
+
+def fix_first(result: Result) -> str | None:
+    """What to work on next: the first student function (in rubric order) that lost points, with its first failed
+    check's feedback; when every function is right, the first failed training. ``None`` at full marks."""
+    failed = [c for c in result.checks if not c.passed]
+    own = [c for c in failed if c.target in rubric.STUDENT_FUNCTIONS]
+    if own:
+        c = own[0]
+        return f"Fix first: {c.target} ({c.id}): {c.message}"
+    if failed:
+        c = failed[0]
+        return f"Fix first: the {c.target.replace('_', ' ')} training ({c.id}): {c.message}"
+    return None
+
+
+def summary(result: Result) -> str:
+    """The score, the points of each function and of each training (naming the functions it trains with), and
+    what to fix first: the block that ends ``pytest exercises/``."""
+    targets = result.by_target()
+    uses = {t: " + ".join(rubric.PROBES[t].uses) for t in targets if t in rubric.PROBES
+            and t not in rubric.STUDENT_FUNCTIONS}
+    names = {t: f"{t.replace('_', ' ')} (with your {uses[t]})" if t in uses else t for t in targets}
+    width = max((len(n) for n in names.values()), default=0)
+    lines = [f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"]
+    for heading, group in (("your functions", [t for t in targets if t not in uses]),
+                           ("trainings with your functions", [t for t in targets if t in uses])):
+        if group:
+            lines.append(f"  {heading}:")
+        for t in group:
+            pts, mx = targets[t]
+            lines.append(f"    {'ok' if pts >= mx else '  '} {names[t]:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
+    step = fix_first(result)
+    return "\n".join(lines + ([step] if step else []))
 
 
 def _trailer(result: Result, bullet: str = "  ") -> list[str]:

@@ -62,13 +62,3 @@ class Result:
 
 def fmt_points(x: float) -> str:
     return f"{x:g}"
-
-
-def score_table(result: Result) -> str:
-    """``Score: 37/100`` followed by one line per function or training task."""
-    lines = [f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"]
-    width = max(len(t) for t in result.by_target()) if result.checks else 0
-    for target, (pts, mx) in result.by_target().items():
-        mark = "ok" if pts >= mx else "  "
-        lines.append(f"  {mark} {target:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
-    return "\n".join(lines)

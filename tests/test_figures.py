@@ -48,21 +48,31 @@ def polynomial_obs():
 
 @pytest.mark.parametrize("check_id", list(TRAINING_FIGURES))
 def test_training_figure_draws_both_runs_per_panel(reference_obs, check_id):
+    """Each panel draws the student's run (solid) and the reference's (dashed); a student run equal to the
+    reference is one line labelled for both, so no legend entry names a line hidden under another."""
     epochs, series, threshold_panel = TRAINING_FIGURES[check_id]
     check = rubric.BY_ID[check_id]
     obs = reference_obs[check.probe]
-    fig = figures.comparison_figure(check_id, lambda s: curves.training_panels(s, check), obs, obs)
-    assert len(fig.axes) == len(series)
-    for i, (ax, names) in enumerate(zip(fig.axes, series)):
-        expected = [f"you: {n}" for n in names] + [f"reference: {n}" for n in names]
-        expected += ["pass line"] if i == threshold_panel else []
-        assert labels(ax) == expected
-        assert ax.get_xlabel() == "epoch" and ax.get_ylabel() and ax.get_title()
-        assert_curves(ax, epochs)
-        if i == threshold_panel:
-            assert ax.get_lines()[-1].get_ydata()[0] == pytest.approx(check.threshold)
-        you, ref = ax.get_lines()[0], ax.get_lines()[len(names)]
-        assert you.get_linestyle() == "-" and ref.get_linestyle() == "--"
+    noise = np.random.default_rng(0)
+    shifted = Observations({k: v + noise.normal(size=v.shape).astype(v.dtype) if v.dtype.kind == "f" else v
+                            for k, v in obs.values.items()}, obs.errors)
+    make = lambda s: curves.training_panels(s, check)  # noqa: E731
+    for student, same in ((shifted, False), (obs, True)):
+        fig = figures.comparison_figure(check_id, make, student, obs)
+        assert len(fig.axes) == len(series)
+        for i, (ax, names) in enumerate(zip(fig.axes, series)):
+            drawn = [n for n in names if not same]
+            expected = ([f"you = reference: {n}" for n in names] if same else
+                        [f"you: {n}" for n in names] + [f"reference: {n}" for n in drawn])
+            expected += ["pass line"] if i == threshold_panel else []
+            assert labels(ax) == expected
+            assert ax.get_xlabel() == "epoch" and ax.get_ylabel() and ax.get_title()
+            assert_curves(ax, epochs)
+            if i == threshold_panel:
+                assert ax.get_lines()[-1].get_ydata()[0] == pytest.approx(check.threshold)
+            assert ax.get_lines()[0].get_linestyle() == "-"
+            if not same:
+                assert ax.get_lines()[len(names)].get_linestyle() == "--"
 
 
 def test_curves_end_at_the_judged_numbers(reference_obs):
@@ -136,13 +146,13 @@ def test_polynomial_figure_shows_under_and_over_fitting(polynomial_obs):
     assert "third order" in titles[0] and "underfit" in titles[1] and "overfit" in titles[2]
     final = {}
     for ax, title in zip(fig.axes, ("normal", "underfit", "overfit")):
-        assert labels(ax) == ["you: train", "you: test", "reference: train", "reference: test"]
+        assert labels(ax) == ["you = reference: train", "you = reference: test"]  # the same run: one line each
         assert ax.get_yscale() == "log"
         assert_curves(ax, 400)
-        final[title] = {line.get_label(): line.get_ydata()[-1] for line in ax.get_lines()}
-    assert final["normal"]["you: test"] < 0.1  # the cubic is recovered: ≈ 0.01, as in the book
-    assert final["underfit"]["you: train"] > 1.0  # a line cannot follow it
-    assert final["overfit"]["you: test"] > 10 * final["overfit"]["you: train"]  # memorised two points
+        final[title] = {line.get_label().split(": ")[1]: line.get_ydata()[-1] for line in ax.get_lines()}
+    assert final["normal"]["test"] < 0.1  # the cubic is recovered: ≈ 0.01, as in the book
+    assert final["underfit"]["train"] > 1.0  # a line cannot follow it
+    assert final["overfit"]["test"] > 10 * final["overfit"]["train"]  # memorised two points
 
 
 def test_markdown_links_the_figures():
