@@ -75,6 +75,16 @@ def data_iter_shuffles_labels_separately(batch_size, features, labels, key):
         yield features[i1[i:i + batch_size]], labels[i2[i:i + batch_size]]
 
 
+@mutant("data_iter", {"data_iter.pairs_kept"}, "shuffled them in place")
+def data_iter_shuffles_in_place(batch_size, features, labels, key):
+    idx = _order(key, len(features))
+    if isinstance(features, np.ndarray):  # a NumPy array can be written: reorder the caller's data
+        features[:], labels[:] = features[idx], labels[idx]
+        idx = np.arange(len(features))
+    for i in range(0, len(idx), batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
 @mutant("data_iter", {"data_iter.batch_sizes"}, "take batch_size rows")
 def data_iter_merges_last_batch(batch_size, features, labels, key):
     idx = _order(key, len(features))

@@ -38,12 +38,16 @@ def _same(a, b) -> bool:
                     for k in a.values))
 
 
+PROBES = ["sgd", "relu", "l2_penalty", "linear_regression", "mlp"]
+
+
 def test_two_lanes_observe_what_one_child_does(tmp_path):
     folder = submissions.make(tmp_path / "student", bodies=BODIES)
-    one = sandbox.run_probes(folder, limits=sandbox.Limits(lanes=1))
-    two = sandbox.run_probes(folder, limits=dataclasses.replace(sandbox.Limits(), lanes=2))
-    assert list(two.observations) == list(one.observations) == list(rubric.PROBES)
-    differ = [p for p in rubric.PROBES if not _same(one.observations[p], two.observations[p])]
+    one = sandbox.run_probes(folder, PROBES, limits=sandbox.Limits(lanes=1))
+    two = sandbox.run_probes(folder, PROBES, limits=dataclasses.replace(sandbox.Limits(), lanes=2))
+    assert sandbox.split_probes(PROBES, 2) == [["relu", "mlp"], ["sgd", "l2_penalty", "linear_regression"]]
+    assert list(two.observations) == list(one.observations) == PROBES
+    differ = [p for p in PROBES if not _same(one.observations[p], two.observations[p])]
     assert differ == []
     assert "exited with status 3" in one.observations["relu"].errors["*"]
     assert one.observations["mlp"].errors and not one.observations["sgd"].errors

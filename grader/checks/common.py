@@ -196,12 +196,15 @@ class Mistake:
     """A known wrong implementation of a student function, and the feedback that names it.
 
     The mistake is named for an observation only when it reproduces the student's there and on every
-    ``evidence`` key: the same output (:func:`same_output`), or the same error.
+    ``evidence`` key: the same output (:func:`same_output`), or the same error. Only a mistake that ``raises``
+    is run against a student's error, and only one that returns against a student's output, so a stub or a
+    crash costs no trusted run at all.
     """
 
     impl: Callable
     cause: str
     evidence: tuple[str, ...] = ("values",)
+    raises: bool = False
 
 
 class KnownMistakes:
@@ -224,6 +227,8 @@ class KnownMistakes:
         return seen
 
     def _reproduces(self, s: Observations, i: int, key: str) -> bool:
+        if (key not in s.values) != self.mistakes[i].raises:
+            return False
         seen = self._output(i, key)
         if key in s.values and key in seen.values:
             return same_output(s.values[key], seen.values[key])
@@ -244,7 +249,7 @@ class KnownMistakes:
             if key in keys:
                 break
             if any(self._reproduces(s, found, k) for k in keys) and fails(check_id, s, r):
-                return f"same cause as {check_id}: {self.mistakes[found].cause}"
+                return same_cause(check_id, self.mistakes[found].cause)
         return self.mistakes[found].cause
 
     def observed(self, s: Observations, r: Observations, key: str) -> np.ndarray:
@@ -257,6 +262,12 @@ class KnownMistakes:
             if cause:
                 raise ProbeFailed(f"{exc}: {cause}") from exc
             raise
+
+
+def same_cause(check_id: str, cause: str | None) -> str:
+    """``same cause as <check>: <diagnosis>``: a cause reads "diagnosis: remedy", and the remedy is already
+    in that check's own message, so only the diagnosis is repeated."""
+    return f"same cause as {check_id}" + (f": {cause.split(': ', 1)[0]}" if cause else "")
 
 
 def fails(check_id: str, s: Observations, r: Observations) -> bool:
@@ -299,7 +310,7 @@ def jit_verdict(s: Observations, r: Observations, check, function: str, primary:
     except ProbeFailed as exc:  # the same error as without jit: the same cause, when a known mistake names it
         why = cause() if _reason(s.errors.get(jit_key)) == _reason(s.errors.get(key)) else None
         if why:
-            raise ProbeFailed(f"{exc}: same cause as {primary}: {why}") from exc
+            raise ProbeFailed(f"{exc}: {same_cause(primary, why)}") from exc
         raise
     problem = compare(out, r[key], check.rtol, check.atol, f"jax.jit({function})")
     if problem is None:
@@ -307,9 +318,8 @@ def jit_verdict(s: Observations, r: Observations, check, function: str, primary:
     if key not in s:  # without jit it raised: that failure comes first
         return failed(f"{problem}: {primary} fails as well, so start there")
     if same_output(out, s[key], check.rtol, check.atol):
-        why = cause()
-        return failed(f"{problem}, the same result as {function} without jit, so jit works: same cause as "
-                      f"{primary}" + (f": {why}" if why else ""))
+        return failed(f"{problem}, the same result as {function} without jit, so jit works: "
+                      f"{same_cause(primary, cause())}")
     return failed(f"{problem}, and {function} without jit gives a different result: under jax.jit the code must "
                   "depend only on its arguments, through jnp operations (no NumPy conversions or Python state)")
 

@@ -43,10 +43,12 @@ def expected_sizes(n: int, b: int) -> list[int]:
     return [b] * (n // b) + ([n % b] if n % b else [])
 
 
-def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run one pass; return a (k, 4) table (batch number, feature index, feature column 2, label) of the rows
-    that came out, and the number of rows of each batch, empty batches included."""
+    that came out, the number of rows of each batch, empty batches included, and whether the arrays it was
+    given still hold what they held (NumPy arrays can be written in place; jax arrays cannot)."""
     features, labels = dataset(n, kind)
+    given = [np.array(a) for a in (features, labels)]
     rows, sizes = [], []
     limit = n + 2  # a pass never needs more than n batches; stop an endless generator
     for number, batch in enumerate(data_iter(b, features, labels, jax.random.PRNGKey(seed))):
@@ -63,7 +65,8 @@ def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> tuple[np.ndarr
         for row in range(len(X)):
             rows.append((number, X[row, 0], X[row, 1], y[row]))
     table = np.rint(np.array(rows, np.float64)).astype(np.int64) if rows else np.zeros((0, 4), np.int64)
-    return table, np.array(sizes, np.int64)
+    kept = all(np.array_equal(np.asarray(a), g) for a, g in zip((features, labels), given))
+    return table, np.array(sizes, np.int64), np.array(kept)
 
 
 def probe(fns) -> Observations:
@@ -75,7 +78,7 @@ def probe(fns) -> Observations:
                numeric=False)
     for name, n, b, seed, kind in PASSES:
         arrays = "NumPy arrays" if kind == "numpy" else "jax arrays"
-        obs.record_many((f"pass.{name}", f"sizes.{name}"),
+        obs.record_many((f"pass.{name}", f"sizes.{name}", f"kept.{name}"),
                         f"a pass of data_iter over {n} examples ({arrays}) with batch_size {b}",
                         lambda: _one_pass(data_iter, n, b, seed, kind))
     return obs
@@ -116,11 +119,17 @@ def judge_each_once(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_pairs(s: Observations, r: Observations, check) -> Verdict:
-    for name, n, b, _, _ in PASSES:
+    """Each yielded feature row is its own label's (row i is [i, 1000 + i], label i), and the arrays given are
+    left as they were: the caller's data are read, never reordered in place."""
+    for name, n, b, _, kind in PASSES:
         table = _pass(s, name)
         if len(table) and not (np.array_equal(table[:, 1], table[:, 3]) and np.array_equal(table[:, 2], 1000 + table[:, 1])):
             return failed(f"in a pass over {n} examples, feature rows and labels no longer match: index features "
                           "and labels with the same indices, and whole rows of features")
+        if f"kept.{name}" in s and not bool(s[f"kept.{name}"]):
+            return failed(f"after a pass over {n} examples ({'NumPy' if kind == 'numpy' else 'jax'} arrays), the "
+                          "features and labels it was given had changed: it shuffled them in place; index them "
+                          "with a permutation instead (features[idx]), so the caller's data stay as they were")
     return passed()
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from . import inputs
-from .common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_output
+from .common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_cause, same_output
 
 LR, BATCH = 0.1, 4
 
@@ -136,7 +136,7 @@ def _wrong_step(s: Observations, key: str, kind: str) -> str | None:
 def _same_cause(cause: str | None, s: Observations) -> str | None:
     """``cause``, said to be sgd.update's when the dict step shows the same one."""
     if cause is not None and cause == _wrong_step(s, "dict", "dict"):
-        return f"same cause as sgd.update: {cause}"
+        return same_cause("sgd.update", cause)
     return cause
 
 
@@ -206,9 +206,8 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
     if not same:
         return failed(f"{problem}, and sgd without jit gives a different result: under jax.jit the update must "
                       "depend only on its arguments, through jnp operations (no NumPy conversions or Python state)")
-    cause = _wrong_step(s, "dict", "dict")
-    return failed(f"{problem}, the same result as sgd without jit, so jit works: same cause as sgd.update"
-                  + (f": {cause}" if cause else ""))
+    return failed(f"{problem}, the same result as sgd without jit, so jit works: "
+                  f"{same_cause('sgd.update', _wrong_step(s, 'dict', 'dict'))}")
 
 
 def judge_matches_optax(s: Observations, r: Observations, check) -> Verdict:

@@ -67,9 +67,9 @@ MISTAKES = (
     Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X)),
             "it divides by the sum of the whole array: divide each row by its own sum (axis=-1, keepdims=True)"),
     Mistake(jnp.exp, "it returns exp(X) without dividing by the row sums"),
-    Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X), axis=-1), NO_KEEPDIMS),
+    Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X), axis=-1), NO_KEEPDIMS, raises=True),
     Mistake(lambda X: jnp.exp(X - jnp.max(X, axis=-1)) / jnp.sum(jnp.exp(X - jnp.max(X, axis=-1)), axis=-1),
-            NO_KEEPDIMS),
+            NO_KEEPDIMS, raises=True),
     Mistake(lambda X: jnp.exp(X) / jnp.exp(X).sum(axis=-1, keepdims=True),
             "exp(x) overflows to inf above ~88 in float32, and inf / inf is nan: subtract the row max before exp "
             "(max over axis=-1, keepdims=True)", evidence=("large",)),
