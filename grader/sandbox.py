@@ -263,15 +263,21 @@ def _protected_paths(directory: Path) -> list[str]:
 
 
 def idle_lanes(most: int = 2) -> int:
-    """How many children one submission may use side by side now: up to ``most``, one per core that the last
-    minute's load leaves free (at least one). A lone ``grade`` on an idle 2-core machine gets 2; a batch, a
-    busy machine or a single core gets 1."""
+    """How many children one submission may use side by side now: up to ``most``, one per core that other
+    runnable processes leave free (at least one). A lone ``grade`` on an idle 2-core machine gets 2; a batch,
+    a busy machine or a single core gets 1. "Now" is the kernel's count of runnable tasks, sampled a few times
+    over 30 ms (the load averages lag by a minute: a student's previous run would still count)."""
     cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = float(cores)
-    return max(1, min(most, cores, int(cores - busy + 0.5)))
+    samples = []
+    for _ in range(3):
+        try:
+            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            running = 1 + round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else cores + 1
+        samples.append(running - 1)  # this process is one of them
+        time.sleep(0.01)
+    busy = sorted(samples)[1]
+    return max(1, min(most, cores - busy))
 
 
 def split_probes(probes: list[str], lanes: int) -> list[list[str]]:
