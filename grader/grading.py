@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import datasets, rubric, shortcuts, submission, trusted, wire
+from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
 
@@ -257,4 +257,5 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
             found[function] = run_time_shortcut_message(function, names)
     result = judge(run.observations, reference_obs, checks, found)
     review = tuple(dict.fromkeys([*shortcuts.review_flags(directory), *run.notes]))
-    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review)
+    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review,
+                               environment=manifest.environment(data))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from . import rubric
+from . import manifest, rubric
 from .result import Result, fmt_points
 
 FORMATS = ("text", "json", "markdown", "junit", "gradescope")
@@ -84,6 +84,8 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     out = []
     if result.isolation is not None:
         out.append(f"Sandbox: {result.isolation.get('summary', '')}")
+    if result.environment is not None:
+        out.append(f"Graded with: {manifest.describe(result.environment)}")
     if result.review:
         out.append("For review by an instructor (no points taken for these):")
         out += [f"{bullet}{note}" for note in result.review]
@@ -152,4 +154,7 @@ def gradescope(result: Result) -> str:
         tests.append({"name": f"{c.id}: {_description(c.id)}", "score": c.points, "max_score": c.max_points,
                       "output": "passed" if c.passed else c.message,
                       "visibility": "visible" if check is None or check.visible else "after_published"})
-    return json.dumps({"score": result.score, "tests": tests}, indent=2) + "\n"
+    out = {"score": result.score, "tests": tests}
+    if result.environment is not None:
+        out["extra_data"] = {"environment": result.environment}
+    return json.dumps(out, indent=2) + "\n"

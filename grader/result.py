@@ -19,11 +19,13 @@ class CheckResult:
 @dataclasses.dataclass(frozen=True)
 class Result:
     """The checks, and what the report says beside the points: the sandbox's confinement layers
-    (``isolation``: :meth:`grader.confine.Layers.to_json`) and notes for an instructor's review."""
+    (``isolation``: :meth:`grader.confine.Layers.to_json`), notes for an instructor's review, and what graded it
+    (``environment``: :func:`grader.manifest.environment`)."""
 
     checks: tuple[CheckResult, ...]
     isolation: dict | None = None
     review: tuple[str, ...] = ()
+    environment: dict | None = None
 
     @property
     def score(self) -> float:
@@ -49,6 +51,8 @@ class Result:
             out["isolation"] = self.isolation
         if self.review:
             out["review"] = list(self.review)
+        if self.environment is not None:
+            out["environment"] = self.environment
         return out
 
     def to_json(self) -> str:
@@ -57,7 +61,7 @@ class Result:
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
         return cls(tuple(CheckResult(**c) for c in data["checks"]), data.get("isolation"),
-                   tuple(data.get("review", ())))
+                   tuple(data.get("review", ())), data.get("environment"))
 
 
 def fmt_points(x: float) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import platform
 import re
 import xml.etree.ElementTree as ET
 
@@ -44,9 +46,16 @@ def checks_of(*targets: str) -> set[str]:
 def test_reference_full_marks_and_json_contract(kit):
     report = grade_json(kit / "solutions")
     assert report["score"] == report["max_score"] == 100.0
-    # the contract's keys, plus the sandbox's layers (no "review" notes: the solutions reach for nothing)
-    assert set(report) == {"score", "max_score", "checks", "isolation"}
+    # the contract's keys, plus the sandbox's layers and what graded it (no "review" notes: the solutions reach
+    # for nothing)
+    assert set(report) == {"score", "max_score", "checks", "isolation", "environment"}
     assert set(report["isolation"]) == {"landlock_abi", "namespaces", "seccomp", "summary"}
+    env = report["environment"]
+    assert env["kit"] == importlib.metadata.version("dl-basics-grader") and env["python"] == platform.python_version()
+    assert env["packages"] == {p: importlib.metadata.version(p) for p in ("jax", "jaxlib", "flax", "optax", "numpy")}
+    assert env["backend"] == "cpu" and env["x64"] is False
+    assert env["dataset"] == {"name": "digits", "checksums": {},
+                              "source": f"scikit-learn {importlib.metadata.version('scikit-learn')}"}
     assert [c["id"] for c in report["checks"]] == [c.id for c in rubric.CHECKS]
     for c in report["checks"]:
         assert set(c) == {"id", "target", "points", "max_points", "passed", "message"}
