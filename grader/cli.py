@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "render":
             from .release import render_main
             return render_main(argv[1:])
+        if argv and argv[0] == "diff":
+            from .regrade import main as diff_main
+            return diff_main(argv[1:])
         return grade_one(argv)
     except CannotRun as exc:
         print(f"grade: {exc}", file=sys.stderr)
