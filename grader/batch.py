@@ -57,7 +57,7 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     targets = [t for t in rubric.TARGETS if args.only is None or
                any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
     rows = []
-    results = {}
+    results, fingerprints = {}, {}
 
     if args.scheduler:
         runs = scale.probe_dask(students, args.only, limits, data, args.require_isolation, args.scheduler, args.jobs)
@@ -66,6 +66,7 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     for done, (student, run) in enumerate(runs, 1):
         result = grading.judge_submission(student, run, reference_obs, args.only, data)
         results[student.name] = result
+        fingerprints[student.name] = class_view.wrong_answer_fingerprints(result, run.observations)
         (out / f"{student.name}.json").write_text(result.to_json() + "\n")
         (out / f"{student.name}.md").write_text(report.markdown(result))
         per_target = result.by_target()
@@ -77,6 +78,6 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
         writer = csv.writer(f)
         writer.writerow(["student", "score"] + targets)
         writer.writerows(rows)
-    class_view.write(dict(sorted(results.items())), out)
+    class_view.write(dict(sorted(results.items())), out, fingerprints)
     print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
     return 0

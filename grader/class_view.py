@@ -1,15 +1,22 @@
-"""The instructor's view of a class: what to reteach.
+"""The instructor's view of a class: what to reteach, and wrong answers students share.
 
 From the results of ``grade batch``: a score histogram and, per check, how many students failed it with their
-most common messages first — as Markdown (``class_summary.md``) and a PNG (``class_summary.png``).
+most common messages first — as Markdown (``class_summary.md``) and a PNG (``class_summary.png``). The Markdown
+also lists groups of students whose function gave *identical wrong outputs* on every probe input: a stronger
+sign of shared code than similar source, and common mistakes show up the same way, so it is for an
+instructor's review, never a penalty by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from . import rubric
+from .checks.common import Observations
 from .result import Result
 
 BINS = tuple(range(0, 101, 10))  # score bins of 10 points; the last holds 90–100
@@ -35,7 +42,43 @@ def failures(results: dict[str, Result]) -> list[tuple[str, int, list[tuple[str,
     return sorted(rows, key=lambda r: (-r[1], order.get(r[0], 0)))
 
 
-def markdown(results: dict[str, Result], image: str | None = None) -> str:
+def wrong_answer_fingerprints(result: Result, observations: dict[str, Observations]) -> dict[str, str]:
+    """For each student function that failed a check of its own: a digest of everything its probe returned.
+
+    Numbers are rounded to 5 decimals (NaN made canonical), so the same code gives the same digest and a
+    different one almost never does. Correct functions are not fingerprinted, nor a function whose probe returned
+    nothing (a stub, a crash: failures every student shares)."""
+    out = {}
+    for function in rubric.STUDENT_FUNCTIONS:
+        failed = any(c.target == function and not c.passed for c in result.checks)
+        obs = observations.get(function)
+        if not failed or obs is None or not obs.values:
+            continue
+        h = hashlib.sha256()
+        for key in sorted(obs.values):
+            a = np.asarray(obs.values[key])
+            if a.dtype.kind in "fc":
+                a = np.round(a.astype(np.float64), 5)
+                a = np.where(np.isnan(a), np.nan, a) + 0.0  # one NaN, and -0.0 as 0.0
+            h.update(f"{key}|{a.dtype.kind}|{a.shape}|".encode() + np.ascontiguousarray(a).tobytes())
+        out[function] = h.hexdigest()
+    return out
+
+
+def shared_wrong_answers(fingerprints: dict[str, dict[str, str]]) -> list[tuple[str, list[str]]]:
+    """Groups of two or more students whose function gave identical wrong outputs: (function, students), in
+    rubric order, the largest group first."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for student in sorted(fingerprints):
+        for function, digest in fingerprints[student].items():
+            groups.setdefault((function, digest), []).append(student)
+    order = {f: i for i, f in enumerate(rubric.STUDENT_FUNCTIONS)}
+    found = [(f, names) for (f, _), names in groups.items() if len(names) > 1]
+    return sorted(found, key=lambda g: (order[g[0]], -len(g[1]), g[1]))
+
+
+def markdown(results: dict[str, Result], image: str | None = None,
+             fingerprints: dict[str, dict[str, str]] | None = None) -> str:
     scores = [r.score for r in results.values()]
     n = len(scores)
     lines = ["# Class summary", "", f"{n} submissions; mean score {sum(scores) / max(n, 1):.1f}.", ""]
@@ -53,6 +96,14 @@ def markdown(results: dict[str, Result], image: str | None = None) -> str:
         lines.append(f"- `{cid}`: {count} of {n} failed")
         for message, k in msgs[:3]:
             lines.append(f"  - {k}× {message}")
+    if fingerprints is not None:
+        lines += ["", "## Identical wrong answers (for review; no points are taken)", ""]
+        groups = shared_wrong_answers(fingerprints)
+        if not groups:
+            lines.append("No two students share a wrong output.")
+        for function, names in groups:
+            lines.append(f"- `{function}`: {', '.join(names)} — the same wrong outputs on every probe input "
+                         "(shared code, or a mistake common enough to reteach)")
     return "\n".join(lines) + "\n"
 
 
@@ -77,12 +128,13 @@ def figure(results: dict[str, Result]):
     return fig
 
 
-def write(results: dict[str, Result], out: Path) -> tuple[Path, Path]:
+def write(results: dict[str, Result], out: Path,
+          fingerprints: dict[str, dict[str, str]] | None = None) -> tuple[Path, Path]:
     """Write ``class_summary.md`` and ``class_summary.png`` into ``out``."""
     png, md = out / "class_summary.png", out / "class_summary.md"
     fig = figure(results)
     fig.savefig(png, dpi=100)
     import matplotlib.pyplot as plt
     plt.close(fig)
-    md.write_text(markdown(results, png.name))
+    md.write_text(markdown(results, png.name, fingerprints))
     return md, png

@@ -1,9 +1,15 @@
-"""The class summary of `grade batch`: histogram and the checks to reteach, as Markdown and a PNG."""
+"""The class summary of `grade batch`: histogram, the checks to reteach and shared wrong answers (Markdown, PNG)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from grader import class_view, rubric
+from grader.checks.common import Observations
 from grader.result import CheckResult, Result
+
+from . import submissions
+from .conftest import run
 
 
 def _result(failed: dict[str, str]) -> Result:
@@ -39,3 +45,35 @@ def test_markdown_and_png(tmp_path):
     assert left.get_title() == "Scores" and sum(p.get_height() for p in left.patches) == 4
     assert [t.get_text() for t in right.get_yticklabels()] == ["relu.values", "softmax.stability.large_logits"]
     assert [p.get_width() for p in right.patches] == [1, 3]
+
+
+def test_identical_wrong_answers_are_grouped_for_review(tmp_path):
+    """Through the real `grade batch`: bob and carol write the same naive softmax differently (the same wrong
+    outputs), dave another mistake, erin a stub like frank's (no outputs: not a shared answer), alice the
+    solutions (correct: not fingerprinted)."""
+    folder = tmp_path / "class"
+    submissions.make(folder / "alice")
+    submissions.make(folder / "bob", bodies={"softmax": "e = jnp.exp(X)\nreturn e / e.sum(axis=-1, keepdims=True)"})
+    submissions.make(folder / "carol", bodies={"softmax": "return jnp.exp(X) / jnp.sum(jnp.exp(X), -1, keepdims=True)"})
+    submissions.make(folder / "dave", bodies={"softmax": "e = jnp.exp(X - X.max())\nreturn e / e.sum(axis=0)"})
+    for stub in ("erin", "frank"):
+        submissions.make(folder / stub, bodies={"softmax": "raise NotImplementedError('fill me in')"})
+    proc = run("-m", "grader", "batch", str(folder), "--only", "softmax", "--jobs", "2", "--quiet",
+               "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "out" / "class_summary.md").read_text()
+    section = text.split("## Identical wrong answers (for review; no points are taken)")[1]
+    assert [line.split(" — ")[0] for line in section.strip().splitlines()] == ["- `softmax`: bob, carol"]
+
+
+def test_correct_functions_and_empty_probes_have_no_fingerprint():
+    obs = {"softmax": Observations({"values": np.ones(3)}), "relu": Observations({"values": np.ones(3)}),
+           "sgd": Observations(errors={"*": "not implemented yet"})}
+    result = _result({"relu.values": "it returns |x|", "sgd.update": "not implemented yet"})
+    assert set(class_view.wrong_answer_fingerprints(result, obs)) == {"relu"}
+    same = Observations({"values": np.array([np.nan, -0.0, 1.000001])})
+    other = Observations({"values": np.array([np.nan, 0.0, 1.0])})
+    digests = [class_view.wrong_answer_fingerprints(result, {"relu": o})["relu"] for o in (same, other)]
+    assert digests[0] == digests[1]  # rounded to 5 decimals, one NaN, one zero
+    assert class_view.shared_wrong_answers({"a": {"relu": "x"}, "b": {"relu": "x"}, "c": {"relu": "y"}}) == \
+        [("relu", ["a", "b"])]
