@@ -313,9 +313,11 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         tmp = Path(tmp)
         write_files(submission_files(source), tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
-        read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
         cache = compile_cache.ready_directory()
-        if cache is not None:
+        if data.name == "digits" and cache is not None and (cache / datasets.DIGITS_FILE).is_file():
+            data = dataclasses.replace(data, data_dir=str(cache))  # the saved split: no scikit-learn import
+        read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
+        if cache is not None and str(cache) not in read:
             read.append(str(cache))
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress)
         groups = split_probes(probes, limits.lanes)
