@@ -67,11 +67,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-isolation", action="store_true",
                         help="refuse to grade (status 2) unless every confinement layer is available: Landlock "
                              "with TCP and signal scoping, user/network/PID/mount namespaces, seccomp")
-    parser.add_argument("--only", metavar="FUNCTIONS", type=_functions,
+    parser.add_argument("--only", metavar="FUNCTIONS", type=only_probes,
                         help="grade only these functions (comma-separated) and the trainings of their sections")
 
 
-def _functions(text: str) -> list[str]:
+def only_probes(text: str) -> list[str]:
+    """``--only``'s comma-separated functions as the probes that grade them (also the pytest plugin's)."""
     names = [t.strip() for t in text.split(",") if t.strip()]
     try:
         return rubric.probes_for_functions(names)

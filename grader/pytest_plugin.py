@@ -21,6 +21,7 @@ import pytest
 
 from . import grading as _grading
 from . import report, rubric, sandbox
+from .cli import only_probes
 from .result import CheckResult, Result
 
 _SESSIONS = pytest.StashKey[dict]()
@@ -40,22 +41,9 @@ def pytest_addoption(parser):
                     help="wall time for one function's checks or one training task (default 60)")
     group.addoption("--report-dir", default=None, metavar="DIR",
                     help="also draw the training curves (yours beside the reference's) and report.md into DIR")
-    group.addoption("--only", default=None, metavar="FUNCTIONS", type=_functions,
+    group.addoption("--only", default=None, metavar="FUNCTIONS", type=only_probes,
                     help="comma-separated functions: run only their checks and the trainings that use them "
                          "(--only cross_entropy runs the softmax regression training too)")
-
-
-def _functions(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in rubric.STUDENT_FUNCTIONS]
-    if unknown or not names:
-        raise pytest.UsageError(f"--only: unknown function(s) {unknown}; choose from {', '.join(rubric.STUDENT_FUNCTIONS)}")
-    return names
-
-
-def _tested_functions(check: rubric.Check) -> tuple[str, ...]:
-    """The student functions a check tests: its own target, or the functions its training uses."""
-    return (check.target,) if check.target in rubric.STUDENT_FUNCTIONS else rubric.PROBES[check.probe].uses
 
 
 def _check_of(item) -> rubric.Check | None:
@@ -63,14 +51,14 @@ def _check_of(item) -> rubric.Check | None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """``--only``: deselect the grading tests of the other functions."""
-    only = config.getoption("only")
-    if not only:
+    """``--only``: deselect the grading tests whose probe does not grade those functions (as ``grade --only``)."""
+    probes = config.getoption("only")
+    if not probes:
         return
     keep, drop = [], []
     for item in items:
         check = _check_of(item)
-        (drop if check is not None and not set(_tested_functions(check)) & set(only) else keep).append(item)
+        (drop if check is not None and check.probe not in probes else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

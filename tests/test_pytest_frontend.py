@@ -33,6 +33,18 @@ def test_one_function_selected(kit):
     assert "Score: 7/7" in proc.stdout
 
 
+def test_only_selects_a_function_and_the_training_that_uses_it(kit):
+    """``--only cross_entropy``: its checks and the softmax regression training, not softmax's (``-k softmax``
+    would also pick that training)."""
+    proc = run("-m", "pytest", "exercises/", "--submission", "solutions/", "-q", "--only", "cross_entropy")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    wanted = [c for c in rubric.CHECKS if c.probe in ("cross_entropy", "softmax_regression")]
+    assert f"{len(wanted)} passed" in proc.stdout and "deselected" in proc.stdout
+    assert f"Score: {sum(c.points for c in wanted):g}/{sum(c.points for c in wanted):g}" in proc.stdout
+    proc = run("-m", "pytest", "exercises/", "-q", "--only", "cross_entropy,nope")
+    assert proc.returncode != 0 and "unknown functions ['nope']" in proc.stderr
+
+
 def test_report_dir_draws_the_selected_trainings(kit, tmp_path):
     out = tmp_path / "figures"
     proc = run("-m", "pytest", "exercises/", "--submission", "solutions/", "-q", "-k", "mlp", "--report-dir", str(out))
