@@ -4,6 +4,8 @@ The reference is observed once; ``--jobs N`` sandboxed children probe N students
 as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.scale`); judging happens here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
 per student, and the class summary (``class_summary.md`` / ``.png``: score histogram, the checks most students
 failed with their most common messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
+With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
+and the folder's name (the student id).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _bar(done: int, total: int, label: str, width: int = 24) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
 
 
-def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
+def main(argv, add_common, limits_of, reference_of, data_of, secret_of, Progress) -> int:
     parser = argparse.ArgumentParser(prog="grade batch", description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="a directory holding one submission folder per student")
     parser.add_argument("--jobs", type=int, default=1,
@@ -41,6 +43,7 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
         return 2
     reference, data, limits = reference_of(args), data_of(args), limits_of(args)
+    secret = secret_of(args, root)
     if args.require_isolation and not confine.available().complete:
         print(f"grade batch: full isolation was required, but this machine offers only: "
               f"{confine.available().describe()}", file=sys.stderr)
@@ -59,12 +62,19 @@ def main(argv, add_common, limits_of, reference_of, data_of, Progress) -> int:
     rows = []
     results, fingerprints = {}, {}
 
+    probes = list(rubric.PROBES) if args.only is None else args.only
+    hidden = {s.name: grading.HiddenInputs(secret, s.name) for s in students} if secret else {}
+    seeds = {name: h.seeds(probes) for name, h in hidden.items()}
     if args.scheduler:
-        runs = scale.probe_dask(students, args.only, limits, data, args.require_isolation, args.scheduler, args.jobs)
+        runs = scale.probe_dask(students, args.only, limits, data, args.require_isolation, args.scheduler, args.jobs,
+                                seeds)
     else:
-        runs = scale.probe_local(students, args.only, limits, data, args.require_isolation, args.jobs)
+        runs = scale.probe_local(students, args.only, limits, data, args.require_isolation, args.jobs, seeds)
     for done, (student, run) in enumerate(runs, 1):
-        result = grading.judge_submission(student, run, reference_obs, args.only, data)
+        mine = seeds.get(student.name, {})
+        student_ref = {**reference_obs, **grading.reference_observations(reference, list(mine), data, mine)} \
+            if mine else reference_obs
+        result = grading.judge_submission(student, run, student_ref, args.only, data, hidden.get(student.name))
         results[student.name] = result
         fingerprints[student.name] = class_view.wrong_answer_fingerprints(result, run.observations)
         (out / f"{student.name}.json").write_text(result.to_json() + "\n")

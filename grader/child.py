@@ -1,7 +1,8 @@
 """The sandboxed child: confine itself, import a submission, run the probes, send observations to the parent.
 
 Run only by :mod:`grader.sandbox` as
-``python -I -c <boot> OUT_FD KEY_FD SUBMISSION PROBES BROKEN_JSON DATASPEC_JSON POLICY_JSON``; it never judges.
+``python -I -c <boot> OUT_FD KEY_FD SUBMISSION PROBES BROKEN_JSON DATASPEC_JSON POLICY_JSON SEEDS_JSON``; it never
+judges. ``SEEDS_JSON`` holds the hidden probes' seeds (never the secret they come from).
 
 Order matters: the kernel confinement (:mod:`grader.confine`) is applied first, while the process has one
 thread and before anything else is imported; then the frame key is read from its pipe (and the pipe closed);
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> None:
     from .checks.common import Observations
 
     data = datasets.DataSpec.from_json(argv[5])
+    seeds = {str(k): int(v) for k, v in json.loads(argv[7]).items()}
     recorder = tripwire.install(directory, rubric.FORBIDDEN_SHORTCUTS, trusted.FUNCTIONS)
 
     def report_tripwire() -> None:
@@ -45,7 +47,7 @@ def main(argv: list[str]) -> None:
     report_tripwire()
     for name in probes:
         writer.send("S", name.encode())
-        obs = grading.observe(functions, errors, [name], data)[name]
+        obs = grading.observe(functions, errors, [name], data, seeds)[name]
         payload = wire.encode_observations(name, obs)
         if len(payload) > wire.MAX_FRAME:
             obs = Observations()

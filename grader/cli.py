@@ -3,10 +3,12 @@
     grade PATH [--format text|json|markdown|junit|gradescope] [--output FILE] [--fail-under SCORE]
                [--report-dir DIR] [--reference DIR|library] [--dataset digits|fashion-mnist]
                [--data-dir DIR] [--time-limit SECONDS] [--quiet] [--only FUNCTIONS]
+               [--secret-file FILE] [--student-id ID]
     grade batch DIR [--jobs N] [--out DIR] [same options but the report ones]
     grade release DIR [--force]          a student template repository with its autograding workflow
     grade render REPORT.json --format F  re-render a saved JSON report (markdown, junit, gradescope, classroom)
     grade warm [--dataset D]             fill the compilation cache with trusted code (children read it)
+    grade gradescope DIR [--secret-file FILE] [--force]   a Gradescope autograder (setup.sh, run_autograder, the kit)
 
 ``grade PATH`` grades one directory laid out like ``exercises/``. The exit status is 0 whenever grading ran,
 whatever the score (1 under ``--fail-under`` when the score is lower); 2 when the grader itself could not run
@@ -24,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import compile_cache, datasets, idx, report, rubric, sandbox
+from . import compile_cache, datasets, idx, report, rubric, sandbox, secret
 
 
 class Progress:
@@ -69,6 +71,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "with TCP and signal scoping, user/network/PID/mount namespaces, seccomp")
     parser.add_argument("--only", metavar="FUNCTIONS", type=only_probes,
                         help="grade only these functions (comma-separated) and the trainings of their sections")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="the instructor's secret (default: $" + secret.ENV + "): also run the hidden checks, "
+                             "on inputs drawn from the secret and the student's id; keep it out of every student "
+                             "repository")
 
 
 def only_probes(text: str) -> list[str]:
@@ -108,6 +114,15 @@ def _reference(args):
     return path.resolve()
 
 
+def _secret(args, submission: Path) -> secret.Secret | None:
+    """The instructor's secret the options (or the environment) give, refused where graded code could read it."""
+    try:
+        secret.refuse_readable_by_children(args.secret_file, submission)
+        return secret.Secret.find(args.secret_file)
+    except secret.SecretError as exc:
+        raise CannotRun(str(exc)) from None
+
+
 def grade_one(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="grade", description="Grade a submission of the six exercises.")
     parser.add_argument("path", help="a directory laid out like exercises/")
@@ -117,6 +132,8 @@ def grade_one(argv: list[str]) -> int:
                         help="exit with status 1 when the score is below SCORE")
     parser.add_argument("--report-dir", metavar="DIR",
                         help="also write the training curves, the polynomial figure and report.md linking them")
+    parser.add_argument("--student-id", metavar="ID",
+                        help="the student's id for the hidden checks' inputs (default: the folder's name)")
     _common(parser)
     args = parser.parse_args(argv)
     path = Path(args.path)
@@ -125,6 +142,8 @@ def grade_one(argv: list[str]) -> int:
     from . import grading
 
     reference, data = _reference(args), _data(args)
+    key = _secret(args, path)
+    hidden = grading.HiddenInputs(key, args.student_id or path.resolve().name) if key else None
     probes = list(rubric.PROBES) if args.only is None else list(args.only)
     if args.report_dir:
         probes = rubric.with_figure_probes(probes)
@@ -133,7 +152,8 @@ def grade_one(argv: list[str]) -> int:
     limits = dataclasses.replace(_limits(args), lanes=sandbox.idle_lanes())  # one submission: both cores if idle
     result, run = grading.grade_submission(path, reference, limits,
                                            progress=lambda kind, name: progress.show(f"checking {name}"),
-                                           probes=probes, data=data, require_isolation=args.require_isolation)
+                                           probes=probes, data=data, require_isolation=args.require_isolation,
+                                           hidden=hidden)
     figures_failed = None
     if args.report_dir:
         from . import figures
@@ -145,7 +165,11 @@ def grade_one(argv: list[str]) -> int:
             figures_failed = f"cannot write the figures into {args.report_dir}: {exc.strerror or exc}"
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
-    text = report.render(result, args.format, color=color)
+    metrics = None
+    if args.format == "gradescope":  # the leaderboard: the classifiers' test accuracies and the grading time
+        from .gradescope import leaderboard_metrics
+        metrics = leaderboard_metrics(run.observations, data, time.monotonic() - progress.start)
+    text = report.render(result, args.format, color=color, metrics=metrics)
     if args.output:
         Path(args.output).write_text(text)
     else:
@@ -179,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "batch":
             from .batch import main as batch_main
-            return batch_main(argv[1:], _common, _limits, _reference, _data, Progress)
+            return batch_main(argv[1:], _common, _limits, _reference, _data, _secret, Progress)
         if argv and argv[0] == "release":
             from .release import main as release_main
             return release_main(argv[1:])
@@ -191,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "diff":
             from .regrade import main as diff_main
             return diff_main(argv[1:])
+        if argv and argv[0] == "gradescope":
+            from .gradescope import main as gradescope_main
+            return gradescope_main(argv[1:])
         return grade_one(argv)
     except CannotRun as exc:
         print(f"grade: {exc}", file=sys.stderr)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
+from .checks import hidden as hidden_checks
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
+from .secret import Secret
 
 if TYPE_CHECKING:
     from .sandbox import SandboxRun
@@ -26,24 +28,31 @@ KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 def observe(functions: dict[str, Callable], errors: dict[str, str], probes: Iterable[str] | None = None,
-            data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Observations]:
+            data: datasets.DataSpec = datasets.DIGITS, seeds: dict[str, int] | None = None) -> dict[str, Observations]:
     """Run each probe on the student's functions; a probe whose functions are unavailable records why.
 
-    ``probes`` may name figure probes too (``rubric.ALL_PROBES``); trainings that need a dataset use ``data``.
+    ``probes`` may name figure and hidden probes too (``rubric.ALL_PROBES``); trainings that need a dataset use
+    ``data``; a hidden probe draws its inputs from its seed in ``seeds``.
     """
+    seeds = seeds or {}
     out = {}
     for name in (rubric.PROBES if probes is None else probes):
         probe = rubric.ALL_PROBES[name]
         obs = Observations()
         missing = [f for f in probe.uses if f not in functions]
-        if missing:
+        if probe.hidden and name not in seeds:
+            obs.fail_all(f"{name} has no seed: hidden probes run only with the instructor's secret")
+        elif missing:
             f = missing[0]
             reason = errors.get(f, f"{f} is missing")
             obs.fail_all(reason if f in reason else f"{f}: {reason}")
         else:
             try:
                 fns = {f: functions[f] for f in probe.uses}
-                obs = probe.run(fns, data=data) if probe.needs_data else probe.run(fns)
+                if probe.hidden:
+                    obs = probe.run(fns, seed=seeds[name])
+                else:
+                    obs = probe.run(fns, data=data) if probe.needs_data else probe.run(fns)
             except Exception as exc:  # a probe's own guard missed something: report, never crash
                 obs.fail_all(f"{name} could not be probed: {describe_exception(exc)}")
         out[name] = obs
@@ -72,8 +81,21 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
             fraction, message = 0.0, f"the output could not be judged ({describe_exception(exc)})"
         fraction = min(max(float(fraction), 0.0), 1.0)
         results.append(CheckResult(check.id, check.target, round(check.points * fraction, 4), check.points,
-                                   fraction >= 1.0, message))
-    return Result(tuple(_with_related_failures(results)))
+                                   fraction >= 1.0, message, hidden=not check.visible))
+    return Result(tuple(_with_hidden_causes(_with_related_failures(results))))
+
+
+def _with_hidden_causes(results: list[CheckResult]) -> list[CheckResult]:
+    """A failed hidden check's message, with the cause its function's public checks show (:func:`hidden.explain`)."""
+    out = []
+    for r in results:
+        check = rubric.BY_ID.get(r.id)
+        if check is not None and check.probe in rubric.HIDDEN_PROBES and not r.passed and r.points < r.max_points \
+                and r.message.startswith("on hidden inputs"):
+            failed_public = [p.id for p in results if p.target == r.target and not p.hidden and not p.passed]
+            r = dataclasses.replace(r, message=hidden_checks.explain(r.message, r.target, failed_public))
+        out.append(r)
+    return out
 
 
 def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
@@ -165,62 +187,68 @@ def _write_cached(folder: Path, name: str, obs: Observations) -> None:
 
 
 def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None,
-                           data: datasets.DataSpec = datasets.DIGITS) -> dict[str, Observations]:
+                           data: datasets.DataSpec = datasets.DIGITS,
+                           seeds: dict[str, int] | None = None) -> dict[str, Observations]:
     """Observations of the reference: computed once per process, and kept on disk between processes.
 
+    A hidden probe's are kept under its name and seed (``seeds``), one set per student.
     Only trusted code writes the disk cache (this process, which runs no student code); the sandboxed
     children can neither read nor write it (:mod:`grader.confine`)."""
-    key = f"{reference}|{data.identity()}"
-    cached = _reference_cache.setdefault(key, {})
-    wanted = [p for p in (rubric.PROBES if probes is None else probes) if p not in cached]
-    if not wanted:
-        return cached
-    folder = _disk_cache(reference, data)
+    seeds = seeds or {}
+    probes = list(rubric.PROBES if probes is None else probes)
+    stored = {p: f"{p}-{seeds[p]}" if p in seeds else p for p in probes}  # the cache's name of each probe
+    cached = _reference_cache.setdefault(f"{reference}|{data.identity()}", {})
+    wanted = [p for p in probes if stored[p] not in cached]
+    folder = _disk_cache(reference, data) if wanted else None
     for name in list(wanted) if folder is not None else []:
-        found = _read_cached(folder, name)
+        found = _read_cached(folder, stored[name])
         if found is not None:
-            cached[name] = found
+            cached[stored[name]] = found
             wanted.remove(name)
     if wanted:
-        fresh = observe(reference_functions(reference), {}, wanted, data)
-        cached.update(fresh)
+        fresh = observe(reference_functions(reference), {}, wanted, data, seeds)
         for name, obs in fresh.items():
+            cached[stored[name]] = obs
             if folder is not None and not obs.errors:
-                _write_cached(folder, name, obs)
-    return cached
+                _write_cached(folder, stored[name], obs)
+    return {p: cached[stored[p]] for p in probes}
 
 
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
                      progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None,
-                     data: datasets.DataSpec = datasets.DIGITS,
-                     require_isolation: bool = False) -> tuple[Result, SandboxRun]:
+                     data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False,
+                     hidden: HiddenInputs | None = None) -> tuple[Result, SandboxRun]:
     """Grade a submission safely: probes in a confined child, the reference meanwhile in this process.
 
     ``probes`` may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. ``data``
     must be resolved (:meth:`~grader.datasets.DataSpec.resolve`) so the child finds the files.
     ``require_isolation`` refuses to grade (:class:`~grader.sandbox.SandboxError`) without every layer.
+    ``hidden`` (the instructor's secret and the student's id) adds the hidden probes of the graded functions;
+    without it their checks are reported as not run.
     """
     from . import sandbox
 
     probes = list(rubric.PROBES) if probes is None else list(probes)
+    seeds = hidden.seeds(probes) if hidden else {}
+    probes += list(seeds)
     box: dict = {}
 
     def work():
         try:
             box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress, data,
-                                            require_isolation)
+                                            require_isolation, seeds)
         except BaseException as exc:  # surfaced below, in this thread
             box["error"] = exc
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
-    reference_obs = reference_observations(reference, probes, data)
+    reference_obs = reference_observations(reference, probes, data, seeds)
     prepare_judges(probes, data)
     thread.join()
     if "error" in box:
         raise box["error"]
     run = box["run"]
-    return judge_submission(directory, run, reference_obs, probes, data), run
+    return judge_submission(directory, run, reference_obs, probes, data, hidden), run
 
 
 def prepare_judges(probes: Iterable[str], data: datasets.DataSpec = datasets.DIGITS) -> None:
@@ -247,15 +275,35 @@ def _did_not_load(function: str, run: SandboxRun) -> bool:
 
 
 def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict[str, Observations],
-                     probes: Iterable[str] | None = None, data: datasets.DataSpec = datasets.DIGITS) -> Result:
+                     probes: Iterable[str] | None = None, data: datasets.DataSpec = datasets.DIGITS,
+                     hidden: HiddenInputs | None = None) -> Result:
     """Judge a sandbox run of a submission folder: its forbidden shortcuts are those read from its source
-    and those the run-time tripwire saw; the result says which isolation layers were in force."""
-    checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if probes is None or c.probe in probes])
+    and those the run-time tripwire saw; the result says which isolation layers were in force. With ``hidden``
+    the hidden checks of the graded functions are judged; without it they are listed as not run."""
+    probes = list(rubric.PROBES) if probes is None else list(probes)
+    seeds = hidden.seeds(probes) if hidden else {}
+    checks = rubric.with_seeds(rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes]), seeds)
+    graded = {f for p in probes if p in rubric.PROBES for f in rubric.PROBES[p].uses}
+    not_run = tuple(c.id for c in rubric.HIDDEN_CHECKS if c.probe not in seeds and c.target in graded)
     found = {f: m for f, m in shortcuts.scan_directory(directory).items() if not _did_not_load(f, run)}
     for function, names in run.shortcuts.items():
         if names and function not in found:
             found[function] = run_time_shortcut_message(function, names)
     result = judge(run.observations, reference_obs, checks, found)
     review = tuple(dict.fromkeys([*shortcuts.review_flags(directory), *run.notes]))
-    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review,
-                               environment=manifest.environment(data))
+    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review, not_run=not_run,
+                               environment=manifest.environment(data, hidden.secret if hidden else None))
+
+
+@dataclasses.dataclass(frozen=True)
+class HiddenInputs:
+    """The instructor's secret and the id of the student graded: what the hidden probes' seeds come from."""
+
+    secret: Secret
+    student: str
+
+    def seeds(self, probes: Iterable[str]) -> dict[str, int]:
+        """The seeds of the hidden probes of the functions that ``probes`` grade."""
+        graded = {f for p in probes if p in rubric.PROBES for f in rubric.PROBES[p].uses}
+        wanted = [p.name for p in rubric.HIDDEN_PROBES.values() if set(p.uses) <= graded]
+        return self.secret.seeds(self.student, wanted)

@@ -4,8 +4,9 @@ A score is only comparable with another when the same kit, libraries, numerics a
 regrade months later, a TA's machine and CI can then be told apart at a glance. The manifest holds the kit's
 version, Python's, those of the libraries that compute the observations (jax, jaxlib, flax, optax, numpy), JAX's
 backend and whether 64-bit floats were on, and the dataset with the checksums its files were verified against
-(digits ships inside scikit-learn, whose version stands for it). The isolation layers are the report's own
-``isolation`` entry.
+(digits ships inside scikit-learn, whose version stands for it), and, when hidden checks ran, the fingerprint
+of the instructor's secret (:meth:`grader.secret.Secret.fingerprint`, never the secret). The isolation layers
+are the report's own ``isolation`` entry.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ def _software() -> dict:
             "backend": jax.default_backend(), "x64": bool(jax.config.jax_enable_x64)}
 
 
-def environment(data: datasets.DataSpec = datasets.DIGITS) -> dict:
-    """The manifest of this process grading on ``data`` (JSON-ready)."""
+def environment(data: datasets.DataSpec = datasets.DIGITS, secret=None) -> dict:
+    """The manifest of this process grading on ``data`` (JSON-ready), with ``secret``'s fingerprint if given."""
     dataset = {"name": data.name, "checksums": dict(data.checksums)}
     if data.name == "digits":
         dataset["source"] = f"scikit-learn {_version('scikit-learn')}"
-    return {**_software(), "dataset": dataset}
+    out = {**_software(), "dataset": dataset}
+    if secret is not None:
+        out["secret"] = secret.fingerprint()
+    return out
 
 
 def describe(env: dict) -> str:
@@ -53,4 +57,6 @@ def describe(env: dict) -> str:
     sums = dataset.get("checksums") or {}
     data = dataset.get("name", "?") + (f" (checksums {', '.join(f'{k} {v[:12]}' for k, v in sorted(sums.items()))})"
                                        if sums else f" ({dataset['source']})" if dataset.get("source") else "")
-    return f"dl-basics-grader {env.get('kit', '?')}, Python {env.get('python', '?')}, {libraries}; dataset {data}"
+    hidden = f"; hidden inputs from secret {env['secret']}" if env.get("secret") else ""
+    return (f"dl-basics-grader {env.get('kit', '?')}, Python {env.get('python', '?')}, {libraries}; dataset {data}"
+            f"{hidden}")

@@ -306,7 +306,9 @@ def student_readme() -> str:
         Each training uses your function(s) of that section, and trusted library versions of the parts from
         other sections, so a bug costs points in its own section only. The data are scikit-learn's digits
         (8×8 images, ten classes) and a seeded synthetic regression problem; the seeds are fixed, so a run
-        gives the same result every time.
+        gives the same result every time. When your instructor grades, hidden checks test the same properties
+        of each function on other inputs, drawn from a secret (code that works for any input of the kind the
+        exercise describes passes them); here they are listed as not run.
 
         @TRAINING@
         """).format(training=fmt_points(sum(c.points for c in training_checks())), total=total,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import xml.etree.ElementTree as ET
 
 from . import manifest, rubric
@@ -13,9 +15,10 @@ FORMATS = ("text", "json", "markdown", "junit", "gradescope")
 _GREEN, _RED, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
 
 
-def render(result: Result, fmt: str, color: bool = False) -> str:
+def render(result: Result, fmt: str, color: bool = False, metrics: dict | None = None) -> str:
+    """``result`` in ``fmt``; ``metrics`` (see :func:`gradescope`) are used by the Gradescope format only."""
     return {"text": lambda r: text(r, color), "json": lambda r: r.to_json() + "\n", "markdown": markdown,
-            "junit": junit, "gradescope": gradescope}[fmt](result)
+            "junit": junit, "gradescope": lambda r: gradescope(r, metrics)}[fmt](result)
 
 
 def _description(check_id: str) -> str:
@@ -36,7 +39,8 @@ def text(result: Result, color: bool = False) -> str:
             if c.target != target:
                 continue
             mark = paint("PASS", _GREEN) if c.passed else paint("FAIL", _RED)
-            lines.append(f"  {mark}  {c.id:<{width}}  {fmt_points(c.points):>3}/{fmt_points(c.max_points)}")
+            lines.append(f"  {mark}  {c.id:<{width}}  {fmt_points(c.points):>3}/{fmt_points(c.max_points)}"
+                         + ("  (hidden)" if c.hidden else ""))
             if not c.passed:
                 lines.append(f"        {c.message}")
         lines.append("")
@@ -80,8 +84,14 @@ def summary(result: Result) -> str:
 
 
 def _trailer(result: Result, bullet: str = "  ") -> list[str]:
-    """The isolation layers in force and the notes for review, when the result carries them."""
+    """The hidden checks not run, the isolation layers in force and the notes for review, when the result
+    carries them."""
     out = []
+    if result.not_run:
+        points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
+        out.append(f"Hidden checks not run ({fmt_points(points)} more points, not in this score): "
+                   f"{', '.join(result.not_run)}. They test the same properties on inputs only your instructor's "
+                   "secret gives, when your work is graded.")
     if result.isolation is not None:
         out.append(f"Sandbox: {result.isolation.get('summary', '')}")
     if result.environment is not None:
@@ -110,7 +120,9 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     if failed:
         lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
         for c in failed:
-            lines.append(f"| `{c.id}` | {fmt_points(c.points)} / {fmt_points(c.max_points)} | {_md_escape(c.message)} |")
+            hidden = " (hidden)" if c.hidden else ""
+            lines.append(f"| `{c.id}`{hidden} | {fmt_points(c.points)} / {fmt_points(c.max_points)} | "
+                         f"{_md_escape(c.message)} |")
     else:
         lines += ["", "Every check passes."]
     if figures:
@@ -139,6 +151,8 @@ def junit(result: Result) -> str:
             props = ET.SubElement(case, "properties")
             ET.SubElement(props, "property", name="points", value=fmt_points(c.points))
             ET.SubElement(props, "property", name="max_points", value=fmt_points(c.max_points))
+            if c.hidden:
+                ET.SubElement(props, "property", name="hidden", value="true")
             if not c.passed:
                 failure = ET.SubElement(case, "failure", message=c.message, type="GradingFailure")
                 failure.text = c.message
@@ -146,15 +160,77 @@ def junit(result: Result) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def gradescope(result: Result) -> str:
-    """Gradescope's ``results.json``."""
+# Gradescope's leaderboard columns: (key of the metrics, column, sort order). Accuracies rank highest first,
+# the grading time lowest first.
+LEADERBOARD = (
+    ("mlp_test_accuracy", "MLP test accuracy", "desc"),
+    ("softmax_regression_test_accuracy", "Softmax regression test accuracy", "desc"),
+    ("seconds", "Grading time (s)", "asc"),
+)
+
+
+def _gradescope_visible(c) -> bool:
+    """Whether Gradescope shows a check's test to the student at once: not a hidden check (on inputs drawn from
+    the instructor's secret) nor one the rubric keeps from students; those are shown once the grades are published."""
+    check = rubric.BY_ID.get(c.id)
+    return not c.hidden and (check is None or check.visible)
+
+
+def _md_text(s: str) -> str:
+    """``s`` as literal Markdown text: the characters that would start emphasis, code, links or HTML escaped."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", s).replace("\n", " ")
+
+
+def _gradescope_summary(result: Result) -> str:
+    """The top-level ``output`` (Markdown): the points of each function and training, and what to fix first,
+    from the checks the student may see now (a hidden check's points would give its verdict away)."""
+    shown = Result(tuple(c for c in result.checks if _gradescope_visible(c)))
+    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "",
+             "| part | points | |", "|---|---:|---|"]
+    for target, (pts, mx) in shown.by_target().items():
+        lines.append(f"| `{target}` | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    hidden = len(result.checks) - len(shown.checks)
+    if hidden:
+        lines += ["", f"{hidden} more check{'s are' if hidden > 1 else ' is'} shown when your instructor publishes "
+                  "the grades."]
+    step = fix_first(shown)
+    lines += ["", _md_text(step) if step else "Every check passes."]
+    return "\n".join(lines) + "\n"
+
+
+def gradescope_leaderboard(metrics: dict | None) -> list[dict]:
+    """Gradescope's ``leaderboard`` entries for the ``metrics`` present and finite, in :data:`LEADERBOARD`'s order."""
+    entries = []
+    for key, name, order in LEADERBOARD:
+        value = (metrics or {}).get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            entries.append({"name": name, "value": round(float(value), 4 if order == "desc" else 1), "order": order})
+    return entries
+
+
+def gradescope(result: Result, metrics: dict | None = None) -> str:
+    """Gradescope's ``results.json``: a Markdown summary (``output``), one test per check with its points, status and
+    visibility (hidden checks after the grades are published), what graded it and the sandbox's layers
+    (``extra_data.environment`` and ``extra_data.isolation``, for staff).
+
+    ``metrics`` (optional): ``{"mlp_test_accuracy": float, "softmax_regression_test_accuracy": float,
+    "seconds": float}``, each key optional (:func:`grader.gradescope.leaderboard_metrics`), become the
+    ``leaderboard`` and ``seconds`` also the ``execution_time``.
+    """
     tests = []
     for c in result.checks:
-        check = rubric.BY_ID.get(c.id)
         tests.append({"name": f"{c.id}: {_description(c.id)}", "score": c.points, "max_score": c.max_points,
+                      "status": "passed" if c.passed else "failed",
                       "output": "passed" if c.passed else c.message,
-                      "visibility": "visible" if check is None or check.visible else "after_published"})
-    out = {"score": result.score, "tests": tests}
-    if result.environment is not None:
-        out["extra_data"] = {"environment": result.environment}
+                      "visibility": "visible" if _gradescope_visible(c) else "after_published"})
+    out = {"score": result.score, "output": _gradescope_summary(result), "output_format": "md", "tests": tests}
+    seconds = (metrics or {}).get("seconds")
+    if isinstance(seconds, (int, float)) and math.isfinite(seconds):
+        out["execution_time"] = round(seconds)
+    board = gradescope_leaderboard(metrics)
+    if board:
+        out["leaderboard"] = board
+    extra = {k: v for k, v in (("environment", result.environment), ("isolation", result.isolation)) if v is not None}
+    if extra:
+        out["extra_data"] = extra
     return json.dumps(out, indent=2) + "\n"

@@ -14,18 +14,21 @@ class CheckResult:
     max_points: float
     passed: bool
     message: str
+    hidden: bool = False  # a hidden check: its inputs are drawn from the instructor's secret and never shown
 
 
 @dataclasses.dataclass(frozen=True)
 class Result:
     """The checks, and what the report says beside the points: the sandbox's confinement layers
-    (``isolation``: :meth:`grader.confine.Layers.to_json`), notes for an instructor's review, and what graded it
-    (``environment``: :func:`grader.manifest.environment`)."""
+    (``isolation``: :meth:`grader.confine.Layers.to_json`), notes for an instructor's review, what graded it
+    (``environment``: :func:`grader.manifest.environment`), and the hidden checks that did not run for want of
+    the instructor's secret (``not_run``: their ids; they count in neither the score nor the maximum)."""
 
     checks: tuple[CheckResult, ...]
     isolation: dict | None = None
     review: tuple[str, ...] = ()
     environment: dict | None = None
+    not_run: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -46,11 +49,13 @@ class Result:
 
     def to_dict(self) -> dict:
         out = {"score": self.score, "max_score": self.max_score,
-               "checks": [dataclasses.asdict(c) for c in self.checks]}
+               "checks": [{k: v for k, v in dataclasses.asdict(c).items() if k != "hidden" or v} for c in self.checks]}
         if self.isolation is not None:
             out["isolation"] = self.isolation
         if self.review:
             out["review"] = list(self.review)
+        if self.not_run:
+            out["not_run"] = list(self.not_run)
         if self.environment is not None:
             out["environment"] = self.environment
         return out
@@ -61,7 +66,7 @@ class Result:
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
         return cls(tuple(CheckResult(**c) for c in data["checks"]), data.get("isolation"),
-                   tuple(data.get("review", ())), data.get("environment"))
+                   tuple(data.get("review", ())), data.get("environment"), tuple(data.get("not_run", ())))
 
 
 def fmt_points(x: float) -> str:

@@ -8,10 +8,11 @@ on the observations of its probe; ``PROBES`` says which student functions each p
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 from . import datasets
-from .checks import cross_entropy, data_iter, l2_penalty, polynomial, relu, sgd, softmax, training
+from .checks import cross_entropy, data_iter, hidden, l2_penalty, polynomial, relu, sgd, softmax, training
 
 # The six functions students write, and the exercise module each one lives in.
 STUDENT_FUNCTIONS: dict[str, str] = {
@@ -61,6 +62,7 @@ class Probe:
     needs_data: bool = False  # ``run(functions, data=DataSpec)``: trains on the chosen classification set
     seconds: float = 0.5      # its time in a child on a 2-core box, compilation cache warm: to split the probes
     prepare: Callable | None = None  # ``prepare(data)``: what its judges compute that no student decides (cached)
+    hidden: bool = False      # ``run(functions, seed=seed)``: a hidden variant, its inputs drawn from a secret seed
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in (
@@ -83,7 +85,15 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
 FIGURE_PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("polynomial", ("data_iter", "sgd"), polynomial.probe, seconds=1.5),
 )}
-ALL_PROBES: dict[str, Probe] = {**PROBES, **FIGURE_PROBES}
+
+# Hidden variants of the functions' probes: the same calls on inputs drawn from a seed that only the instructor's
+# secret and the student's id give (:mod:`grader.secret`), so answers written in for the public inputs fail there.
+HIDDEN_PROBES: dict[str, Probe] = {p.name: p for p in (
+    Probe(f"hidden.{function}", (function,), module.probe, seconds=seconds, hidden=True)
+    for function, module, seconds in (("data_iter", data_iter, 0.5), ("softmax", softmax, 0.7),
+                                      ("cross_entropy", cross_entropy, 0.5), ("sgd", sgd, 0.4),
+                                      ("relu", relu, 0.2), ("l2_penalty", l2_penalty, 0.1)))}
+ALL_PROBES: dict[str, Probe] = {**PROBES, **FIGURE_PROBES, **HIDDEN_PROBES}
 
 
 def with_figure_probes(probes) -> list[str]:
@@ -111,6 +121,7 @@ class Check:
     visible: bool = True
     threshold_measured: bool = True  # False: taken from the book's figures, not yet measured with this kit
     data: datasets.DataSpec = datasets.DIGITS  # the classification set of the training checks
+    seed: int | None = None  # a hidden check's inputs (its probe's seed); None: the public inputs
 
 
 def _c(id, probe, points, judge, description, target=None, **kw) -> Check:
@@ -207,9 +218,27 @@ def checks_for_data(data: datasets.DataSpec, checks=None) -> list[Check]:
     return out
 
 
-BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
+# Hidden checks: each function's public checks judged again on its hidden probe (the same judges, against the
+# reference on the same hidden inputs), worth points of their own. They run only with an instructor's secret
+# (``--secret-file``); without one they are reported as not run. Points: a share of these in proportion to the
+# public checks' points that hold on the hidden inputs.
+HIDDEN_CHECKS: tuple[Check, ...] = tuple(
+    _c(f"{function}.hidden", f"hidden.{function}", points,
+       functools.partial(hidden.judge, public=tuple(c for c in CHECKS if c.target == function)),
+       f"the public checks of {function} on hidden inputs of the same kinds (not shown)", target=function,
+       visible=False)
+    for function, points in (("data_iter", 3), ("softmax", 3), ("cross_entropy", 3), ("sgd", 3), ("relu", 2),
+                             ("l2_penalty", 2)))
+
+BY_ID: dict[str, Check] = {c.id: c for c in CHECKS + HIDDEN_CHECKS}
 TARGETS: tuple[str, ...] = tuple(dict.fromkeys(c.target for c in CHECKS))
-MAX_SCORE: float = sum(c.points for c in CHECKS)
+MAX_SCORE: float = sum(c.points for c in CHECKS)  # the public checks' (the hidden ones add HIDDEN_MAX_SCORE)
+HIDDEN_MAX_SCORE: float = sum(c.points for c in HIDDEN_CHECKS)
+
+
+def with_seeds(checks, seeds: dict[str, int]) -> list[Check]:
+    """``checks`` and, for each hidden probe in ``seeds``, its hidden check with that seed."""
+    return list(checks) + [dataclasses.replace(c, seed=seeds[c.probe]) for c in HIDDEN_CHECKS if c.probe in seeds]
 
 
 def checks_for(targets=None, visible_only: bool = False) -> list[Check]:

@@ -294,8 +294,12 @@ def split_probes(probes: list[str], lanes: int) -> list[list[str]]:
 
 def run_probes(directory: str | Path, probes: list[str] | None = None, limits: Limits = Limits(),
                progress: Callable[[str, str], None] | None = None,
-               data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False) -> SandboxRun:
+               data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False,
+               seeds: dict[str, int] | None = None) -> SandboxRun:
     """Probe the submission in ``directory`` in confined children; see the module docstring.
+
+    ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.secret`); the children get the
+    seeds, never the secret.
 
     With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
     running side by side, each with its own home and its own restarts; the observations do not depend on the
@@ -319,7 +323,8 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
         if cache is not None and str(cache) not in read:
             read.append(str(cache))
-        lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress)
+        lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
+                     dict(seeds or {}))
         groups = split_probes(probes, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]
@@ -346,6 +351,7 @@ class _Lane:
     budget: wire.Budget
     cache: Path | None
     progress: Callable[[str, str], None] | None
+    seeds: dict[str, int]
 
     def run(self, lane: int, probes: list[str]) -> SandboxRun:
         """Children one after another until every probe of ``probes`` has its observations: a child that dies
@@ -359,7 +365,7 @@ class _Lane:
             home.mkdir()
             policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected)
             child = _Child(self.tmp, home, f"{lane}-{attempt}", policy, self.limits, self.data, self.budget,
-                           self.cache)
+                           self.cache, self.seeds)
             child.run(remaining, broken, out.observations, self.progress)
             out.add_findings(child.shortcuts, child.notes)
             remaining = [p for p in remaining if p not in out.observations]
@@ -375,9 +381,9 @@ class _Child:
     """One confined child: started, read until it finishes, dies or overruns, then ended with its tree."""
 
     def __init__(self, tmp: Path, home: Path, attempt: str, policy: confine.Policy, limits: Limits,
-                 data: datasets.DataSpec, budget: wire.Budget, cache: Path | None):
+                 data: datasets.DataSpec, budget: wire.Budget, cache: Path | None, seeds: dict[str, int]):
         self.tmp, self.home, self.attempt, self.policy = tmp, home, attempt, policy
-        self.limits, self.data, self.budget, self.cache = limits, data, budget, cache
+        self.limits, self.data, self.budget, self.cache, self.seeds = limits, data, budget, cache, seeds
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
 
@@ -387,7 +393,8 @@ class _Child:
         read_fd, write_fd = os.pipe()
         key_read, key_write = os.pipe()
         command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(self.tmp / "submission"),
-                   ",".join(probes), json.dumps(broken), self.data.to_json(), self.policy.to_json()]
+                   ",".join(probes), json.dumps(broken), self.data.to_json(), self.policy.to_json(),
+                   json.dumps({p: self.seeds[p] for p in probes if p in self.seeds})]
         command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits)
         self.out_path = self.tmp / f"output{self.attempt}.txt"
         with open(self.out_path, "wb") as out_file, _registry_lock:

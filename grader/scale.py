@@ -22,14 +22,26 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import datasets, sandbox
+from . import datasets, rubric, sandbox
+
+
+def _with_hidden(probes, seeds: dict[str, int]) -> list[str] | None:
+    """``probes`` (``None``: every public probe) and the hidden probes that ``seeds`` gives."""
+    if not seeds:
+        return probes
+    return [*(rubric.PROBES if probes is None else probes), *seeds]
 
 
 def probe_local(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-                jobs: int) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
-    """Probe each student with ``jobs`` children at a time; yield (student, run) as they finish."""
+                jobs: int, seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
+    """Probe each student with ``jobs`` children at a time; yield (student, run) as they finish. ``seeds``:
+    each student's (by folder name) hidden probes and their seeds."""
+    seeds = seeds or {}
+
     def probe(student: Path):
-        return student, sandbox.run_probes(student, probes, limits, data=data, require_isolation=require_isolation)
+        mine = seeds.get(student.name, {})
+        return student, sandbox.run_probes(student, _with_hidden(probes, mine), limits, data=data,
+                                           require_isolation=require_isolation, seeds=mine)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for future in concurrent.futures.as_completed([pool.submit(probe, s) for s in students]):
@@ -37,17 +49,20 @@ def probe_local(students: list[Path], probes, limits, data: datasets.DataSpec, r
 
 
 def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
-                require_isolation: bool) -> sandbox.SandboxRun:
-    """A Dask task: grade one submission, given as its files, in a confined child on this worker."""
+                require_isolation: bool, seeds: dict[str, int] | None = None) -> sandbox.SandboxRun:
+    """A Dask task: grade one submission, given as its files, in a confined child on this worker (the
+    hidden probes' seeds travel with it; the secret stays with the batch)."""
     data = datasets.DataSpec.from_json(data_json)
     with tempfile.TemporaryDirectory(prefix="grade-task-") as tmp:
         folder = Path(tmp) / "submission"
         sandbox.write_files(files, folder)
-        return sandbox.run_probes(folder, probes, limits, data=data, require_isolation=require_isolation)
+        return sandbox.run_probes(folder, _with_hidden(probes, seeds or {}), limits, data=data,
+                                  require_isolation=require_isolation, seeds=seeds)
 
 
 def probe_dask(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-               scheduler: str, jobs: int) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
+               scheduler: str, jobs: int,
+               seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
     """Probe each student as a task of the Dask cluster at ``scheduler`` (``local``: a LocalCluster of
     ``jobs`` workers); yield (student, run) as they finish."""
     try:
@@ -66,7 +81,8 @@ def probe_dask(students: list[Path], probes, limits, data: datasets.DataSpec, re
             raise sandbox.SandboxError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
             futures = {client.submit(probe_files, sandbox.submission_files(s), probes, limits, data.to_json(),
-                                     require_isolation, key=f"grade-{run_id}-{i}", pure=False, retries=1): s
+                                     require_isolation, (seeds or {}).get(s.name), key=f"grade-{run_id}-{i}",
+                                     pure=False, retries=1): s
                        for i, s in enumerate(students)}
             for future in as_completed(futures):
                 yield futures[future], future.result()

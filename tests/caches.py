@@ -21,7 +21,7 @@ def trusted() -> tuple[Path, ...]:
     """The suite's filled caches: the compilation cache (warmed here if needed) and the reference observations
     of the kit's solutions on every probe, digits, as ``grade`` keeps them on disk."""
     compile_cache.ensure_warm()
-    grading.reference_observations(probes=list(rubric.ALL_PROBES))
+    grading.reference_observations(probes=[*rubric.PROBES, *rubric.FIGURE_PROBES])
     folders = [compile_cache.directory(), grading._disk_cache(None, datasets.DIGITS)]
     return tuple(f for f in folders if f is not None and f.is_dir())
 

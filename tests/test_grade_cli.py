@@ -48,7 +48,8 @@ def test_reference_full_marks_and_json_contract(kit):
     assert report["score"] == report["max_score"] == 100.0
     # the contract's keys, plus the sandbox's layers and what graded it (no "review" notes: the solutions reach
     # for nothing)
-    assert set(report) == {"score", "max_score", "checks", "isolation", "environment"}
+    assert set(report) == {"score", "max_score", "checks", "isolation", "environment", "not_run"}
+    assert report["not_run"] == [c.id for c in rubric.HIDDEN_CHECKS]  # no secret: the hidden checks did not run
     assert set(report["isolation"]) == {"landlock_abi", "namespaces", "seccomp", "summary"}
     env = report["environment"]
     assert env["kit"] == importlib.metadata.version("dl-basics-grader") and env["python"] == platform.python_version()

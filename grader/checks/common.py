@@ -8,6 +8,8 @@ judges never run student code, so the two halves can live in different processes
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 from typing import Any, Callable
 
@@ -207,6 +209,20 @@ class Mistake:
     raises: bool = False
 
 
+_PRIVATE = contextvars.ContextVar("private_inputs", default=False)
+
+
+@contextlib.contextmanager
+def private_inputs():
+    """While a hidden check is judged: known mistakes (run on the public inputs) name no cause, and no pointer to
+    another check is computed; :mod:`grader.checks.hidden` names the cause from the public checks' results."""
+    token = _PRIVATE.set(True)
+    try:
+        yield
+    finally:
+        _PRIVATE.reset(token)
+
+
 class KnownMistakes:
     """The known mistakes of one function, run through that function's probe calls on demand.
 
@@ -239,8 +255,10 @@ class KnownMistakes:
 
         When the student fails an earlier check and that mistake reproduces its observations too, the cause
         is the one that check names: ``"same cause as <check>: <cause>"``. ``None`` when no known mistake
-        reproduces ``key``.
+        reproduces ``key``, and while a hidden check is judged (:func:`private_inputs`).
         """
+        if _PRIVATE.get():
+            return None
         found = next((i for i, m in enumerate(self.mistakes)
                       if all(self._reproduces(s, i, k) for k in (*m.evidence, key))), None)
         if found is None:
@@ -289,7 +307,7 @@ def judged(s: Observations, r: Observations, check, key: str, what: str, known: 
     if problem is None:
         return passed()
     cause = known.explain(s, r, key)
-    if cause is None:
+    if cause is None and not _PRIVATE.get():
         primary, keys = known.checks[0]
         if key not in keys and fails(primary, s, r):
             cause = f"{primary} fails as well, so start there"

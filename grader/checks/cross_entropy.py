@@ -10,6 +10,8 @@ the student's function on probabilities (rows of softmax(logits)), where it give
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,37 +23,72 @@ from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, fai
 LOGITS = inputs.normal(21, (8, 5), scale=2.0)
 LABELS = inputs.labels(22, 8, 5)
 WEIGHTS = inputs.normal(23, (8,))
-_EXP = np.exp(LOGITS.astype(np.float64) - LOGITS.max(axis=-1, keepdims=True))
-PROBABILITIES = (_EXP / _EXP.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def _weighted_sum(cross_entropy, y):
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits.astype(np.float64) - logits.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the probe feeds cross_entropy: the public arrays, or a hidden variant's (:func:`hidden`)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray  # one per example, at least as many as every batch whose gradient is taken
+    shifts: np.ndarray
+    large: np.ndarray
+    large_labels: np.ndarray
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Rows of softmax(logits)."""
+        return _probabilities(self.logits)
+
+
+PUBLIC = Inputs(LOGITS, LABELS, WEIGHTS, inputs.ROW_SHIFTS, inputs.LARGE_LOGITS, inputs.LARGE_LABELS)
+
+
+def hidden(seed: int) -> Inputs:
+    """The hidden variant's inputs: the same kinds as :data:`PUBLIC`, other shapes, values and labels."""
+    h = inputs.Hidden(seed)
+    logits = h.matrix(scale=2.0)
+    n, k = logits.shape
+    big_n, big_k = h.size(3, 8), h.size(3, 8)
+    return Inputs(logits=logits, labels=h.labels(n, k), weights=h.normal((16,)), shifts=h.row_shifts(n),
+                  large=h.large_logits(big_n, big_k), large_labels=h.labels(big_n, big_k))
+
+
+def _weighted_sum(cross_entropy, y, weights):
     """Σ_i w_i ℓ_i: a scalar whose gradient exposes every per-example loss."""
     def f(logits):
         loss = cross_entropy(logits, y)
-        return jnp.sum(jnp.reshape(loss, (-1,))[: len(y)] * jnp.asarray(WEIGHTS[: len(y)]))
+        return jnp.sum(jnp.reshape(loss, (-1,))[: len(y)] * jnp.asarray(weights[: len(y)]))
     return f
 
 
-def calls(ce) -> dict:
+def calls(ce, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``cross_entropy``: ``{key: (what, thunk)}``."""
-    y, big, big_y = jnp.asarray(LABELS), jnp.asarray(inputs.LARGE_LOGITS), jnp.asarray(inputs.LARGE_LABELS)
+    y, big, big_y = jnp.asarray(x.labels), jnp.asarray(x.large), jnp.asarray(x.large_labels)
     return {
-        "values": ("cross_entropy of (8, 5) logits", lambda: ce(jnp.asarray(LOGITS), y)),
+        "values": ("cross_entropy of (8, 5) logits", lambda: ce(jnp.asarray(x.logits), y)),
         "probabilities": ("cross_entropy of probabilities (rows of softmax(logits))",
-                          lambda: ce(jnp.asarray(PROBABILITIES), y)),
+                          lambda: ce(jnp.asarray(x.probabilities), y)),
         "shifted": ("cross_entropy of the logits plus a constant per row",
-                    lambda: ce(jnp.asarray(LOGITS + inputs.ROW_SHIFTS), y)),
+                    lambda: ce(jnp.asarray(x.logits + x.shifts), y)),
         "large": ("cross_entropy of logits of ±1e4", lambda: ce(big, big_y)),
-        "large_grad": ("jax.grad of cross_entropy at logits of ±1e4", lambda: jax.grad(_weighted_sum(ce, big_y))(big)),
+        "large_grad": ("jax.grad of cross_entropy at logits of ±1e4",
+                       lambda: jax.grad(_weighted_sum(ce, big_y, x.weights))(big)),
         "grad": ("jax.grad of sum(w * cross_entropy(logits, y))",
-                 lambda: jax.grad(_weighted_sum(ce, y))(jnp.asarray(LOGITS))),
-        "jit": ("jax.jit(cross_entropy)", lambda: jax.jit(ce)(jnp.asarray(LOGITS), y)),
+                 lambda: jax.grad(_weighted_sum(ce, y, x.weights))(jnp.asarray(x.logits))),
+        "jit": ("jax.jit(cross_entropy)", lambda: jax.jit(ce)(jnp.asarray(x.logits), y)),
     }
 
 
-def probe(fns) -> Observations:
-    return observe_calls(calls(fns["cross_entropy"]))
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
+    return observe_calls(calls(fns["cross_entropy"], PUBLIC if seed is None else hidden(seed)))
 
 
 # --- known mistakes (named only where they reproduce the student's observations) ---------------------------
@@ -129,7 +166,7 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
     if problem is None:
         return passed()
     cause = KNOWN.explain(s, r, "values") or (
-        ONE_PER_EXAMPLE if out.shape != LABELS.shape else
+        ONE_PER_EXAMPLE if out.shape != r["values"].shape else
         "the loss is -log softmax(logits)[i, y[i]] = logsumexp(logits[i]) - logits[i, y[i]]")
     return failed(f"{problem}: {cause}")
 

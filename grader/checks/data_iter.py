@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import inputs
 from .common import Observations, Verdict, failed, passed
 
 # (name, n, batch_size, key seed, array kind): several passes, including exact division and b > n.
@@ -28,6 +29,23 @@ PASSES = (
     ("single", 7, 1, 4, "jax"),
     ("oversized", 12, 32, 5, "jax"),
 )
+
+
+def passes(seed: int | None = None) -> tuple[tuple[str, int, int, int, str], ...]:
+    """The public PASSES, or with ``seed`` a hidden variant's: the same kinds of pass (the same names), with other
+    numbers of examples, batch sizes (one that does not divide n, one that does, 1, and one above n) and keys."""
+    if seed is None:
+        return PASSES
+    h = inputs.Hidden(seed)
+    n, b = h.size(40, 160), h.size(3, 17)
+    n += (n % b == 0)  # a last partial batch
+    key, other = h.key(), h.key()
+    exact_b = h.size(4, 20)
+    small = h.size(3, 9)
+    return (("main", n, b, key, "jax"), ("again", n, b, key, "jax"), ("other_key", n, b, other, "jax"),
+            ("numpy", h.size(40, 160), h.size(3, 17), h.key(), "numpy"),
+            ("exact", exact_b * h.size(4, 8), exact_b, h.key(), "jax"), ("single", small, 1, h.key(), "jax"),
+            ("oversized", small, small + h.size(1, 30), h.key(), "jax"))
 
 
 def dataset(n: int, kind: str):
@@ -69,18 +87,19 @@ def _one_pass(data_iter, n: int, b: int, seed: int, kind: str) -> tuple[np.ndarr
     return table, np.array(sizes, np.int64), np.array(kept)
 
 
-def probe(fns) -> Observations:
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
     data_iter = fns["data_iter"]
     obs = Observations()
     obs.values["is_generator_function"] = np.array(inspect.isgeneratorfunction(data_iter))
     obs.record("returns", "calling data_iter",
                lambda: np.array(type(data_iter(10, *dataset(103, "jax"), jax.random.PRNGKey(0))).__name__),
                numeric=False)
-    for name, n, b, seed, kind in PASSES:
+    for name, n, b, key, kind in passes(seed):
         arrays = "NumPy arrays" if kind == "numpy" else "jax arrays"
         obs.record_many((f"pass.{name}", f"sizes.{name}", f"kept.{name}"),
                         f"a pass of data_iter over {n} examples ({arrays}) with batch_size {b}",
-                        lambda: _one_pass(data_iter, n, b, seed, kind))
+                        lambda: _one_pass(data_iter, n, b, key, kind))
     return obs
 
 
@@ -100,7 +119,7 @@ def judge_generator(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_each_once(s: Observations, r: Observations, check) -> Verdict:
-    for name, n, b, _, kind in PASSES:
+    for name, n, b, _, kind in passes(check.seed):
         table = _pass(s, name)
         seen = table[:, 1] if len(table) else np.zeros(0, np.int64)
         counts = np.bincount(seen[(seen >= 0) & (seen < n)], minlength=n)
@@ -121,7 +140,7 @@ def judge_each_once(s: Observations, r: Observations, check) -> Verdict:
 def judge_pairs(s: Observations, r: Observations, check) -> Verdict:
     """Each yielded feature row is its own label's (row i is [i, 1000 + i], label i), and the arrays given are
     left as they were: the caller's data are read, never reordered in place."""
-    for name, n, b, _, kind in PASSES:
+    for name, n, b, _, kind in passes(check.seed):
         table = _pass(s, name)
         if len(table) and not (np.array_equal(table[:, 1], table[:, 3]) and np.array_equal(table[:, 2], 1000 + table[:, 1])):
             return failed(f"in a pass over {n} examples, feature rows and labels no longer match: index features "
@@ -134,7 +153,7 @@ def judge_pairs(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_batch_sizes(s: Observations, r: Observations, check) -> Verdict:
-    for name, n, b, _, _ in PASSES:
+    for name, n, b, _, _ in passes(check.seed):
         sizes = s[f"sizes.{name}"].tolist()
         want = expected_sizes(n, b)
         if sizes == want:
@@ -172,7 +191,8 @@ def judge_key_order(s: Observations, r: Observations, check) -> Verdict:
 def judge_shuffles_examples(s: Observations, r: Observations, check) -> Verdict:
     table = _pass(s, "exact")
     if not len(table):
-        return failed("a pass over 100 examples yielded nothing")
+        n = next(n for name, n, *_ in passes(check.seed) if name == "exact")
+        return failed(f"a pass over {n} examples yielded nothing")
     blocks = 0
     batches = np.unique(table[:, 0])
     for number in batches:

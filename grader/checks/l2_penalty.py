@@ -5,6 +5,8 @@ Only the weights are penalised; the bias is left out by the caller, which adds Î
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,21 +19,39 @@ MATRIX = inputs.normal(71, (5, 3))
 VECTOR = inputs.normal(72, (7,))
 
 
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the probe feeds l2_penalty: the public arrays, or a hidden variant's (:func:`hidden`)."""
+
+    matrix: np.ndarray
+    vector: np.ndarray
+
+
+PUBLIC = Inputs(MATRIX, VECTOR)
+
+
+def hidden(seed: int) -> Inputs:
+    """The hidden variant's inputs: a matrix and a vector of other shapes and values."""
+    h = inputs.Hidden(seed)
+    return Inputs(matrix=h.matrix(scale=h.uniform(0.5, 3.0)), vector=h.normal((h.size(2, 20),), h.uniform(0.5, 3.0)))
+
+
 WHAT = {"matrix": "l2_penalty of a (5, 3) array", "vector": "l2_penalty of a (7,) array"}
 
 
-def calls(l2) -> dict:
+def calls(l2, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``l2_penalty``: ``{key: (what, thunk)}``."""
     return {
-        "matrix": (WHAT["matrix"], lambda: l2(jnp.asarray(MATRIX))),
-        "vector": (WHAT["vector"], lambda: l2(jnp.asarray(VECTOR))),
-        "grad": ("jax.grad of l2_penalty", lambda: jax.grad(lambda w: jnp.reshape(l2(w), ()))(jnp.asarray(MATRIX))),
-        "jit": ("jax.jit(l2_penalty)", lambda: jax.jit(l2)(jnp.asarray(MATRIX))),
+        "matrix": (WHAT["matrix"], lambda: l2(jnp.asarray(x.matrix))),
+        "vector": (WHAT["vector"], lambda: l2(jnp.asarray(x.vector))),
+        "grad": ("jax.grad of l2_penalty", lambda: jax.grad(lambda w: jnp.reshape(l2(w), ()))(jnp.asarray(x.matrix))),
+        "jit": ("jax.jit(l2_penalty)", lambda: jax.jit(l2)(jnp.asarray(x.matrix))),
     }
 
 
-def probe(fns) -> Observations:
-    return observe_calls(calls(fns["l2_penalty"]))
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
+    return observe_calls(calls(fns["l2_penalty"], PUBLIC if seed is None else hidden(seed)))
 
 
 AVERAGES = "it averages over the entries: sum them, then halve"

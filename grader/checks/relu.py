@@ -8,6 +8,8 @@ propagates it, ``jnp.where(x > 0, x, 0)`` gives 0, and both are accepted.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,34 +18,58 @@ from . import inputs
 from .common import KnownMistakes, Mistake, Observations, Verdict, failed, jit_verdict, judged, observe_calls, passed
 
 
-def _with_zeros() -> np.ndarray:
-    x = inputs.normal(61, (3, 4, 5))
+def _with_zeros(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
     x.flat[::7] = 0.0
     return x
 
 
-VALUES_X = _with_zeros()
+VALUES_X = _with_zeros(inputs.normal(61, (3, 4, 5)))
 HALF_X = inputs.normal(64, (4, 5)).astype(np.float16)
 GRAD_X = inputs.normal(62, (4, 6))  # no exact zeros: the derivative is 0 or 1 everywhere
 GRAD_W = inputs.normal(63, (4, 6))
 ZEROS = np.zeros((5,), np.float32)
 
 
-def calls(relu) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the probe feeds relu: the public arrays, or a hidden variant's (:func:`hidden`)."""
+
+    values: np.ndarray
+    half: np.ndarray
+    grad_x: np.ndarray
+    grad_w: np.ndarray
+    zeros: np.ndarray
+
+
+PUBLIC = Inputs(VALUES_X, HALF_X, GRAD_X, GRAD_W, ZEROS)
+
+
+def hidden(seed: int) -> Inputs:
+    """The hidden variant's inputs: the same kinds as :data:`PUBLIC`, other shapes and values."""
+    h = inputs.Hidden(seed)
+    grad_x = h.matrix()
+    return Inputs(values=_with_zeros(h.normal((h.size(2, 4), h.size(2, 6), h.size(3, 7)), 3.0)),
+                  half=h.matrix().astype(np.float16), grad_x=grad_x, grad_w=h.normal(grad_x.shape),
+                  zeros=np.zeros((h.size(2, 9),), np.float32))
+
+
+def calls(relu, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``relu``: ``{key: (what, thunk)}``."""
     return {
-        "values": ("relu of a (3, 4, 5) float32 array", lambda: relu(jnp.asarray(VALUES_X))),
-        "half": ("relu of a (4, 5) float16 array", lambda: relu(jnp.asarray(HALF_X))),
+        "values": ("relu of a (3, 4, 5) float32 array", lambda: relu(jnp.asarray(x.values))),
+        "half": ("relu of a (4, 5) float16 array", lambda: relu(jnp.asarray(x.half))),
         "grad": ("jax.grad of sum(relu(X) * W)",
-                 lambda: jax.grad(lambda x: jnp.sum(relu(x) * jnp.asarray(GRAD_W)))(jnp.asarray(GRAD_X))),
+                 lambda: jax.grad(lambda v: jnp.sum(relu(v) * jnp.asarray(x.grad_w)))(jnp.asarray(x.grad_x))),
         "grad_at_zero": ("jax.grad of sum(relu(x)) at x = 0",
-                         lambda: jax.grad(lambda x: jnp.sum(relu(x)))(jnp.asarray(ZEROS))),
-        "jit": ("jax.jit(relu)", lambda: jax.jit(relu)(jnp.asarray(VALUES_X))),
+                         lambda: jax.grad(lambda v: jnp.sum(relu(v)))(jnp.asarray(x.zeros))),
+        "jit": ("jax.jit(relu)", lambda: jax.jit(relu)(jnp.asarray(x.values))),
     }
 
 
-def probe(fns) -> Observations:
-    return observe_calls(calls(fns["relu"]))
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
+    return observe_calls(calls(fns["relu"], PUBLIC if seed is None else hidden(seed)))
 
 
 def _leaky(slope: float) -> Mistake:
@@ -88,7 +114,7 @@ def judge_grad(s: Observations, r: Observations, check) -> Verdict:
     if not verdict.passed:
         return verdict
     g0 = s["grad_at_zero"]
-    if g0.shape != ZEROS.shape or not np.all((g0 >= 0) & (g0 <= 1)):
+    if g0.shape != r["grad_at_zero"].shape or not np.all((g0 >= 0) & (g0 <= 1)):
         return failed(f"jax.grad of relu at exactly 0 gave {np.ravel(g0)[:3]}: a subgradient must lie in [0, 1]")
     return passed()
 

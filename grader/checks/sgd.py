@@ -6,6 +6,7 @@ that of the mean, so the step divides by batch_size once. The result is a new py
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -17,11 +18,13 @@ from . import inputs
 from .common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_cause, same_output
 
 LR, BATCH = 0.1, 4
+KINDS = ("dict", "list", "tuple", "nested")
+NUM_STEPS = 5
 
 
-def _tree(seed: int, kind: str):
-    """Parameter pytrees of several shapes: a dict, a list, a tuple, and a nested mix."""
-    a, b, c = inputs.normal(seed, (3, 2)), inputs.normal(seed + 1, (2,)), inputs.normal(seed + 2, ())
+def _tree(leaves: tuple[np.ndarray, np.ndarray, np.ndarray], kind: str):
+    """A parameter pytree of one of KINDS: a dict, a list, a tuple, or a nested mix, of (some of) three leaves."""
+    a, b, c = leaves
     if kind == "dict":
         return {"w": a, "b": b}
     if kind == "list":
@@ -31,76 +34,103 @@ def _tree(seed: int, kind: str):
     return {"layers": [(a, b)], "scale": c}
 
 
-KINDS = ("dict", "list", "tuple", "nested")
+def _leaves(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return inputs.normal(seed, (3, 2)), inputs.normal(seed + 1, (2,)), inputs.normal(seed + 2, ())
 
 
-# A least-squares problem for the multi-step check: loss(p) = Σ_i ½ (x_i·w + b − y_i)², summed over a batch.
-STEPS_X = inputs.normal(31, (BATCH, 3))
-STEPS_Y = inputs.normal(32, (BATCH,))
-STEPS_INIT = {"w": inputs.normal(33, (3,)), "b": np.zeros((), np.float32)}
-NUM_STEPS = 5
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the probe feeds sgd: the public step and pytrees, or a hidden variant's (:func:`hidden`).
+
+    The multi-step problem is least squares, loss(p) = Σ_i ½ (x_i·w + b − y_i)², summed over a batch of
+    ``batch`` rows of ``steps_x``."""
+
+    lr: float
+    batch: int
+    params: tuple[np.ndarray, np.ndarray, np.ndarray]
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray]
+    steps_x: np.ndarray
+    steps_y: np.ndarray
+    steps_w: np.ndarray
+
+    def tree(self, which: str, kind: str):
+        return _tree(self.params if which == "params" else self.grads, kind)
+
+    def summed_loss(self, p):
+        return jnp.sum(0.5 * (jnp.asarray(self.steps_x) @ p["w"] + p["b"] - jnp.asarray(self.steps_y)) ** 2)
+
+    def start(self):
+        return {"w": jnp.asarray(self.steps_w), "b": jnp.zeros((), jnp.float32)}
 
 
-def _summed_loss(p):
-    return jnp.sum(0.5 * (jnp.asarray(STEPS_X) @ p["w"] + p["b"] - jnp.asarray(STEPS_Y)) ** 2)
+PUBLIC = Inputs(LR, BATCH, _leaves(40), _leaves(50), inputs.normal(31, (BATCH, 3)), inputs.normal(32, (BATCH,)),
+                inputs.normal(33, (3,)))
 
 
-def probe(fns) -> Observations:
+def hidden(seed: int) -> Inputs:
+    """The hidden variant's inputs: another learning rate, batch size, leaf shapes and least-squares problem."""
+    h = inputs.Hidden(seed)
+    shapes = ((h.size(1, 6), h.size(1, 6)), (h.size(1, 8),), ())
+    batch, dim = h.size(2, 64), h.size(2, 6)
+    return Inputs(lr=round(h.uniform(0.01, 0.5), 3), batch=batch, params=tuple(h.normal(s) for s in shapes),
+                  grads=tuple(h.normal(s) for s in shapes), steps_x=h.normal((batch, dim), 1.0 / np.sqrt(batch)),
+                  steps_y=h.normal((batch,)), steps_w=h.normal((dim,)))
+
+
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
     sgd = fns["sgd"]
+    x = PUBLIC if seed is None else hidden(seed)
+    lr, batch = x.lr, x.batch
     obs = Observations()
+    to_jax = lambda t: jax.tree.map(jnp.asarray, t)  # noqa: E731
     for kind in KINDS:
-        params, grads = _tree(40, kind), _tree(50, kind)
-        to_jax = lambda t: jax.tree.map(jnp.asarray, t)  # noqa: E731
-        obs.record_tree(kind, f"sgd on a {kind} of parameters",
-                     lambda: sgd(to_jax(params), to_jax(grads), LR, BATCH))
+        params, grads = x.tree("params", kind), x.tree("grads", kind)
+        obs.record_tree(kind, f"sgd on a {kind} of parameters", lambda: sgd(to_jax(params), to_jax(grads), lr, batch))
 
     # Mutation: pass NumPy leaves in a dict; afterwards, were the arrays written to, or the dict changed?
-    params, grads = _tree(40, "dict"), _tree(50, "dict")
+    params, grads = x.tree("params", "dict"), x.tree("grads", "dict")
+    params, grads = ({k: v.copy() for k, v in t.items()} for t in (params, grads))
     originals = dict(params)
     copies = {k: v.copy() for k, v in params.items()}
 
     def mutated():
-        out = sgd(params, grads, LR, BATCH)
+        out = sgd(params, grads, lr, batch)
         changed_leaf = any(not np.array_equal(originals[k], copies[k]) for k in originals)
         changed_container = set(params) != set(originals) or any(params[k] is not originals[k] for k in originals)
         return np.array([changed_leaf, changed_container, out is params])
     obs.record("mutation", "sgd on a dict of NumPy arrays", mutated)
 
-    obs.record_tree("jit", "jax.jit(sgd)",
-                 lambda: jax.jit(sgd)(jax.tree.map(jnp.asarray, _tree(40, "dict")),
-                                      jax.tree.map(jnp.asarray, _tree(50, "dict")), LR, BATCH))
-
-    def steps():
-        p = jax.tree.map(jnp.asarray, STEPS_INIT)
-        path = []
-        for _ in range(NUM_STEPS):
-            p = sgd(p, jax.grad(_summed_loss)(p), LR, BATCH)
-            path.append(np.concatenate([np.ravel(p["w"]), np.ravel(p["b"])]))
-        return np.stack(path)
-    obs.record("steps", f"{NUM_STEPS} sgd steps on a least-squares loss", steps)
+    obs.record_tree("jit", "jax.jit(sgd)", lambda: jax.jit(sgd)(to_jax(x.tree("params", "dict")),
+                                                                to_jax(x.tree("grads", "dict")), lr, batch))
+    obs.record("steps", f"{NUM_STEPS} sgd steps on a least-squares loss",
+               lambda: _path(lambda p, g: sgd(p, g, lr, batch), x, whole_tree=True))
     return obs
 
 
-def _path(update) -> np.ndarray:
-    """The parameters after each of NUM_STEPS steps ``p <- update(p, g)`` (leaf by leaf) on the least-squares loss."""
-    p = jax.tree.map(jnp.asarray, STEPS_INIT)
+def _path(update, x: Inputs = PUBLIC, whole_tree: bool = False) -> np.ndarray:
+    """The parameters after each of NUM_STEPS steps ``p <- update(p, g)`` on the least-squares loss: the update
+    takes the whole pytree with ``whole_tree``, else one leaf at a time."""
+    p = x.start()
     path = []
     for _ in range(NUM_STEPS):
-        p = jax.tree.map(update, p, jax.grad(_summed_loss)(p))
+        g = jax.grad(x.summed_loss)(p)
+        p = update(p, g) if whole_tree else jax.tree.map(update, p, g)
         path.append(np.concatenate([np.ravel(p["w"]), np.ravel(p["b"])]))
     return np.stack(path)
 
 
-@functools.lru_cache(maxsize=1)
-def optax_path() -> np.ndarray:
-    """The same steps taken by ``optax.sgd(lr / batch_size)`` (optax expects the mean loss's step size);
-    computed once per process."""
-    opt = optax.sgd(LR / BATCH)
-    p = jax.tree.map(jnp.asarray, STEPS_INIT)
+@functools.lru_cache(maxsize=4)
+def optax_path(seed: int | None = None) -> np.ndarray:
+    """The same steps taken by ``optax.sgd(lr / batch_size)`` (optax expects the mean loss's step size), on the
+    public problem or a hidden variant's; computed once per process."""
+    x = PUBLIC if seed is None else hidden(seed)
+    opt = optax.sgd(x.lr / x.batch)
+    p = x.start()
     state = opt.init(p)
     path = []
     for _ in range(NUM_STEPS):
-        updates, state = opt.update(jax.grad(_summed_loss)(p), state, p)
+        updates, state = opt.update(jax.grad(x.summed_loss)(p), state, p)
         p = optax.apply_updates(p, updates)
         path.append(np.concatenate([np.ravel(p["w"]), np.ravel(p["b"])]))
     path = np.stack(path)
@@ -122,7 +152,7 @@ WRONG_STEPS = (
 
 def _wrong_step(s: Observations, key: str, kind: str) -> str | None:
     """The cause among WRONG_STEPS that reproduces the student's leaves under ``key`` (sgd on ``_tree(·, kind)``)."""
-    params, grads = jax.tree.leaves(_tree(40, kind)), jax.tree.leaves(_tree(50, kind))
+    params, grads = jax.tree.leaves(PUBLIC.tree("params", kind)), jax.tree.leaves(PUBLIC.tree("grads", kind))
     if not all(f"{key}.leaf{i}" in s for i in range(len(params))):
         return None
     out = [s[f"{key}.leaf{i}"] for i in range(len(params))]
@@ -200,7 +230,7 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
     problem = _judge_tree(s, r, check, "jit", "jax.jit(sgd)")
     if problem is None:
         return passed()
-    leaves = range(len(jax.tree.leaves(_tree(40, "dict"))))
+    leaves = range(len(jax.tree.leaves(PUBLIC.tree("params", "dict"))))
     same = all(f"{k}.leaf{i}" in s for k in ("jit", "dict") for i in leaves) and all(
         same_output(s[f"jit.leaf{i}"], s[f"dict.leaf{i}"], check.rtol, check.atol) for i in leaves)
     if not same:
@@ -212,7 +242,7 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
 
 def judge_matches_optax(s: Observations, r: Observations, check) -> Verdict:
     what = f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),"
-    problem = compare(s["steps"], optax_path(), check.rtol, check.atol, what)
+    problem = compare(s["steps"], optax_path(check.seed), check.rtol, check.atol, what)
     if problem is None:
         return passed()
     cause = next((c for update, c in WRONG_STEPS if same_output(s["steps"], _path(update), atol=1e-6)), None)

@@ -7,6 +7,8 @@ overflows, keeps rows of any scale, and gives exp(−inf − m) = 0 for masked e
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,32 +23,62 @@ GRAD_X = inputs.normal(3, (6, 4))
 GRAD_W = inputs.normal(4, (6, 4))
 
 
-def _weighted_grad(softmax, X):
-    """∇_X Σ softmax(X) · W, with W the first rows of GRAD_W."""
-    return jax.grad(lambda x: jnp.sum(softmax(x) * jnp.asarray(GRAD_W[: X.shape[0]])))(jnp.asarray(X))
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the probe feeds softmax: the public arrays, or a hidden variant's (:func:`hidden`)."""
+
+    values: np.ndarray
+    cube: np.ndarray
+    grad_x: np.ndarray
+    grad_w: np.ndarray  # at least as many rows and columns as every array whose gradient is taken
+    large: np.ndarray
+    masked: np.ndarray
+    scales: np.ndarray
+    shifts: np.ndarray
 
 
-def calls(softmax) -> dict:
+PUBLIC = Inputs(VALUES_X, CUBE_X, GRAD_X, GRAD_W, inputs.LARGE_LOGITS, inputs.MASKED_LOGITS, inputs.scaled_rows(),
+                inputs.ROW_SHIFTS)
+
+
+def hidden(seed: int) -> Inputs:
+    """The hidden variant's inputs: the same kinds as :data:`PUBLIC`, other shapes and values."""
+    h = inputs.Hidden(seed)
+    values = h.matrix(scale=2.0)
+    cols = h.size(3, 9)
+    return Inputs(values=values, cube=h.normal((h.size(2, 4), h.size(2, 5), h.size(3, 7)), 2.0),
+                  grad_x=h.matrix(), grad_w=h.normal((16, 16)), large=h.large_logits(h.size(3, 8), cols),
+                  masked=h.masked_logits(h.size(3, 8), cols), scales=h.scaled_rows(h.size(3, 9)),
+                  shifts=h.row_shifts(values.shape[0]))
+
+
+def _weighted_grad(softmax, X, W):
+    """∇_X Σ softmax(X) · W, with W cut to X's shape."""
+    W = jnp.asarray(W[: X.shape[0], : X.shape[1]])
+    return jax.grad(lambda x: jnp.sum(softmax(x) * W))(jnp.asarray(X))
+
+
+def calls(softmax, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``softmax``: ``{key: (what, thunk)}``."""
     return {
-        "values": ("softmax of an (8, 5) array", lambda: softmax(jnp.asarray(VALUES_X))),
-        "cube": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(CUBE_X))),
-        "large": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(inputs.LARGE_LOGITS))),
-        "large_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, inputs.LARGE_LOGITS)),
-        "masked": ("softmax of rows mixing -inf with finite entries",
-                   lambda: softmax(jnp.asarray(inputs.MASKED_LOGITS))),
+        "values": ("softmax of an (8, 5) array", lambda: softmax(jnp.asarray(x.values))),
+        "cube": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(x.cube))),
+        "large": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(x.large))),
+        "large_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, x.large, x.grad_w)),
+        "masked": ("softmax of rows mixing -inf with finite entries", lambda: softmax(jnp.asarray(x.masked))),
         "masked_grad": ("jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
-                        lambda: _weighted_grad(softmax, inputs.MASKED_LOGITS)),
-        "scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(inputs.scaled_rows()))),
+                        lambda: _weighted_grad(softmax, x.masked, x.grad_w)),
+        "scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(x.scales))),
         "shifted": ("softmax of the (8, 5) array plus a constant per row",
-                    lambda: softmax(jnp.asarray(VALUES_X + inputs.ROW_SHIFTS))),
-        "grad": ("jax.grad of sum(softmax(X) * W)", lambda: _weighted_grad(softmax, GRAD_X)),
-        "jit": ("jax.jit(softmax)", lambda: jax.jit(softmax)(jnp.asarray(VALUES_X))),
+                    lambda: softmax(jnp.asarray(x.values + x.shifts))),
+        "grad": ("jax.grad of sum(softmax(X) * W)", lambda: _weighted_grad(softmax, x.grad_x, x.grad_w)),
+        "jit": ("jax.jit(softmax)", lambda: jax.jit(softmax)(jnp.asarray(x.values))),
     }
 
 
-def probe(fns) -> Observations:
-    return observe_calls(calls(fns["softmax"]))
+def probe(fns, seed: int | None = None) -> Observations:
+    """The public probe, or with ``seed`` the hidden variant's."""
+    return observe_calls(calls(fns["softmax"], PUBLIC if seed is None else hidden(seed)))
 
 
 # --- known mistakes (named only where they reproduce the student's observations) ---------------------------
@@ -103,7 +135,7 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
     if problem is None:
         return passed()
     cause = KNOWN.explain(s, r, "values")
-    if cause is None and out.shape != VALUES_X.shape:
+    if cause is None and out.shape != r["values"].shape:
         cause = "softmax must return an array of the input's shape (use keepdims=True when summing)"
     if cause is None and np.all(np.isfinite(out)) and not np.allclose(np.sum(out, axis=-1), 1.0, atol=1e-4):
         cause = "its rows do not sum to 1: softmax(X)_j = exp(X_j) / sum_k exp(X_k), taken over the last axis"

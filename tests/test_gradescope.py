@@ -1,0 +1,243 @@
+"""``grade gradescope``: the autograder folder, and its real ``run_autograder`` on a simulated ``/autograder``.
+
+Gradescope unpacks the autograder into ``/autograder/source``, copies ``run_autograder`` to ``/autograder``,
+puts the student's files in ``/autograder/submission`` and reads ``/autograder/results/results.json``. The
+tests lay that out in a temporary folder (``AUTOGRADER_ROOT``) and run the script with bash, with this
+checkout's ``grade`` on PATH (``setup.sh`` is not run: it would install the kit with pip) and a throwaway
+HOME whose cache is seeded with the suite's trusted caches. Three submissions are graded: the solutions at
+the top level, the stubs inside a repository folder, and the solutions in ``exercises/`` beside a broken
+decoy at the top level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from grader import cli, datasets, gradescope, report, rubric, secret
+from grader.checks.common import Observations
+from grader.result import CheckResult, Result
+
+from . import caches
+from .conftest import KIT
+
+METADATA = {"id": 987654, "created_at": "2026-01-01T12:00:00.000000-08:00", "submission_method": "upload",
+            "users": [{"email": "student@example.com", "id": 1234, "name": "Student User"}],
+            "previous_submissions": []}
+NO_PYCACHE = shutil.ignore_patterns("__pycache__", "*.pyc")
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory) -> Path:
+    return gradescope.write_autograder(tmp_path_factory.mktemp("written") / "autograder")
+
+
+def simulate(tmp: Path, autograder: Path, place, metadata: dict | None = METADATA) -> Path:
+    """``/autograder`` as Gradescope lays it out for one submission; ``place(folder)`` fills the submission."""
+    root = tmp / "autograder"
+    shutil.copytree(autograder, root / "source")
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    place(root / "submission")
+    (root / "results").mkdir()
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
+    return root
+
+
+def run_autograder(root: Path, home: Path) -> tuple[dict, subprocess.CompletedProcess]:
+    caches.seed(home / "cache")
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), HOME=str(home), XDG_CACHE_HOME=str(home / "cache"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return json.loads((root / "results" / "results.json").read_text()), proc
+
+
+def check_shape(results: dict, hidden: bool = False) -> None:
+    """What every graded results.json holds: one test per check, in rubric order, with Gradescope's fields; with
+    the instructor's secret (``hidden``) the hidden checks too, shown once the grades are published."""
+    assert results["output_format"] == "md"
+    expected = [c.id for c in rubric.CHECKS] + ([c.id for c in rubric.HIDDEN_CHECKS] if hidden else [])
+    assert [t["name"].split(":")[0] for t in results["tests"]] == expected
+    for t in results["tests"]:
+        is_hidden = t["name"].split(":")[0] in {c.id for c in rubric.HIDDEN_CHECKS}
+        assert t["visibility"] == ("after_published" if is_hidden else "visible"), t
+    for t in results["tests"]:
+        assert t["visibility"] in VISIBILITIES and t["status"] in ("passed", "failed"), t
+        assert (t["status"] == "passed") == (t["score"] == t["max_score"]), t
+    assert results["score"] == sum(t["score"] for t in results["tests"])
+    assert {"environment", "isolation"} <= set(results["extra_data"])
+
+
+# --- the folder --------------------------------------------------------------------------------------------
+
+def pins_in(setup: str) -> list[str]:
+    block = setup.split("PINS=(\n", 1)[1].split("\n)", 1)[0]
+    return [line.strip().strip("'\"") for line in block.splitlines()]
+
+
+def test_autograder_folder(autograder):
+    assert {p.name for p in autograder.iterdir()} == {"setup.sh", "run_autograder", "README.md", "kit"}
+    for script in ("setup.sh", "run_autograder"):
+        path = autograder / script
+        assert path.stat().st_mode & stat.S_IXUSR and path.read_text().startswith("#!/usr/bin/env bash\n")
+        subprocess.run(["bash", "-n", str(path)], check=True)  # it parses
+    kit = autograder / "kit"
+    assert {p.name for p in kit.iterdir()} == {"pyproject.toml", "README.md", "grader", "solutions"}
+    assert (kit / "pyproject.toml").read_bytes() == (KIT / "pyproject.toml").read_bytes()
+    for folder in ("grader", "solutions"):
+        copied = {p.relative_to(kit / folder) for p in (kit / folder).rglob("*.py")}
+        assert copied == {p.relative_to(KIT / folder) for p in (KIT / folder).rglob("*.py")
+                          if "__pycache__" not in p.parts}
+    assert not [p for p in autograder.rglob("*") if p.name in ("__pycache__", "tests", ".git", "exercises")]
+
+    setup = (autograder / "setup.sh").read_text()
+    pyproject = tomllib.loads((KIT / "pyproject.toml").read_text())
+    assert pins_in(setup) == pyproject["project"]["dependencies"]
+    assert all("==" in pin for pin in pins_in(setup))
+    assert '-m pip install --no-cache-dir -e "$KIT" "${PINS[@]}"' in setup
+    assert "\ngrade warm\n" in setup and "-m venv" in setup
+    assert pyproject["project"]["requires-python"] == ">=3.11" and "sys.version_info < (3, 11)" in setup
+    run = (autograder / "run_autograder").read_text()
+    assert 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in run
+    assert "--format gradescope --output \"$RESULTS\" --quiet" in run
+    assert "cd " in (autograder / "README.md").read_text() and "zip -r ../autograder.zip ." in (
+        autograder / "README.md").read_text()
+
+
+def test_refuses_a_non_empty_folder_and_copies_the_secret(tmp_path, capsys):
+    target = tmp_path / "autograder"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine\n")
+    assert cli.main(["gradescope", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("grade gradescope: ") and "not empty" in err and "--force" in err
+    assert {p.name for p in target.iterdir()} == {"notes.txt"}
+
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("0123456789abcdef0123456789abcdef\n")
+    assert cli.main(["gradescope", str(target), "--force", "--secret-file", str(secret_file)]) == 0
+    copied = target / "secret"
+    assert copied.read_bytes() == secret_file.read_bytes() and stat.S_IMODE(copied.stat().st_mode) == 0o600
+    assert "secret" in (target / "README.md").read_text()
+    assert cli.main(["gradescope", str(target), "--force"]) == 0  # the folder is what this command wrote
+    assert not copied.exists() and (target / "setup.sh").is_file()
+    capsys.readouterr()
+    assert cli.main(["gradescope", str(tmp_path / "other"), "--secret-file", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err and not (tmp_path / "other").exists()
+    assert cli.main(["gradescope", str(KIT / "solutions" / "autograder")]) == 2
+    assert "inside the kit's sources" in capsys.readouterr().err and not (KIT / "solutions" / "autograder").exists()
+
+
+# --- the leaderboard, from real observations ---------------------------------------------------------------
+
+def test_leaderboard_metrics_and_results_json(reference_obs):
+    metrics = gradescope.leaderboard_metrics(reference_obs, datasets.DIGITS, 8.25)
+    threshold = {c.probe: c.threshold for c in rubric.CHECKS if c.id in ("train.mlp", "train.softmax_regression")}
+    assert metrics["mlp_test_accuracy"] >= threshold["mlp"]
+    assert metrics["softmax_regression_test_accuracy"] >= threshold["softmax_regression"]
+    assert metrics["seconds"] == 8.25
+    result = Result(tuple(CheckResult(c.id, c.target, c.points, c.points, True, "ok") for c in rubric.CHECKS))
+    out = json.loads(report.render(result, "gradescope", metrics=metrics))
+    assert [(e["name"], e["order"]) for e in out["leaderboard"]] == [
+        ("MLP test accuracy", "desc"), ("Softmax regression test accuracy", "desc"), ("Grading time (s)", "asc")]
+    assert out["leaderboard"][0]["value"] == round(metrics["mlp_test_accuracy"], 4)
+    assert out["execution_time"] == 8 and out["output_format"] == "md"
+    assert "leaderboard" not in json.loads(report.render(result, "gradescope"))  # no metrics, no leaderboard
+
+    failed = Observations()
+    failed.fail_all("the MLP trained with your relu: not implemented yet")
+    wrong_shapes = Observations({"W": reference_obs["softmax_regression"]["W"][:3], "b": 0})
+    assert gradescope.leaderboard_metrics({"mlp": failed, "softmax_regression": wrong_shapes}, datasets.DIGITS) == {}
+    assert gradescope.leaderboard_metrics({}, datasets.DIGITS, None) == {}
+
+
+# --- run_autograder, for real --------------------------------------------------------------------------------
+
+SECRET_TEXT = "gradescope-test-" + "9f" * 16
+
+
+@pytest.fixture(scope="module")
+def solutions_run(tmp_path_factory) -> tuple[dict, subprocess.CompletedProcess]:
+    """The solutions uploaded as loose files (the top level of the submission), graded by an autograder that
+    holds the instructor's secret: the hidden checks run, on inputs drawn from it and the student's id."""
+    tmp = tmp_path_factory.mktemp("solutions-run")
+    (tmp / "secret").write_text(SECRET_TEXT)
+    with_secret = gradescope.write_autograder(tmp / "written", secret_file=tmp / "secret")
+    root = simulate(tmp, with_secret, lambda sub: shutil.copytree(KIT / "solutions", sub, dirs_exist_ok=True,
+                                                                  ignore=NO_PYCACHE))
+    return run_autograder(root, tmp / "home")
+
+
+def test_solutions_full_marks(solutions_run):
+    results, proc = solutions_run
+    check_shape(results, hidden=True)
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 100 + rubric.HIDDEN_MAX_SCORE
+    assert results["extra_data"]["environment"]["secret"] == secret.Secret(SECRET_TEXT.encode()).fingerprint()
+    assert SECRET_TEXT not in json.dumps(results) and SECRET_TEXT not in proc.stdout + proc.stderr
+    assert all(t["status"] == "passed" and t["output"] == "passed" for t in results["tests"])
+    assert results["output"].startswith("**Score: 100 / 100**") and "Every check passes." in results["output"]
+    assert "grading submission\n" in proc.stdout
+    assert f"score {100 + rubric.HIDDEN_MAX_SCORE:.1f} | sandbox: {results['extra_data']['isolation']['summary']}\n" in proc.stdout
+
+
+def test_solutions_on_the_leaderboard(solutions_run):
+    results, _ = solutions_run
+    board = {e["name"]: e for e in results["leaderboard"]}
+    assert board["MLP test accuracy"]["value"] > 0.9 and board["MLP test accuracy"]["order"] == "desc"
+    assert board["Softmax regression test accuracy"]["value"] > 0.9
+    assert board["Grading time (s)"]["order"] == "asc" and results["execution_time"] > 0
+
+
+def test_stubs_in_a_repository_folder(autograder, tmp_path):
+    """The stubs, uploaded as a repository folder (the shallowest folder holding the exercise files is graded)."""
+    def place(sub: Path) -> None:
+        shutil.copytree(KIT / "exercises", sub / "dl-basics-assignment" / "exercises", ignore=NO_PYCACHE)
+        (sub / "dl-basics-assignment" / "README.md").write_text("# my work\n")
+
+    results, proc = run_autograder(simulate(tmp_path, autograder, place), tmp_path / "home")
+    check_shape(results)
+    assert results["score"] <= 10
+    assert "grading submission/dl-basics-assignment/exercises\n" in proc.stdout
+    for function in rubric.STUDENT_FUNCTIONS:
+        outputs = [t["output"] for t in results["tests"] if t["name"].startswith(f"{function}.")]
+        assert any("not implemented yet" in o for o in outputs), function
+    assert "Fix first" in results["output"]
+    assert not [e for e in results.get("leaderboard", []) if "accuracy" in e["name"]]  # no training ran
+
+
+def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):
+    """The solutions in submission/exercises/, beside a broken file at the top level, and no metadata."""
+    def place(sub: Path) -> None:
+        shutil.copytree(KIT / "solutions", sub / "exercises", ignore=NO_PYCACHE)
+        (sub / "mlp.py").write_text("def relu(X):\n    return X +\n")  # a syntax error, if it were graded
+
+    results, proc = run_autograder(simulate(tmp_path, autograder, place, metadata=None), tmp_path / "home")
+    check_shape(results)
+    assert results["score"] == 100, [t for t in results["tests"] if t["status"] == "failed"]
+    assert "grading submission/exercises\n" in proc.stdout
+
+
+def test_grader_failure_gives_a_clear_result(autograder, tmp_path):
+    """A secret the grader refuses (too short): ``grade`` exits 2 before any student code runs, and the
+    student reads that the grader failed, not their code; staff see the grader's own words in the log."""
+    def place(sub: Path) -> None:
+        shutil.copytree(KIT / "solutions", sub, dirs_exist_ok=True, ignore=NO_PYCACHE)
+
+    root = simulate(tmp_path, autograder, place)
+    (root / "source" / "secret").write_text("short\n")
+    results, proc = run_autograder(root, tmp_path / "home")
+    assert results["score"] == 0 and results["tests"] == [] and results["output_format"] == "text"
+    assert "could not run (exit status 2)" in results["output"] and "not with your code" in results["output"]
+    assert "grade: " in proc.stderr
