@@ -50,7 +50,8 @@ def wrong_answer_fingerprints(result: Result, observations: dict[str, Observatio
     nothing (a stub, a crash: failures every student shares)."""
     out = {}
     for function in rubric.STUDENT_FUNCTIONS:
-        failed = any(c.target == function and not c.passed for c in result.checks)
+        # public checks only: a function that fails just its hidden check returned the right public outputs
+        failed = any(c.target == function and not c.passed and not c.hidden for c in result.checks)
         obs = observations.get(function)
         if not failed or obs is None or not obs.values:
             continue

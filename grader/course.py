@@ -1,6 +1,6 @@
 """Build an nbgrader course from ``solutions/``: one notebook per chapter section.
 
-    python -m grader.course COURSE_DIR
+    python -m grader.course COURSE_DIR [--hidden-checks]
 
 writes ``COURSE_DIR/nbgrader_config.py`` (whose autograde pipeline scores the autograder cells with the kit's
 sandbox, :mod:`grader.nbgrader_step`) and ``COURSE_DIR/source/chapter/``: a notebook per section (the module
@@ -43,6 +43,11 @@ try:
     c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=False)
 except Exception as exc:
     raise SystemExit(f"nbgrader_config.py: the grader's sandbox step is unavailable ({exc!r})") from exc
+'''
+
+HIDDEN_CONFIG = '''# The hidden checks' inputs are drawn from this secret and each student's id: a file outside the course
+# folder and every student's reach (or the secret itself in $DL_BASICS_SECRET). Without it autograde stops.
+# c.SandboxGrades.secret_file = "/path/to/course-secret"
 '''
 
 _RELATIVE = re.compile(r"^(\s*)from \.(\w+) import (.+?)(\s*#.*)?$")
@@ -124,8 +129,9 @@ def _chunks(source: str):
         yield "given", "\n".join(group), None
 
 
-def section_notebook(module: str, source: str) -> nbformat.NotebookNode:
-    """The notebook of one section (see the module docstring)."""
+def section_notebook(module: str, source: str, hidden: bool = False) -> nbformat.NotebookNode:
+    """The notebook of one section (see the module docstring); with ``hidden``, each student function's hidden
+    check follows its public ones, in a cell nbgrader strips from the release (``BEGIN HIDDEN TESTS``)."""
     cells = []
     n = 0
 
@@ -135,7 +141,7 @@ def section_notebook(module: str, source: str) -> nbformat.NotebookNode:
         return f"{module.replace('_', '-')}-{n:02d}-{kind}"
 
     checks_by_target: dict[str, list[rubric.Check]] = {}
-    for c in rubric.CHECKS:
+    for c in rubric.CHECKS + (rubric.HIDDEN_CHECKS if hidden else ()):
         checks_by_target.setdefault(c.target, []).append(c)
     title = module.replace("_", " ").capitalize()
     cells.append(_code(SETUP, cid("setup"), grade=False, solution=False, locked=True, grade_id=cid("setup-id")))
@@ -164,17 +170,18 @@ def section_notebook(module: str, source: str) -> nbformat.NotebookNode:
     return nb
 
 
-def build_course(dest: Path, solutions: Path = KIT / "solutions") -> list[Path]:
-    """Write the course; return the files written."""
+def build_course(dest: Path, solutions: Path = KIT / "solutions", hidden: bool = False) -> list[Path]:
+    """Write the course; return the files written. ``hidden``: with the hidden checks' cells (their points come
+    from the instructor's secret, ``c.SandboxGrades.secret_file``)."""
     source_dir = dest / "source" / ASSIGNMENT
     package = source_dir / ASSIGNMENT
     package.mkdir(parents=True, exist_ok=True)
     written = [dest / "nbgrader_config.py"]
-    written[0].write_text(CONFIG)
+    written[0].write_text(CONFIG + (HIDDEN_CONFIG if hidden else ""))
     for module in SECTIONS:
         text = (solutions / f"{module}.py").read_text()
         path = source_dir / f"{module}.ipynb"
-        path.write_text(nbformat.writes(section_notebook(module, text)) + "\n")
+        path.write_text(nbformat.writes(section_notebook(module, text, hidden)) + "\n")
         written.append(path)
         stand_in = build.clear_solutions(text, module, stub=build.library_stub) if build.has_solution(text) else text
         (package / f"{module}.py").write_text(build.GENERATED_NOTE + stand_in)
@@ -187,8 +194,11 @@ def build_course(dest: Path, solutions: Path = KIT / "solutions") -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("course_dir", type=Path)
+    parser.add_argument("--hidden-checks", action="store_true",
+                        help="add each function's hidden check (inputs drawn from your secret and the student's id; "
+                             "set c.SandboxGrades.secret_file in nbgrader_config.py, or $DL_BASICS_SECRET)")
     args = parser.parse_args(argv)
-    files = build_course(args.course_dir)
+    files = build_course(args.course_dir, hidden=args.hidden_checks)
     print(f"wrote {len(files)} files to {args.course_dir}")
     return 0
 

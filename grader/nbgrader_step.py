@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool
+from traitlets import Bool, Unicode
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
                 ast.AnnAssign, ast.AugAssign)
@@ -160,7 +160,7 @@ def notebook_functions(notebook_id: str) -> list[str]:
 def rubric_cells(nb) -> dict[str, object]:
     """``{check id: cell}`` for the notebook's autograder cells that stand for rubric checks."""
     from . import course, rubric
-    by_grade_id = {course.grade_id(c.id): c.id for c in rubric.CHECKS}
+    by_grade_id = {course.grade_id(c.id): c.id for c in rubric.CHECKS + rubric.HIDDEN_CHECKS}
     out = {}
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -195,8 +195,9 @@ def _no_reference_disk_cache():
             os.environ["DL_BASICS_NO_CACHE"] = before
 
 
-def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: bool = False):
-    """Grade the functions ``nb`` defines in the sandbox; return ``(Result, notes)``.
+def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: bool = False, hidden=None):
+    """Grade the functions ``nb`` defines in the sandbox (with ``hidden``, a
+    :class:`~grader.grading.HiddenInputs`, their hidden checks too); return ``(Result, notes)``.
 
     Raises :class:`SandboxGradeError` when the sandbox cannot run.
     """
@@ -211,7 +212,7 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
         try:
             with _no_reference_disk_cache():
                 result, run = grading.grade_submission(folder, limits=sandbox.Limits(lanes=sandbox.idle_lanes()),
-                                                       probes=probes, **kwargs)
+                                                       probes=probes, hidden=hidden, **kwargs)
         except Exception as exc:
             raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {type(exc).__name__}: {exc}") \
                 from exc
@@ -253,6 +254,30 @@ class SandboxGrades(NbGraderPreprocessor):
     require_isolation = Bool(
         False, help="Refuse to grade unless every confinement layer of the sandbox is available."
     ).tag(config=True)
+    secret_file = Unicode(
+        "", help="The instructor's secret, for the hidden checks' cells (default: $DL_BASICS_SECRET). Keep it "
+                 "outside the course folder and every student's reach."
+    ).tag(config=True)
+
+    def _hidden_inputs(self, cells: dict, student: str):
+        """The secret and ``student``'s id when the notebook has hidden checks' cells; none without such cells.
+        Hidden cells without a secret stop autograde: they must never be scored as if they had run."""
+        from . import grading, rubric, secret
+        if not any(rubric.BY_ID[c].probe in rubric.HIDDEN_PROBES for c in cells):
+            return None
+        try:
+            key = secret.Secret.find(self.secret_file or None)
+        except secret.SecretError as exc:
+            raise SandboxGradeError(str(exc)) from None
+        if key is None:
+            raise SandboxGradeError("the notebook has hidden checks' cells, but no secret is set: set "
+                                    "c.SandboxGrades.secret_file in nbgrader_config.py (or $DL_BASICS_SECRET)")
+        if self.secret_file:
+            try:
+                secret.refuse_readable_by_children(self.secret_file, Path(tempfile.gettempdir()) / "submission")
+            except secret.SecretError as exc:
+                raise SandboxGradeError(str(exc)) from None
+        return grading.HiddenInputs(key, student)
 
     def _given_package(self, assignment: str) -> Path | None:
         """The course's given-code package, from the assignment's source folder (the instructor's copy)."""
@@ -278,7 +303,8 @@ class SandboxGrades(NbGraderPreprocessor):
             if not notebook_functions(notebook_id):
                 raise SandboxGradeError(f"{notebook_id} has autograder cells ({', '.join(cells)}) but defines none "
                                         "of the student functions: the course does not match the rubric")
-            result, notes = grade_notebook(nb, notebook_id, self._given_package(assignment), self.require_isolation)
+            result, notes = grade_notebook(nb, notebook_id, self._given_package(assignment), self.require_isolation,
+                                           self._hidden_inputs(cells, student))
             score_notebook(nb, result, notes)
         except Exception:
             _clear_scores(info, self.log)

@@ -46,9 +46,13 @@ def check(check_id: str, namespace: dict | None = None) -> float:
         print(f"{check_id}: scored by the grader's sandbox after this run, not in the notebook (0 points here: "
               "if this stays, the course's nbgrader_config.py lacks grader.nbgrader_step)")
         return 0.0
+    c = rubric.BY_ID[check_id]
+    if c.probe in rubric.HIDDEN_PROBES:
+        print(f"{check_id}: a hidden check, on inputs drawn from your instructor's secret: scored by the grader's "
+              "sandbox when your work is graded (0 points here)")
+        return 0.0
     if namespace is None:
         namespace = inspect.currentframe().f_back.f_globals
-    c = rubric.BY_ID[check_id]
     probe = rubric.PROBES[c.probe]
     functions = {f: namespace[f] for f in probe.uses if callable(namespace.get(f))}
     errors = {f: f"{f} is not defined in this notebook: run the cell that defines it"

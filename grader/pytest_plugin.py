@@ -91,7 +91,9 @@ class GradingSession:
         return r
 
     def result(self) -> Result:
-        return Result(tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results))
+        checks = tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results)
+        graded = {c.target for c in checks}  # a student's run has no secret: their hidden checks are not run
+        return Result(checks, not_run=tuple(c.id for c in rubric.HIDDEN_CHECKS if c.target in graded))
 
     def write_figures(self) -> Path:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""

@@ -79,6 +79,9 @@ def summary(result: Result) -> str:
         for t in group:
             pts, mx = targets[t]
             lines.append(f"    {'ok' if pts >= mx else '  '} {names[t]:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
+    if result.not_run:
+        points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
+        lines.append(f"  hidden checks: not run here ({fmt_points(points)} more points when your instructor grades)")
     step = fix_first(result)
     return "\n".join(lines + ([step] if step else []))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from grader import class_view, rubric
@@ -77,3 +79,7 @@ def test_correct_functions_and_empty_probes_have_no_fingerprint():
     assert digests[0] == digests[1]  # rounded to 5 decimals, one NaN, one zero
     assert class_view.shared_wrong_answers({"a": {"relu": "x"}, "b": {"relu": "x"}, "c": {"relu": "y"}}) == \
         [("relu", ["a", "b"])]
+    # softmax right on the public inputs, wrong on its hidden ones: its public outputs are right, no fingerprint
+    hidden_only = dataclasses.replace(result, checks=result.checks + (
+        CheckResult("softmax.hidden", "softmax", 1.0, 3.0, False, "on hidden inputs ...", hidden=True),))
+    assert set(class_view.wrong_answer_fingerprints(hidden_only, obs)) == {"relu"}

@@ -7,6 +7,7 @@ The end-to-end half (the real ``grade`` and ``grade batch`` with ``--secret-file
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from pathlib import Path
 
@@ -88,7 +89,13 @@ def test_reference_earns_every_hidden_check(student, solution_functions, referen
         assert [c.id for c in hidden] == [f"{function}.hidden"] and hidden[0].passed, hidden
 
 
-@pytest.mark.parametrize("name,function,impl", CORRECT, ids=[c[0] for c in CORRECT])
+# Each alternative's hidden probe compiles afresh (new shapes): CI runs the first alternative of each function and
+# the log-sum-exp ones (the closest to the tolerances); DL_BASICS_FULL_BANK=1 runs them all.
+HIDDEN_SAMPLE = [c for i, c in enumerate(CORRECT) if os.environ.get("DL_BASICS_FULL_BANK")
+                 or "logsumexp" in c[0] or c[1] not in {d[1] for d in CORRECT[:i]}]
+
+
+@pytest.mark.parametrize("name,function,impl", HIDDEN_SAMPLE, ids=[c[0] for c in HIDDEN_SAMPLE])
 def test_correct_alternative_earns_its_hidden_check(name, function, impl, solution_functions, reference_obs):
     result = _grade(function, impl, solution_functions, reference_obs, "grace")
     assert [(c.id, c.message) for c in result.checks if not c.passed] == []

@@ -62,14 +62,15 @@ def _prying_relu_source(secret_path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def hidden_class(tmp_path_factory):
-    """A class graded by the real `grade batch --secret-file`: ada (the solutions), grace (data_iter's public
-    answers written in), mallory (a relu prying for the secret)."""
+    """A class graded by the real `grade batch --secret-file`: grace (the solutions, but data_iter's public
+    answers written in) and mallory (a relu prying for the secret). (The solutions' full marks with a secret:
+    tests/test_gradescope.py.)"""
     root = tmp_path_factory.mktemp("hidden_class")
     secret_path = root / "instructor" / "secret"
     secret_path.parent.mkdir()
     secret_path.write_text(SECRET_TEXT + "\n")
     course = root / "class"
-    for name in ("ada", "grace", "mallory"):
+    for name in ("grace", "mallory"):
         shutil.copytree(KIT / "solutions", course / name, ignore=shutil.ignore_patterns("__pycache__"))
     (course / "grace" / "linear_regression.py").write_text(_hardcoded_data_iter_source())
     (course / "mallory" / "mlp.py").write_text(_prying_relu_source(secret_path))
@@ -88,16 +89,16 @@ def _report(course: Path, name: str) -> dict:
 
 def test_batch_with_secret_runs_hidden_checks_and_catches_hardcoded_answers(hidden_class):
     root, course, secret_path, _ = hidden_class
-    ada, grace = _report(course, "ada"), _report(course, "grace")
-    assert ada["score"] == ada["max_score"] == 100 + rubric.HIDDEN_MAX_SCORE
-    assert sum(c.get("hidden", False) for c in ada["checks"]) == len(rubric.HIDDEN_CHECKS)
+    grace = _report(course, "grace")
+    assert grace["max_score"] == 100 + rubric.HIDDEN_MAX_SCORE
+    assert sum(c.get("hidden", False) for c in grace["checks"]) == len(rubric.HIDDEN_CHECKS)
     failed = {c["id"]: c for c in grace["checks"] if not c["passed"]}
     assert list(failed) == ["data_iter.hidden"]  # every public check passes with the written-in answers
     assert failed["data_iter.hidden"]["hidden"] and failed["data_iter.hidden"]["points"] < 3
     assert "the code depends on the public inputs" in failed["data_iter.hidden"]["message"]
-    assert ada["environment"]["secret"] == secret.Secret(SECRET_TEXT.encode()).fingerprint()
+    assert grace["environment"]["secret"] == secret.Secret(SECRET_TEXT.encode()).fingerprint()
     gradebook = (course / "grades" / "gradebook.csv").read_text().splitlines()
-    assert gradebook[1].startswith(f"ada,{100 + rubric.HIDDEN_MAX_SCORE:g},")
+    assert gradebook[1].startswith(f"grace,{grace['score']:g},")
     markdown = (course / "grades" / "grace.md").read_text()
     assert "`data_iter.hidden` (hidden)" in markdown
 
@@ -134,10 +135,10 @@ def test_same_secret_and_id_give_the_same_report_through_grade(hidden_class):
 
 def test_secret_inside_the_submission_is_refused(hidden_class):
     root, course, secret_path, env = hidden_class
-    planted = course / "ada" / "secret.txt"
+    planted = course / "grace" / "secret.txt"
     planted.write_text(SECRET_TEXT)
     try:
-        proc = subprocess.run([sys.executable, "-m", "grader", str(course / "ada"), "--secret-file", str(planted),
+        proc = subprocess.run([sys.executable, "-m", "grader", str(course / "grace"), "--secret-file", str(planted),
                                "--quiet"], cwd=KIT, env=env, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
     finally:

@@ -25,6 +25,8 @@ def test_exercise_tests_against_solutions_give_full_marks(kit):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "Score: 100/100" in proc.stdout
     assert re.search(r"ok softmax\s+17/17", proc.stdout)
+    hidden = f"{rubric.HIDDEN_MAX_SCORE:g}"
+    assert f"hidden checks: not run here ({hidden} more points when your instructor grades)" in proc.stdout
 
 
 def test_one_function_selected(kit):
