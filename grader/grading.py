@@ -283,8 +283,7 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
     probes = list(rubric.PROBES) if probes is None else list(probes)
     seeds = hidden.seeds(probes) if hidden else {}
     checks = rubric.with_seeds(rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes]), seeds)
-    graded = {f for p in probes if p in rubric.PROBES for f in rubric.PROBES[p].uses}
-    not_run = tuple(c.id for c in rubric.HIDDEN_CHECKS if c.probe not in seeds and c.target in graded)
+    not_run = tuple(c.id for c in rubric.HIDDEN_CHECKS if c.probe not in seeds and c.target in probes)
     found = {f: m for f, m in shortcuts.scan_directory(directory).items() if not _did_not_load(f, run)}
     for function, names in run.shortcuts.items():
         if names and function not in found:
@@ -303,7 +302,7 @@ class HiddenInputs:
     student: str
 
     def seeds(self, probes: Iterable[str]) -> dict[str, int]:
-        """The seeds of the hidden probes of the functions that ``probes`` grade."""
-        graded = {f for p in probes if p in rubric.PROBES for f in rubric.PROBES[p].uses}
-        wanted = [p.name for p in rubric.HIDDEN_PROBES.values() if set(p.uses) <= graded]
+        """The seeds of the hidden probes of the functions whose own probe (named for the function) is in ``probes``:
+        a function's hidden check runs beside its public checks, not for a training that merely uses it."""
+        wanted = [p.name for p in rubric.HIDDEN_PROBES.values() if p.uses[0] in probes]
         return self.secret.seeds(self.student, wanted)
