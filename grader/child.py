@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     from . import wire
     writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
 
-    from . import datasets, grading, rubric, submission, tripwire, trusted
+    from . import datasets, probing, rubric, submission, tripwire, trusted
     from .checks.common import Observations
 
     data = datasets.DataSpec.from_json(argv[5])
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     report_tripwire()
     for name in probes:
         writer.send("S", name.encode())
-        obs = grading.observe(functions, errors, [name], data, seeds)[name]
+        obs = probing.observe(functions, errors, [name], data, seeds)[name]
         payload = wire.encode_observations(name, obs)
         if len(payload) > wire.MAX_FRAME:
             obs = Observations()

@@ -55,9 +55,9 @@ def warm(data_json: str | None = None) -> Path:
     folder = directory()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-    code = ("import sys\nfrom grader import datasets, grading, rubric, trusted\n"
+    code = ("import sys\nfrom grader import datasets, probing, rubric, trusted\n"
             "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
-            "grading.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n")
+            "probing.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n")
     subprocess.run([sys.executable, "-c", code, data_json or ""], env=env, check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
     if _dataset_name(data_json) == "digits":  # the split, so no child imports scikit-learn to read it

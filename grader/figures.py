@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import curves, datasets, report, rubric
-from .checks.common import Observations, ProbeFailed, describe_exception
+from .checks.common import Observations, ProbeFailed
+from .student_errors import describe_exception
 from .curves import Panel
 from .result import Result
 

@@ -1,8 +1,9 @@
 """Run the rubric: probe the student's functions, probe the reference, judge, and collect a :class:`Result`.
 
-``observe`` is the half that runs untrusted code; ``judge`` only compares plain arrays. ``grade_submission``
-runs ``observe`` in a sandboxed child (for ``grade``, ``grade batch`` and ``pytest exercises/``) while this
-process observes the reference; the nbgrader cells and the kit's own tests call ``observe`` directly.
+:func:`grader.probing.observe` is the half that runs untrusted code; ``judge`` only compares plain arrays.
+``grade_submission`` runs ``observe`` in a sandboxed child (for ``grade``, ``grade batch`` and ``pytest
+exercises/``) while this process observes the reference; the nbgrader cells and the kit's own tests call
+``observe`` directly.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
+from .probing import observe
 from .checks import hidden as hidden_checks
-from .checks.common import Observations, ProbeFailed, describe_exception
+from .checks.common import Observations, ProbeFailed
+from .student_errors import describe_exception
 from .result import CheckResult, Result
 from .secret import Secret
 
@@ -25,38 +28,6 @@ if TYPE_CHECKING:
     from .sandbox import SandboxRun
 
 KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
-
-
-def observe(functions: dict[str, Callable], errors: dict[str, str], probes: Iterable[str] | None = None,
-            data: datasets.DataSpec = datasets.DIGITS, seeds: dict[str, int] | None = None) -> dict[str, Observations]:
-    """Run each probe on the student's functions; a probe whose functions are unavailable records why.
-
-    ``probes`` may name figure and hidden probes too (``rubric.ALL_PROBES``); trainings that need a dataset use
-    ``data``; a hidden probe draws its inputs from its seed in ``seeds``.
-    """
-    seeds = seeds or {}
-    out = {}
-    for name in (rubric.PROBES if probes is None else probes):
-        probe = rubric.ALL_PROBES[name]
-        obs = Observations()
-        missing = [f for f in probe.uses if f not in functions]
-        if probe.hidden and name not in seeds:
-            obs.fail_all(f"{name} has no seed: hidden probes run only with the instructor's secret")
-        elif missing:
-            f = missing[0]
-            reason = errors.get(f, f"{f} is missing")
-            obs.fail_all(reason if f in reason else f"{f}: {reason}")
-        else:
-            try:
-                fns = {f: functions[f] for f in probe.uses}
-                if probe.hidden:
-                    obs = probe.run(fns, seed=seeds[name])
-                else:
-                    obs = probe.run(fns, data=data) if probe.needs_data else probe.run(fns)
-            except Exception as exc:  # a probe's own guard missed something: report, never crash
-                obs.fail_all(f"{name} could not be probed: {describe_exception(exc)}")
-        out[name] = obs
-    return out
 
 
 def judge(student: dict[str, Observations], reference: dict[str, Observations],

@@ -20,7 +20,7 @@ import io
 import os
 import warnings
 
-from . import grading, rubric, shortcuts
+from . import grading, probing, rubric, shortcuts
 
 _cache: dict[tuple, object] = {}
 
@@ -36,7 +36,7 @@ def _observe(probe: rubric.Probe, functions: dict, errors: dict):
     key = (probe.name, tuple((f, id(fn), getattr(getattr(fn, "__code__", None), "co_code", None))
                              for f, fn in sorted(functions.items())), tuple(sorted(errors.items())))
     if key not in _cache:
-        _cache[key] = grading.observe(functions, errors, [probe.name])[probe.name]
+        _cache[key] = probing.observe(functions, errors, [probe.name])[probe.name]
     return _cache[key]
 
 

@@ -18,7 +18,7 @@ import types
 from pathlib import Path
 from typing import Callable
 
-from .checks.common import describe_exception
+from .student_errors import describe_exception
 from .rubric import STUDENT_FUNCTIONS
 
 # How each function is called by the checks; a signature that cannot take these arguments is reported.

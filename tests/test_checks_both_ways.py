@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, rubric, shortcuts
+from grader import grading, probing, rubric, shortcuts
 
 from . import mutants
 from .mutants import CORRECT, MUTANTS
@@ -22,7 +22,7 @@ def _grade_with(function: str, impl, solution_functions, reference_obs):
     """
     functions = dict(solution_functions) | {function: impl}
     probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
-    observations = dict(reference_obs) | grading.observe(functions, {}, probes)
+    observations = dict(reference_obs) | probing.observe(functions, {}, probes)
     found = shortcuts.find(BANK_SOURCE, impl.__name__, rubric.FORBIDDEN_SHORTCUTS[function])
     return grading.judge(observations, reference_obs,
                          shortcuts={function: shortcuts.message(function, found)} if found else None)

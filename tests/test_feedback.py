@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, rubric, submission
+from grader import grading, probing, rubric, submission
 
 from . import mutants
 
@@ -18,7 +18,7 @@ def _messages(function: str, impl, solution_functions, reference_obs) -> dict[st
     """The failing checks' messages, by id, for the reference with ``function`` swapped for ``impl``."""
     functions = dict(solution_functions) | {function: impl}
     probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
-    result = grading.judge(dict(reference_obs) | grading.observe(functions, {}, probes), reference_obs)
+    result = grading.judge(dict(reference_obs) | probing.observe(functions, {}, probes), reference_obs)
     return {c.id: c.message for c in result.checks if not c.passed}
 
 
@@ -83,7 +83,7 @@ def test_stub_hint_comes_alone(reference_obs):
     """Each check of a stub says what was called and the exercise's hint, and nothing after it."""
     functions, errors = submission.load_functions(EXERCISES)
     probes = [p for p in rubric.PROBES if p in rubric.STUDENT_FUNCTIONS]
-    result = grading.judge(grading.observe(functions, errors, probes), reference_obs,
+    result = grading.judge(probing.observe(functions, errors, probes), reference_obs,
                            rubric.checks_for(rubric.STUDENT_FUNCTIONS))
     for c in result.checks:
         hint = _stub_hint(functions[c.target])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from grader import curves, figures, grading, report, rubric, trusted
+from grader import curves, figures, probing, report, rubric, trusted
 from grader.checks import training
 from grader.checks.common import Observations
 from grader.result import CheckResult, Result
@@ -43,7 +43,7 @@ def assert_curves(ax, epochs: int) -> None:
 
 @pytest.fixture(scope="module")
 def polynomial_obs():
-    return grading.observe(dict(trusted.FUNCTIONS), {}, ["polynomial"])["polynomial"]
+    return probing.observe(dict(trusted.FUNCTIONS), {}, ["polynomial"])["polynomial"]
 
 
 @pytest.mark.parametrize("check_id", list(TRAINING_FIGURES))
@@ -92,7 +92,7 @@ def test_curves_end_at_the_judged_numbers(reference_obs):
 def test_a_wrong_penalty_draws_a_different_curve(reference_obs):
     """l2_penalty as the norm: the student's λ = 3 test loss stays high, far from the reference's."""
     fns = {"l2_penalty": lambda w: jnp.sqrt(jnp.sum(w ** 2))}
-    student = grading.observe(fns, {}, ["weight_decay"])["weight_decay"]
+    student = probing.observe(fns, {}, ["weight_decay"])["weight_decay"]
     check = rubric.BY_ID["train.weight_decay"]
     fig = figures.comparison_figure("wd", lambda s: curves.training_panels(s, check), student,
                                     reference_obs["weight_decay"])
@@ -131,7 +131,7 @@ def test_a_diverged_run_is_named_not_hidden(reference_obs):
     """An sgd whose step is 1,000 times too large: the parameters blow up to nan/inf in the first epoch."""
     fns = {"data_iter": trusted.data_iter,
            "sgd": lambda p, g, lr, b: jax.tree.map(lambda p, g: p - 100 * lr * g, p, g)}
-    student = grading.observe(fns, {}, ["linear_regression"])["linear_regression"]
+    student = probing.observe(fns, {}, ["linear_regression"])["linear_regression"]
     check = rubric.BY_ID["train.linear_regression"]
     fig = figures.comparison_figure("lr", lambda s: curves.training_panels(s, check), student,
                                     reference_obs["linear_regression"])

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grader import grading, rubric, secret
+from grader import grading, probing, rubric, secret
 from grader.checks import data_iter as data_iter_checks
 from grader.checks import sgd as sgd_checks
 
@@ -31,7 +31,7 @@ def _grade(function: str, impl, solution_functions, reference_obs, student: str 
     are left out: the bank (tests/test_checks_both_ways.py) proves what a function costs them."""
     seeds = grading.HiddenInputs(SECRET, student).seeds([function])
     probes = [function, *seeds]
-    observations = grading.observe({function: impl}, {}, probes, seeds=seeds)
+    observations = probing.observe({function: impl}, {}, probes, seeds=seeds)
     reference = dict(reference_obs) | grading.reference_observations(None, list(seeds), seeds=seeds)
     checks = rubric.with_seeds([c for c in rubric.CHECKS if c.probe == function], seeds)
     return grading.judge(observations, reference, checks)

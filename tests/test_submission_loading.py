@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from grader import grading, rubric, submission
+from grader import grading, probing, rubric, submission
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_broken_submission_gets_honest_partial_score(submission_dir, reference_o
     path = submission_dir / "mlp.py"
     path.write_text(path.read_text().replace("return jnp.maximum(X, 0)", "return jnp.maximum(X, 0"))
     functions, errors = _load(submission_dir)
-    result = grading.judge(grading.observe(functions, errors), reference_obs)
+    result = grading.judge(probing.observe(functions, errors), reference_obs)
     lost = {c.id for c in result.checks if not c.passed}
     assert lost == {"relu.values", "relu.grad", "relu.jit", "train.mlp"}
     assert result.score == 100 - 13

@@ -16,6 +16,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from ..student_errors import failure_text
+
 
 class ProbeFailed(Exception):
     """Raised by a judge that reads an observation the probe could not make; its text is the feedback."""
@@ -39,30 +41,6 @@ def passed(message: str = "ok") -> Verdict:
 
 def failed(message: str) -> Verdict:
     return Verdict(0.0, message)
-
-
-def describe_exception(exc: BaseException) -> str:
-    """A one-line account of an exception raised by student code, with a hint for the common JAX traps."""
-    if isinstance(exc, NotImplementedError):
-        hint = str(exc).strip()
-        return f"not implemented yet — the exercise's hint: {hint}" if hint else "not implemented yet"
-    if isinstance(exc, SystemExit):
-        return f"SystemExit (the code called exit({exc.code!r}))"
-    name = type(exc).__name__
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if len(text) > 240:
-        text = text[:237] + "..."
-    line = f"{name}: {text}" if text else name
-    if "Tracer" in name or "Tracer" in text or "ConcretizationTypeError" in name:
-        line += (" (JAX could not trace the code: use jax.numpy instead of NumPy or Python floats, and avoid"
-                 " Python `if` on array values)")
-    return line
-
-
-def failure_text(what: str, exc: BaseException) -> str:
-    """``<what>: not implemented yet …`` or ``<what> raised <exception>``."""
-    reason = describe_exception(exc)
-    return f"{what}: {reason}" if reason.startswith("not implemented yet") else f"{what} raised {reason}"
 
 
 class Observations:
@@ -345,13 +323,13 @@ def jit_verdict(s: Observations, r: Observations, check, function: str, primary:
 def shift_invariance(s: Observations, r: Observations, check, function: str, what: str, known: KnownMistakes,
                      advice: str, atol: float = 0.0) -> Verdict:
     """f(X + c) = f(X) for a constant c per row: compare the probe's ``shifted`` output with its ``values``."""
-    values, shifted = known.observed(s, r, "values"), known.observed(s, r, "shifted")
+    values, shifted = known.observed(s, r, "values"), known.observed(s, r, "shift_invariance")
     bad = nonfinite_summary(values)
     if bad:
-        cause = known.explain(s, r, "shifted")
+        cause = known.explain(s, r, "shift_invariance")
         return failed(f"{what} contains {bad}, so invariance to a shift cannot hold" + (f": {cause}" if cause else ""))
     problem = compare(shifted, values, check.rtol, max(check.atol, atol),
                       f"{function}(X + c) for a constant c per row, compared with {function}(X),")
     if problem is None:
         return passed()
-    return failed(f"{problem}: {known.explain(s, r, 'shifted') or advice}")
+    return failed(f"{problem}: {known.explain(s, r, 'shift_invariance') or advice}")

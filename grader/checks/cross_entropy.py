@@ -75,10 +75,10 @@ def calls(ce, x: Inputs = PUBLIC) -> dict:
         "values": ("cross_entropy of (8, 5) logits", lambda: ce(jnp.asarray(x.logits), y)),
         "probabilities": ("cross_entropy of probabilities (rows of softmax(logits))",
                           lambda: ce(jnp.asarray(x.probabilities), y)),
-        "shifted": ("cross_entropy of the logits plus a constant per row",
+        "shift_invariance": ("cross_entropy of the logits plus a constant per row",
                     lambda: ce(jnp.asarray(x.logits + x.shifts), y)),
-        "large": ("cross_entropy of logits of ±1e4", lambda: ce(big, big_y)),
-        "large_grad": ("jax.grad of cross_entropy at logits of ±1e4",
+        "stability_large_logits": ("cross_entropy of logits of ±1e4", lambda: ce(big, big_y)),
+        "stability_grad": ("jax.grad of cross_entropy at logits of ±1e4",
                        lambda: jax.grad(_weighted_sum(ce, big_y, x.weights))(big)),
         "grad": ("jax.grad of sum(w * cross_entropy(logits, y))",
                  lambda: jax.grad(_weighted_sum(ce, y, x.weights))(jnp.asarray(x.logits))),
@@ -140,20 +140,20 @@ MISTAKES = (
             "max shift may be a constant for autodiff; the gradient is softmax(logits) - onehot(y)"),
     Mistake(lambda o, y: -jnp.log(_pick(jnp.exp(o) / jnp.exp(o).sum(axis=-1, keepdims=True), y)),
             f"it takes the log of an unshifted softmax, whose exp overflows to inf above ~88: {LOG_SUM_EXP}",
-            evidence=("large",)),
+            evidence=("stability_large_logits",)),
     Mistake(lambda o, y: -jnp.log(_pick(jnp.exp(o - o.max(-1, keepdims=True))
                                         / jnp.exp(o - o.max(-1, keepdims=True)).sum(-1, keepdims=True), y)),
             f"it takes log(softmax(...)), which is log(0) = -inf once a probability underflows: {LOG_SUM_EXP}",
-            evidence=("large",)),
+            evidence=("stability_large_logits",)),
     Mistake(lambda o, y: jnp.log(jnp.sum(jnp.exp(o), axis=-1)) - _pick(o, y),
             f"exp(logits) overflows to inf above ~88 (and underflows to 0 below ~-103) without a shift: {LOG_SUM_EXP}",
-            evidence=("large",)),
+            evidence=("stability_large_logits",)),
     Mistake(lambda o, y: jnp.max(o) + jnp.log(jnp.sum(jnp.exp(o - jnp.max(o)), axis=-1)) - _pick(o, y),
             "it subtracts the max of the whole array, so every exp of a row far below it underflows to 0: "
-            f"{LOG_SUM_EXP}", evidence=("large",)),
+            f"{LOG_SUM_EXP}", evidence=("stability_large_logits",)),
 )
-CHECKS = (("cross_entropy.values", ("values",)), ("cross_entropy.stability.large_logits", ("large",)),
-          ("cross_entropy.stability.grad", ("large_grad",)), ("cross_entropy.shift_invariance", ("shifted",)),
+CHECKS = (("cross_entropy.values", ("values",)), ("cross_entropy.stability.large_logits", ("stability_large_logits",)),
+          ("cross_entropy.stability.grad", ("stability_grad",)), ("cross_entropy.shift_invariance", ("shift_invariance",)),
           ("cross_entropy.grad", ("grad",)), ("cross_entropy.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
@@ -171,17 +171,17 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
     return failed(f"{problem}: {cause}")
 
 
-def judge_large(s: Observations, r: Observations, check) -> Verdict:
-    return judged(s, r, check, "large", "cross_entropy of logits of ±1e4", KNOWN,
+def judge_stability_large_logits(s: Observations, r: Observations, check) -> Verdict:
+    return judged(s, r, check, "stability_large_logits", "cross_entropy of logits of ±1e4", KNOWN,
                   f"the loss of logits of ±1e4 is finite: {LOG_SUM_EXP}")
 
 
-def judge_large_grad(s: Observations, r: Observations, check) -> Verdict:
-    return judged(s, r, check, "large_grad", "jax.grad of cross_entropy at logits of ±1e4", KNOWN,
+def judge_stability_grad(s: Observations, r: Observations, check) -> Verdict:
+    return judged(s, r, check, "stability_grad", "jax.grad of cross_entropy at logits of ±1e4", KNOWN,
                   "the gradient is softmax(logits) - onehot(y), finite for any finite logits")
 
 
-def judge_shift(s: Observations, r: Observations, check) -> Verdict:
+def judge_shift_invariance(s: Observations, r: Observations, check) -> Verdict:
     return shift_invariance(s, r, check, "cross_entropy", "cross_entropy of (8, 5) logits", KNOWN,
                             "the loss must not change when a constant is added to a row of logits")
 

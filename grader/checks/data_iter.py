@@ -118,7 +118,7 @@ def judge_generator(s: Observations, r: Observations, check) -> Verdict:
                   "use `yield X[idx], y[idx]` inside the loop")
 
 
-def judge_each_once(s: Observations, r: Observations, check) -> Verdict:
+def judge_each_example_once(s: Observations, r: Observations, check) -> Verdict:
     for name, n, b, _, kind in passes(check.seed):
         table = _pass(s, name)
         seen = table[:, 1] if len(table) else np.zeros(0, np.int64)
@@ -137,7 +137,7 @@ def judge_each_once(s: Observations, r: Observations, check) -> Verdict:
     return passed()
 
 
-def judge_pairs(s: Observations, r: Observations, check) -> Verdict:
+def judge_pairs_kept(s: Observations, r: Observations, check) -> Verdict:
     """Each yielded feature row is its own label's (row i is [i, 1000 + i], label i), and the arrays given are
     left as they were: the caller's data are read, never reordered in place."""
     for name, n, b, _, kind in passes(check.seed):

@@ -36,14 +36,14 @@ def hidden(seed: int) -> Inputs:
     return Inputs(matrix=h.matrix(scale=h.uniform(0.5, 3.0)), vector=h.normal((h.size(2, 20),), h.uniform(0.5, 3.0)))
 
 
-WHAT = {"matrix": "l2_penalty of a (5, 3) array", "vector": "l2_penalty of a (7,) array"}
+WHAT = {"values": "l2_penalty of a (5, 3) array", "values_vector": "l2_penalty of a (7,) array"}
 
 
 def calls(l2, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``l2_penalty``: ``{key: (what, thunk)}``."""
     return {
-        "matrix": (WHAT["matrix"], lambda: l2(jnp.asarray(x.matrix))),
-        "vector": (WHAT["vector"], lambda: l2(jnp.asarray(x.vector))),
+        "values": (WHAT["values"], lambda: l2(jnp.asarray(x.matrix))),
+        "values_vector": (WHAT["values_vector"], lambda: l2(jnp.asarray(x.vector))),
         "grad": ("jax.grad of l2_penalty", lambda: jax.grad(lambda w: jnp.reshape(l2(w), ()))(jnp.asarray(x.matrix))),
         "jit": ("jax.jit(l2_penalty)", lambda: jax.jit(l2)(jnp.asarray(x.matrix))),
     }
@@ -56,7 +56,7 @@ def probe(fns, seed: int | None = None) -> Observations:
 
 AVERAGES = "it averages over the entries: sum them, then halve"
 L1 = "it uses |w| (an L1 penalty); the L2 penalty squares: sum(w ** 2) / 2"
-MISTAKES = tuple(Mistake(impl, cause, evidence=("matrix", "vector")) for impl, cause in (
+MISTAKES = tuple(Mistake(impl, cause, evidence=("values", "values_vector")) for impl, cause in (
     (lambda w: jnp.sum(w ** 2), "it is missing the ½: the penalty is sum(w ** 2) / 2"),
     (lambda w: jnp.sqrt(jnp.sum(w ** 2)),
      "it returns the norm ‖w‖; the penalty is the squared norm halved, sum(w ** 2) / 2"),
@@ -71,7 +71,7 @@ MISTAKES = tuple(Mistake(impl, cause, evidence=("matrix", "vector")) for impl, c
      "its gradient is 0, as if the penalty were a constant for autodiff (stop_gradient, or values computed outside "
      "jax.numpy): the gradient of sum(w ** 2) / 2 is w itself"),
 ))
-CHECKS = (("l2_penalty.values", ("matrix", "vector")), ("l2_penalty.grad", ("grad",)), ("l2_penalty.jit", ("jit",)))
+CHECKS = (("l2_penalty.values", ("values", "values_vector")), ("l2_penalty.grad", ("grad",)), ("l2_penalty.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
 SCALAR = ("l2_penalty must return a scalar of shape () (use jnp.sum without keepdims, and do not wrap the result in "
@@ -86,7 +86,7 @@ def _cause(s: Observations, r: Observations, key: str) -> str:
 
 
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
-    for key in ("matrix", "vector"):
+    for key in ("values", "values_vector"):
         problem = compare(KNOWN.observed(s, r, key), r[key], check.rtol, check.atol, WHAT[key])
         if problem is not None:
             return failed(f"{problem}: {_cause(s, r, key)}")
@@ -99,4 +99,4 @@ def judge_grad(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_jit(s: Observations, r: Observations, check) -> Verdict:
-    return jit_verdict(s, r, check, "l2_penalty", "l2_penalty.values", lambda: _cause(s, r, "matrix"), key="matrix")
+    return jit_verdict(s, r, check, "l2_penalty", "l2_penalty.values", lambda: _cause(s, r, "values"))

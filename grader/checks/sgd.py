@@ -99,11 +99,11 @@ def probe(fns, seed: int | None = None) -> Observations:
         changed_leaf = any(not np.array_equal(originals[k], copies[k]) for k in originals)
         changed_container = set(params) != set(originals) or any(params[k] is not originals[k] for k in originals)
         return np.array([changed_leaf, changed_container, out is params])
-    obs.record("mutation", "sgd on a dict of NumPy arrays", mutated)
+    obs.record("no_mutation", "sgd on a dict of NumPy arrays", mutated)
 
     obs.record_tree("jit", "jax.jit(sgd)", lambda: jax.jit(sgd)(to_jax(x.tree("params", "dict")),
                                                                 to_jax(x.tree("grads", "dict")), lr, batch))
-    obs.record("steps", f"{NUM_STEPS} sgd steps on a least-squares loss",
+    obs.record("matches_optax", f"{NUM_STEPS} sgd steps on a least-squares loss",
                lambda: _path(lambda p, g: sgd(p, g, lr, batch), x, whole_tree=True))
     return obs
 
@@ -195,7 +195,7 @@ def judge_update(s: Observations, r: Observations, check) -> Verdict:
     return failed(f"{problem}: {_wrong_step(s, 'dict', 'dict') or EVERY_STEP}")
 
 
-def judge_pytrees(s: Observations, r: Observations, check) -> Verdict:
+def judge_any_pytree(s: Observations, r: Observations, check) -> Verdict:
     """Lists, tuples and nested pytrees. A failure on them alone (the dict works) is a dict-only implementation;
     a wrong step names its cause, and sgd.update's when the dict shows the same one."""
     for kind in KINDS[1:]:
@@ -216,7 +216,7 @@ def judge_pytrees(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_no_mutation(s: Observations, r: Observations, check) -> Verdict:
-    changed_leaf, changed_container, same_object = (bool(v) for v in s["mutation"])
+    changed_leaf, changed_container, same_object = (bool(v) for v in s["no_mutation"])
     if changed_leaf:
         return failed("sgd changed the parameter arrays it was given (an in-place write such as `p -= ...` or "
                       "`p[...] -= ...`): build new arrays with p - lr * g / batch_size")
@@ -242,8 +242,8 @@ def judge_jit(s: Observations, r: Observations, check) -> Verdict:
 
 def judge_matches_optax(s: Observations, r: Observations, check) -> Verdict:
     what = f"the parameters after {NUM_STEPS} sgd steps, compared with optax.sgd(lr / batch_size),"
-    problem = compare(s["steps"], optax_path(check.seed), check.rtol, check.atol, what)
+    problem = compare(s["matches_optax"], optax_path(check.seed), check.rtol, check.atol, what)
     if problem is None:
         return passed()
-    cause = next((c for update, c in WRONG_STEPS if same_output(s["steps"], _path(update), atol=1e-6)), None)
+    cause = next((c for update, c in WRONG_STEPS if same_output(s["matches_optax"], _path(update), atol=1e-6)), None)
     return failed(f"{problem}: {_same_cause(cause, s) or 'each step is p - lr * g / batch_size for a summed loss'}")

@@ -62,14 +62,14 @@ def calls(softmax, x: Inputs = PUBLIC) -> dict:
     """The probe's calls of ``softmax``: ``{key: (what, thunk)}``."""
     return {
         "values": ("softmax of an (8, 5) array", lambda: softmax(jnp.asarray(x.values))),
-        "cube": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(x.cube))),
-        "large": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(x.large))),
-        "large_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, x.large, x.grad_w)),
-        "masked": ("softmax of rows mixing -inf with finite entries", lambda: softmax(jnp.asarray(x.masked))),
-        "masked_grad": ("jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
+        "last_axis": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(x.cube))),
+        "stability_large_logits": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(x.large))),
+        "stability_large_logits_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, x.large, x.grad_w)),
+        "stability_neg_inf": ("softmax of rows mixing -inf with finite entries", lambda: softmax(jnp.asarray(x.masked))),
+        "stability_neg_inf_grad": ("jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
                         lambda: _weighted_grad(softmax, x.masked, x.grad_w)),
-        "scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(x.scales))),
-        "shifted": ("softmax of the (8, 5) array plus a constant per row",
+        "stability_row_scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(x.scales))),
+        "shift_invariance": ("softmax of the (8, 5) array plus a constant per row",
                     lambda: softmax(jnp.asarray(x.values + x.shifts))),
         "grad": ("jax.grad of sum(softmax(X) * W)", lambda: _weighted_grad(softmax, x.grad_x, x.grad_w)),
         "jit": ("jax.jit(softmax)", lambda: jax.jit(softmax)(jnp.asarray(x.values))),
@@ -95,7 +95,7 @@ MISTAKES = (
             "it normalises over the first axis (columns): sum over the last axis, axis=-1, keepdims=True"),
     Mistake(lambda X: _shifted_exp(X, 1) / _shifted_exp(X, 1).sum(axis=1, keepdims=True),
             "it normalises over axis 1: normalise over the last axis (axis=-1), not axis=1, so any batch shape works",
-            evidence=("cube",)),
+            evidence=("last_axis",)),
     Mistake(lambda X: _shifted_exp(X) / jnp.sum(_shifted_exp(X)),
             "it divides by the sum of the whole array: divide each row by its own sum (axis=-1, keepdims=True)"),
     Mistake(jnp.exp, "it returns exp(X) without dividing by the row sums"),
@@ -104,26 +104,26 @@ MISTAKES = (
             NO_KEEPDIMS, raises=True),
     Mistake(lambda X: jnp.exp(X) / jnp.exp(X).sum(axis=-1, keepdims=True),
             "exp(x) overflows to inf above ~88 in float32, and inf / inf is nan: subtract the row max before exp "
-            "(max over axis=-1, keepdims=True)", evidence=("large",)),
+            "(max over axis=-1, keepdims=True)", evidence=("stability_large_logits",)),
     Mistake(lambda X: jnp.exp(X - jnp.max(X)) / jnp.exp(X - jnp.max(X)).sum(axis=-1, keepdims=True),
             "it subtracts the max of the whole array, so every exp of a row far below it underflows to 0 and the row "
-            "is 0 / 0 = nan: subtract each row's own max (max over axis=-1 with keepdims=True)", evidence=("large",)),
+            "is 0 / 0 = nan: subtract each row's own max (max over axis=-1 with keepdims=True)", evidence=("stability_large_logits",)),
     Mistake(lambda X: _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X))
             / _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X)).sum(axis=-1, keepdims=True),
             "it replaces each -inf entry by 0, so a masked entry gets a probability: leave -inf in place, "
-            "exp(-inf - max) is exactly 0 once you subtract the row max (which is finite)", evidence=("masked",)),
+            "exp(-inf - max) is exactly 0 once you subtract the row max (which is finite)", evidence=("stability_neg_inf",)),
     Mistake(lambda X: _shifted_exp(X, stop=True) / jax.lax.stop_gradient(_shifted_exp(X).sum(axis=-1, keepdims=True)),
             "it stops the gradient through the row sums: only the max shift may be held constant for autodiff "
             "(it does not change the value); the sums must stay differentiable", evidence=("grad",)),
     Mistake(lambda X: jnp.exp(jnp.log(_shifted_exp(X)) - jnp.log(_shifted_exp(X).sum(axis=-1, keepdims=True))),
             "it takes log of exp(x - max), which is log(0) where exp underflows or the entry is -inf; the gradient "
             "of log at 0 is infinite and times 0 gives nan: return exp(x - max) / its row sum directly",
-            evidence=("large_grad",)),
+            evidence=("stability_large_logits_grad",)),
 )
-CHECKS = (("softmax.values", ("values",)), ("softmax.last_axis", ("cube",)),
-          ("softmax.stability.large_logits", ("large", "large_grad")),
-          ("softmax.stability.neg_inf", ("masked", "masked_grad")), ("softmax.stability.row_scales", ("scales",)),
-          ("softmax.shift_invariance", ("shifted",)), ("softmax.grad", ("grad",)), ("softmax.jit", ("jit",)))
+CHECKS = (("softmax.values", ("values",)), ("softmax.last_axis", ("last_axis",)),
+          ("softmax.stability.large_logits", ("stability_large_logits", "stability_large_logits_grad")),
+          ("softmax.stability.neg_inf", ("stability_neg_inf", "stability_neg_inf_grad")), ("softmax.stability.row_scales", ("stability_row_scales",)),
+          ("softmax.shift_invariance", ("shift_invariance",)), ("softmax.grad", ("grad",)), ("softmax.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
 
@@ -143,40 +143,40 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
 
 
 def judge_last_axis(s: Observations, r: Observations, check) -> Verdict:
-    return judged(s, r, check, "cube", "softmax of a (2, 3, 4) array", KNOWN,
+    return judged(s, r, check, "last_axis", "softmax of a (2, 3, 4) array", KNOWN,
                   "normalise over the last axis (axis=-1), so any batch shape works")
 
 
-def judge_large(s: Observations, r: Observations, check) -> Verdict:
+def judge_stability_large_logits(s: Observations, r: Observations, check) -> Verdict:
     """Value and gradient at logits of ±1e4 (the gradient within the check's tolerances of the reference's)."""
-    verdict = judged(s, r, check, "large", "softmax of logits of ±1e4", KNOWN,
+    verdict = judged(s, r, check, "stability_large_logits", "softmax of logits of ±1e4", KNOWN,
                      "subtract each row's max before exp, so no exp overflows (above ~88) or underflows a whole row")
     if not verdict.passed:
         return verdict
-    return judged(s, r, check, "large_grad", "jax.grad of softmax at logits of ±1e4", KNOWN,
+    return judged(s, r, check, "stability_large_logits_grad", "jax.grad of softmax at logits of ±1e4", KNOWN,
                   "the gradient is softmax_j (δ_jk - softmax_k); compute softmax from the max-shifted logits with "
                   "differentiable jnp operations (stop_gradient only on the max)")
 
 
-def judge_masked(s: Observations, r: Observations, check) -> Verdict:
+def judge_stability_neg_inf(s: Observations, r: Observations, check) -> Verdict:
     """Rows with -inf entries: probability 0 there, and a finite gradient that is 0 there too."""
-    verdict = judged(s, r, check, "masked", "softmax of rows mixing -inf with finite entries", KNOWN,
+    verdict = judged(s, r, check, "stability_neg_inf", "softmax of rows mixing -inf with finite entries", KNOWN,
                      "a -inf entry must get probability 0 and the finite ones must still sum to 1; subtract the row "
                      "max (which is finite) before exp")
     if not verdict.passed:
         return verdict
-    return judged(s, r, check, "masked_grad", "jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
+    return judged(s, r, check, "stability_neg_inf_grad", "jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
                   KNOWN, "the gradient softmax_j (δ_jk - softmax_k) is finite, and 0 at a -inf entry, whose "
                   "probability is 0 whatever the other entries do: build softmax from exp(x - max) and its row sum")
 
 
-def judge_scales(s: Observations, r: Observations, check) -> Verdict:
-    return judged(s, r, check, "scales", "softmax of rows of very different scales", KNOWN,
+def judge_stability_row_scales(s: Observations, r: Observations, check) -> Verdict:
+    return judged(s, r, check, "stability_row_scales", "softmax of rows of very different scales", KNOWN,
                   "each row must be normalised on its own: subtract each row's own max (axis=-1, keepdims=True) "
                   "before exp, then divide by the row's sum")
 
 
-def judge_shift(s: Observations, r: Observations, check) -> Verdict:
+def judge_shift_invariance(s: Observations, r: Observations, check) -> Verdict:
     return shift_invariance(s, r, check, "softmax", "softmax of an (8, 5) array", KNOWN,
                             "softmax is unchanged by adding a constant to a row; normalise within each row")
 

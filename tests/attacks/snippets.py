@@ -458,10 +458,10 @@ def _atk_r09_forge():
     fd, probes, data_json = _atk_own_channel()
     if fd is None:
         return
-    from grader import datasets, grading, trusted, wire
+    from grader import datasets, probing, trusted, wire
     probes = probes or ["l2_penalty", "weight_decay"]
     data = datasets.DataSpec.from_json(data_json) if data_json else datasets.DIGITS
-    observed = grading.observe(dict(trusted.FUNCTIONS), {}, probes, data)
+    observed = probing.observe(dict(trusted.FUNCTIONS), {}, probes, data)
     key, seq = _atk_os.urandom(32), [0]   # the attacker cannot know the parent's key: it guesses one
 
     def _frame(kind, payload):
