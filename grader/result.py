@@ -8,6 +8,9 @@ import json
 
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
+    """One judged check in a report: the points earned of ``max_points`` (partial credit allowed), whether it
+    passed, and the feedback (``"ok"`` when it passed); ``target`` is the function or training it belongs to."""
+
     id: str
     target: str
     points: float

@@ -109,6 +109,16 @@ GRAD_TOL = dict(rtol=1e-4, atol=1e-6)
 
 @dataclasses.dataclass(frozen=True)
 class Check:
+    """One line of the rubric: what is checked, on which probe's observations, for how many points.
+
+    ``id`` is ``<target>.<name>``; the check module's judge is ``judge_<name>`` (dots as underscores) and, where one
+    observation decides, the probe records it under ``<name>`` too (``softmax.stability.neg_inf`` →
+    ``softmax.judge_stability_neg_inf`` → key ``stability_neg_inf``). ``judge(student, reference, check)``
+    returns a :class:`~grader.checks.common.Verdict`; ``rtol``/``atol`` are its tolerances, ``threshold`` a
+    training's pass line. ``visible`` is False for the hidden checks, whose ``seed`` (set per student, see
+    :func:`with_seeds`) says which hidden inputs their probe used.
+    """
+
     id: str
     target: str
     probe: str
