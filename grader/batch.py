@@ -15,7 +15,7 @@ import csv
 import sys
 from pathlib import Path
 
-from . import class_view, compile_cache, confine, grading, report, rubric, scale
+from . import class_view, compile_cache, confine, grading, references, report, rubric, scale
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
@@ -56,7 +56,7 @@ def main(argv, add_common, limits_of, reference_of, data_of, secret_of, Progress
     progress.show(_bar(0, len(students), "the compilation cache (filled once)"))
     compile_cache.ensure_warm(data.to_json())
     progress.show(_bar(0, len(students), "observing the reference"))
-    reference_obs = grading.reference_observations(reference, args.only, data)
+    reference_obs = references.observations(reference, args.only, data)
     targets = [t for t in rubric.TARGETS if args.only is None or
                any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
     rows = []
@@ -72,7 +72,7 @@ def main(argv, add_common, limits_of, reference_of, data_of, secret_of, Progress
         runs = scale.probe_local(students, args.only, limits, data, args.require_isolation, args.jobs, seeds)
     for done, (student, run) in enumerate(runs, 1):
         mine = seeds.get(student.name, {})
-        student_ref = {**reference_obs, **grading.reference_observations(reference, list(mine), data, mine)} \
+        student_ref = {**reference_obs, **references.observations(reference, list(mine), data, mine)} \
             if mine else reference_obs
         result = grading.judge_submission(student, run, student_ref, args.only, data, hidden.get(student.name))
         results[student.name] = result

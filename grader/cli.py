@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import compile_cache, datasets, idx, report, rubric, sandbox, secret
+from . import compile_cache, datasets, idx, references, report, rubric, sandbox, secret
 
 
 class Progress:
@@ -160,7 +160,7 @@ def grade_one(argv: list[str]) -> int:
         progress.show(f"drawing the figures into {args.report_dir}")
         try:
             figures.write_report_dir(args.report_dir, result, run.observations,
-                                     grading.reference_observations(reference, probes, data), data)
+                                     references.observations(reference, probes, data), data)
         except OSError as exc:  # the report still goes out; the status says the figures did not
             figures_failed = f"cannot write the figures into {args.report_dir}: {exc.strerror or exc}"
     progress.done()

@@ -150,7 +150,7 @@ export PATH="$VENV/bin:$PATH"
 # JAX's compilation cache, which the sandboxed children read, filled by trusted code.
 grade warm
 # The reference's observations on every check, computed once here instead of in every submission's run.
-python -c 'from grader import grading; grading.reference_observations()'
+python -c 'from grader import grading; references.observations()'
 """
 
 RUN = """\

@@ -9,15 +9,11 @@ exercises/``) while this process observes the reference; the nbgrader cells and 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
-from .probing import observe
+from . import datasets, manifest, references, rubric, shortcuts
 from .checks import hidden as hidden_checks
 from .checks.common import Observations, ProbeFailed
 from .student_errors import describe_exception
@@ -27,7 +23,6 @@ from .secret import Secret
 if TYPE_CHECKING:
     from .sandbox import SandboxRun
 
-KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 def judge(student: dict[str, Observations], reference: dict[str, Observations],
@@ -89,102 +84,6 @@ def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
     return out
 
 
-def reference_functions(reference: str | Path | None = None) -> dict[str, Callable]:
-    """The reference: a solutions directory, ``"library"`` for the trusted library, or by default the kit's
-    ``solutions/`` when present and the library otherwise."""
-    if reference == "library" or (reference is None and not KIT_SOLUTIONS.is_dir()):
-        return dict(trusted.FUNCTIONS)
-    functions, errors = submission.load_functions(reference or KIT_SOLUTIONS)
-    if errors:
-        raise RuntimeError(f"the reference in {reference or KIT_SOLUTIONS} is broken: {errors}")
-    return functions
-
-
-_reference_cache: dict[str, dict[str, Observations]] = {}
-
-
-def _reference_path(reference: str | Path | None) -> Path | None:
-    if reference == "library" or (reference is None and not KIT_SOLUTIONS.is_dir()):
-        return None
-    return Path(reference or KIT_SOLUTIONS)
-
-
-def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path | None:
-    """Where the reference's observations are kept between runs, keyed by everything that determines them:
-    the grader's sources, the reference's sources, the library versions and the dataset (its name and the
-    checksums its files were verified against). ``DL_BASICS_NO_CACHE=1`` disables."""
-    if os.environ.get("DL_BASICS_NO_CACHE"):
-        return None
-    import importlib.metadata as md
-    import platform
-    h = hashlib.sha256()
-    ref = _reference_path(reference)
-    for root in [Path(__file__).resolve().parent] + ([ref] if ref else []):
-        for path in sorted(root.rglob("*.py")):
-            if "__pycache__" not in path.parts:
-                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    for package in ("jax", "jaxlib", "numpy", "optax"):
-        h.update(f"{package}={md.version(package)}".encode())
-    h.update(f"{sys.version} {platform.machine()} {'library' if ref is None else 'dir'}".encode())
-    h.update(data.identity().encode())
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dl-basics-grader" / f"reference-{h.hexdigest()[:24]}"
-
-
-def _read_cached(folder: Path, name: str) -> Observations | None:
-    """A cached reference observation, if its bytes still have the SHA-256 written beside them when it was
-    stored; anything else (missing, altered, unreadable) is ignored and recomputed."""
-    try:
-        payload = (folder / f"{name}.npz").read_bytes()
-        digest = (folder / f"{name}.sha256").read_text().strip()
-        if hashlib.sha256(payload).hexdigest() != digest:
-            return None
-        return wire.decode_observations(payload)[1]
-    except (OSError, wire.WireError):
-        return None
-
-
-def _write_cached(folder: Path, name: str, obs: Observations) -> None:
-    """Store an observation and its digest, each written whole (a temporary file, then a rename)."""
-    payload = wire.encode_observations(name, obs)
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for suffix, content in ((".npz", payload), (".sha256", hashlib.sha256(payload).hexdigest().encode())):
-            tmp = folder / f".{name}{suffix}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_bytes(content)
-            os.replace(tmp, folder / f"{name}{suffix}")
-    except OSError:
-        pass
-
-
-def reference_observations(reference: str | Path | None = None, probes: Iterable[str] | None = None,
-                           data: datasets.DataSpec = datasets.DIGITS,
-                           seeds: dict[str, int] | None = None) -> dict[str, Observations]:
-    """Observations of the reference: computed once per process, and kept on disk between processes.
-
-    A hidden probe's are kept under its name and seed (``seeds``), one set per student.
-    Only trusted code writes the disk cache (this process, which runs no student code); the sandboxed
-    children can neither read nor write it (:mod:`grader.confine`)."""
-    seeds = seeds or {}
-    probes = list(rubric.PROBES if probes is None else probes)
-    stored = {p: f"{p}-{seeds[p]}" if p in seeds else p for p in probes}  # the cache's name of each probe
-    cached = _reference_cache.setdefault(f"{reference}|{data.identity()}", {})
-    wanted = [p for p in probes if stored[p] not in cached]
-    folder = _disk_cache(reference, data) if wanted else None
-    for name in list(wanted) if folder is not None else []:
-        found = _read_cached(folder, stored[name])
-        if found is not None:
-            cached[stored[name]] = found
-            wanted.remove(name)
-    if wanted:
-        fresh = observe(reference_functions(reference), {}, wanted, data, seeds)
-        for name, obs in fresh.items():
-            cached[stored[name]] = obs
-            if folder is not None and not obs.errors:
-                _write_cached(folder, stored[name], obs)
-    return {p: cached[stored[p]] for p in probes}
-
-
 def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
                      progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None,
                      data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False,
@@ -213,7 +112,7 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
-    reference_obs = reference_observations(reference, probes, data, seeds)
+    reference_obs = references.observations(reference, probes, data, seeds)
     prepare_judges(probes, data)
     thread.join()
     if "error" in box:

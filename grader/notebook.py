@@ -20,7 +20,7 @@ import io
 import os
 import warnings
 
-from . import grading, probing, rubric, shortcuts
+from . import grading, probing, references, rubric, shortcuts
 
 _cache: dict[tuple, object] = {}
 
@@ -60,7 +60,7 @@ def check(check_id: str, namespace: dict | None = None) -> float:
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         observations = {probe.name: _observe(probe, functions, errors)}
-        reference = grading.reference_observations(None, [probe.name])
+        reference = references.observations(None, [probe.name])
         source = _notebook_source(namespace)
         found = {f: shortcuts.message(f, names) for f in probe.uses
                  if (names := shortcuts.find(source, f, rubric.FORBIDDEN_SHORTCUTS.get(f, ())))}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from . import grading as _grading
+from . import grading as _grading, references
 from . import report, rubric, sandbox
 from .cli import only_probes
 from .result import CheckResult, Result
@@ -99,7 +99,7 @@ class GradingSession:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
         from . import figures
 
-        reference = _grading.reference_observations(self.reference, self.probes)
+        reference = references.observations(self.reference, self.probes)
         return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference)["report"]
 
 

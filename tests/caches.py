@@ -13,7 +13,7 @@ import functools
 import shutil
 from pathlib import Path
 
-from grader import compile_cache, datasets, grading, rubric
+from grader import compile_cache, datasets, references, rubric
 
 
 @functools.lru_cache(maxsize=None)
@@ -21,8 +21,8 @@ def trusted() -> tuple[Path, ...]:
     """The suite's filled caches: the compilation cache (warmed here if needed) and the reference observations
     of the kit's solutions on every probe, digits, as ``grade`` keeps them on disk."""
     compile_cache.ensure_warm()
-    grading.reference_observations(probes=[*rubric.PROBES, *rubric.FIGURE_PROBES])
-    folders = [compile_cache.directory(), grading._disk_cache(None, datasets.DIGITS)]
+    references.observations(probes=[*rubric.PROBES, *rubric.FIGURE_PROBES])
+    folders = [compile_cache.directory(), references.disk_cache(None, datasets.DIGITS)]
     return tuple(f for f in folders if f is not None and f.is_dir())
 
 

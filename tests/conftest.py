@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import compile_cache, grading
+from grader import compile_cache, references
 
 KIT = Path(__file__).resolve().parent.parent
 WORKERS = 2  # the suite's processes already keep a core busy each; more workers than cores only queue
@@ -60,12 +60,12 @@ def kit() -> Path:
 @pytest.fixture(scope="session")
 def reference_obs():
     """Observations of the kit's solutions on every probe (computed once)."""
-    return grading.reference_observations()
+    return references.observations()
 
 
 @pytest.fixture(scope="session")
 def solution_functions():
-    return grading.reference_functions()
+    return references.functions()
 
 
 def run(*args: str, cwd: Path = KIT, timeout: float = 600) -> subprocess.CompletedProcess:

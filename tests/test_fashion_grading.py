@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from grader import datasets, grading, rubric
+from grader import datasets, grading, references, rubric
 
 from . import fashion_like, submissions
 from .conftest import KIT, run
@@ -44,9 +44,9 @@ def test_the_data_spec_crosses_to_the_child_as_json(look_alike):
 
 
 def test_the_reference_cache_is_kept_per_dataset(look_alike):
-    assert grading._disk_cache(None, datasets.DIGITS) != grading._disk_cache(None, look_alike)
+    assert references.disk_cache(None, datasets.DIGITS) != references.disk_cache(None, look_alike)
     other = dataclasses.replace(look_alike, checksums=(("train-labels-idx1-ubyte.gz", "0" * 64),))
-    assert grading._disk_cache(None, other) != grading._disk_cache(None, look_alike)
+    assert references.disk_cache(None, other) != references.disk_cache(None, look_alike)
 
 
 def test_reference_passes_in_the_sandbox_on_784_pixels(look_alike):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grader import grading, probing, rubric, secret
+from grader import grading, probing, references, rubric, secret
 from grader.checks import data_iter as data_iter_checks
 from grader.checks import sgd as sgd_checks
 
@@ -32,7 +32,7 @@ def _grade(function: str, impl, solution_functions, reference_obs, student: str 
     seeds = grading.HiddenInputs(SECRET, student).seeds([function])
     probes = [function, *seeds]
     observations = probing.observe({function: impl}, {}, probes, seeds=seeds)
-    reference = dict(reference_obs) | grading.reference_observations(None, list(seeds), seeds=seeds)
+    reference = dict(reference_obs) | references.observations(None, list(seeds), seeds=seeds)
     checks = rubric.with_seeds([c for c in rubric.CHECKS if c.probe == function], seeds)
     return grading.judge(observations, reference, checks)
 

@@ -75,11 +75,11 @@ FORGE_CACHE = '''\
 def _forge_reference_cache():
     """Store this notebook's own outputs as the reference, where the grader keeps it (digest included)."""
     import os
-    from grader import datasets, grading, probing
-    folder = grading._disk_cache(None, datasets.DIGITS)
+    from grader import datasets, probing, references
+    folder = references.disk_cache(None, datasets.DIGITS)
     functions = {"softmax": softmax, "cross_entropy": cross_entropy}
     for probe in ("softmax", "cross_entropy"):
-        grading._write_cached(folder, probe, probing.observe(functions, {}, [probe])[probe])
+        references.write_cached(folder, probe, probing.observe(functions, {}, [probe])[probe])
     with open(os.path.join(os.environ["HOME"], "forged-cache"), "w") as f:
         f.write(str(folder))
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import grading, rubric, trusted
+from grader import grading, references, rubric, trusted
 
 FUNCTION_PROBES = [p for p in rubric.PROBES if p in rubric.STUDENT_FUNCTIONS]
 
 
 @pytest.fixture(scope="module")
 def library_obs():
-    return grading.reference_observations("library")
+    return references.observations("library")
 
 
 @pytest.mark.parametrize("probe", FUNCTION_PROBES)

@@ -403,7 +403,7 @@ def _atk_r05_steal():
         roots.append(cwd)
     roots += _atk_editable_roots()
     try:
-        import grader.grading as _atk_grading
+        import grader.references as _atk_grading
         roots.append(str(_atk_grading.KIT_SOLUTIONS.parent))
     except Exception:
         pass
