@@ -123,7 +123,7 @@ def main() -> int:
                     [PY, "-m", "grader", "batch", str(klass), "--jobs", "2", "--scheduler", "local", "--quiet"])
         if "nbgrader" not in skip:
             course = tmp / "course"
-            subprocess.run([PY, "-m", "grader.course", str(course)], check=True, capture_output=True)
+            subprocess.run([PY, "-m", "grader.authoring.course", str(course)], check=True, capture_output=True)
             env = dict(os.environ, PATH=f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}")
             nbg = [PY, "-m", "nbgrader"]
             timed(nbg + ["generate_assignment", "chapter", "--force"], cwd=course, env=env)

@@ -22,8 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grader import datasets, rubric, trusted
-from grader.checks import training
+from grader.data import datasets
+
+from grader import rubric
+
+from grader.engine import trusted
+from grader.checks.trainings import tasks
 
 
 def _sgd_twice(params, grads, lr, batch_size):
@@ -66,20 +70,20 @@ BUGS = {
 }
 
 PROBES = {
-    "linear_regression": training.probe_linear_regression,
-    "softmax_regression": training.probe_softmax_regression,
-    "mlp": training.probe_mlp,
-    "weight_decay": training.probe_weight_decay,
+    "linear_regression": tasks.probe_linear_regression,
+    "softmax_regression": tasks.probe_softmax_regression,
+    "mlp": tasks.probe_mlp,
+    "weight_decay": tasks.probe_weight_decay,
 }
 
 
 def metric(task: str, obs, data) -> float:
     try:
         if task == "linear_regression":
-            return training.linear_regression_error(obs)
+            return tasks.linear_regression_error(obs)
         if task == "weight_decay":
-            return training.weight_decay_test_losses(obs)[1]
-        return training.classifier_accuracy(task, obs, data)
+            return tasks.weight_decay_test_losses(obs)[1]
+        return tasks.classifier_accuracy(task, obs, data)
     except Exception as exc:
         print(f"    ({exc})")
         return float("nan")
@@ -96,7 +100,7 @@ def main() -> None:
     parser.add_argument("--no-bugs", action="store_true")
     args = parser.parse_args()
     data = datasets.DataSpec(args.dataset, args.data_dir).resolve()
-    settings = training.CLASSIFIER[data.name]
+    settings = tasks.CLASSIFIER[data.name]
     for item in args.set:
         key, value = item.split("=")
         settings[key] = type(settings[key])(float(value))

@@ -1,4 +1,4 @@
-# Generated from solutions/ by `python -m grader.build`: edit the solutions, not this file.
+# Generated from solutions/ by `python -m grader.authoring.build`: edit the solutions, not this file.
 """Linear regression on synthetic data: from scratch (minibatch iterator, model, loss, SGD) and concise
 (``nnx.Linear`` + ``optax.sgd``)."""
 

@@ -1,4 +1,4 @@
-# Generated from solutions/ by `python -m grader.build`: edit the solutions, not this file.
+# Generated from solutions/ by `python -m grader.authoring.build`: edit the solutions, not this file.
 """A one-hidden-layer perceptron (64 -> 256 ReLU -> 10) on the digits set: from scratch and as an
 ``nnx.Module``; both reuse the softmax-regression training loop."""
 
@@ -95,7 +95,7 @@ def main(plot_to=None):
     print("== concise (nnx.Module + optax.sgd)")
     _, concise = train_concise()
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, f"MLP ({NUM_HIDDENS} hidden units) on digits", {
             "scratch": {"training": scratch}, "concise": {"training": concise}}))
 

@@ -1,4 +1,4 @@
-# Generated from solutions/ by `python -m grader.build`: edit the solutions, not this file.
+# Generated from solutions/ by `python -m grader.authoring.build`: edit the solutions, not this file.
 """Weight decay on a high-dimensional linear regression (200 inputs, only 20 training examples):
 from scratch with an L2 penalty added to the loss, and with optax's ``add_decayed_weights`` (which adds
 wd * w to the weights' gradient, the same step for plain SGD).
@@ -134,7 +134,7 @@ def main(plot_to=None):
         train_losses, test_losses, _ = train_concise(wd)
         runs["concise"][f"λ = {wd}"] = {"train": train_losses, "test": test_losses}
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, "Weight decay: 200 inputs, 20 training examples", runs,
                                    ylabel="mean squared loss", log=True))
 

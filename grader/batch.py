@@ -1,7 +1,7 @@
 """``grade batch DIR``: grade every submission folder in DIR (one per student).
 
 The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time, on this machine or
-as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.scale`); judging happens here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
+as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.engine.scale`); judging happens here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
 per student, and the class summary (``class_summary.md`` / ``.png``: score histogram, the checks most students
 failed with their most common messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
 With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
@@ -15,7 +15,11 @@ import csv
 import sys
 from pathlib import Path
 
-from . import class_view, compile_cache, confine, grading, references, report, rubric, scale
+from grader.reports import class_view, report
+
+from grader.engine import compile_cache, confine, references, scale
+
+from grader import grading, rubric
 
 
 def submissions(root: Path, out: Path) -> list[Path]:

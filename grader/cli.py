@@ -26,7 +26,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import compile_cache, datasets, idx, references, report, rubric, sandbox, secret
+from grader.engine import compile_cache, references, sandbox, secret
+
+from grader.data import datasets, idx
+
+from grader.reports import report
+
+from grader import rubric
 
 
 class Progress:
@@ -139,7 +145,7 @@ def grade_one(argv: list[str]) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise CannotRun(f"{args.path} is not a directory")
-    from . import grading
+    from grader import grading
 
     reference, data = _reference(args), _data(args)
     key = _secret(args, path)
@@ -156,7 +162,7 @@ def grade_one(argv: list[str]) -> int:
                                            hidden=hidden)
     figures_failed = None
     if args.report_dir:
-        from . import figures
+        from grader.reports import figures
         progress.show(f"drawing the figures into {args.report_dir}")
         try:
             figures.write_report_dir(args.report_dir, result, run.observations,
@@ -167,7 +173,7 @@ def grade_one(argv: list[str]) -> int:
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     metrics = None
     if args.format == "gradescope":  # the leaderboard: the classifiers' test accuracies and the grading time
-        from .gradescope import leaderboard_metrics
+        from grader.authoring.gradescope import leaderboard_metrics
         metrics = leaderboard_metrics(run.observations, data, time.monotonic() - progress.start)
     text = report.render(result, args.format, color=color, metrics=metrics)
     if args.output:
@@ -202,21 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] == "batch":
-            from .batch import main as batch_main
+            from grader.batch import main as batch_main
             return batch_main(argv[1:], _common, _limits, _reference, _data, _secret, Progress)
         if argv and argv[0] == "release":
-            from .release import main as release_main
+            from grader.authoring.release import main as release_main
             return release_main(argv[1:])
         if argv and argv[0] == "warm":
             return warm(argv[1:])
         if argv and argv[0] == "render":
-            from .release import render_main
+            from grader.authoring.release import render_main
             return render_main(argv[1:])
         if argv and argv[0] == "diff":
-            from .regrade import main as diff_main
+            from grader.reports.regrade import main as diff_main
             return diff_main(argv[1:])
         if argv and argv[0] == "gradescope":
-            from .gradescope import main as gradescope_main
+            from grader.authoring.gradescope import main as gradescope_main
             return gradescope_main(argv[1:])
         return grade_one(argv)
     except CannotRun as exc:

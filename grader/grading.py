@@ -1,6 +1,6 @@
 """Run the rubric: probe the student's functions, probe the reference, judge, and collect a :class:`Result`.
 
-:func:`grader.probing.observe` is the half that runs untrusted code; ``judge`` only compares plain arrays.
+:func:`grader.engine.probing.observe` is the half that runs untrusted code; ``judge`` only compares plain arrays.
 ``grade_submission`` runs ``observe`` in a sandboxed child (for ``grade``, ``grade batch`` and ``pytest
 exercises/``) while this process observes the reference; the nbgrader cells and the kit's own tests call
 ``observe`` directly.
@@ -13,15 +13,21 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import datasets, manifest, references, rubric, shortcuts
-from .checks import hidden as hidden_checks
-from .checks.common import Observations, ProbeFailed
-from .student_errors import describe_exception
-from .result import CheckResult, Result
-from .secret import Secret
+from grader.data import datasets
+
+from grader.reports import manifest
+
+from grader.engine import references, shortcuts
+
+from grader import rubric
+from grader.checks import hidden as hidden_checks
+from grader.checks.common import Observations, ProbeFailed
+from grader.engine.student_errors import describe_exception
+from grader.reports.result import CheckResult, Result
+from grader.engine.secret import Secret
 
 if TYPE_CHECKING:
-    from .sandbox import SandboxRun
+    from grader.engine.sandbox import SandboxRun
 
 
 
@@ -91,12 +97,12 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
     """Grade a submission safely: probes in a confined child, the reference meanwhile in this process.
 
     ``probes`` may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. ``data``
-    must be resolved (:meth:`~grader.datasets.DataSpec.resolve`) so the child finds the files.
-    ``require_isolation`` refuses to grade (:class:`~grader.sandbox.SandboxError`) without every layer.
+    must be resolved (:meth:`~grader.data.datasets.DataSpec.resolve`) so the child finds the files.
+    ``require_isolation`` refuses to grade (:class:`~grader.engine.sandbox.SandboxError`) without every layer.
     ``hidden`` (the instructor's secret and the student's id) adds the hidden probes of the graded functions;
     without it their checks are reported as not run.
     """
-    from . import sandbox
+    from grader.engine import sandbox
 
     probes = list(rubric.PROBES) if probes is None else list(probes)
     seeds = hidden.seeds(probes) if hidden else {}

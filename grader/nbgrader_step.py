@@ -114,7 +114,7 @@ def _definitions(source: str, package: str) -> tuple[list[ast.stmt], str | None]
 
 
 def _given_package_name() -> str:
-    from .course import ASSIGNMENT  # the course's package of given code has the assignment's name
+    from grader.authoring.course import ASSIGNMENT  # the course's package of given code has the assignment's name
     return ASSIGNMENT
 
 
@@ -153,13 +153,14 @@ def write_submission(nb, notebook_id: str, folder: Path, given: Path | None) -> 
 
 def notebook_functions(notebook_id: str) -> list[str]:
     """The student functions a notebook defines: those whose exercise module has the notebook's name."""
-    from . import rubric
+    from grader import rubric
     return [f for f, module in rubric.STUDENT_FUNCTIONS.items() if module == notebook_id]
 
 
 def rubric_cells(nb) -> dict[str, object]:
     """``{check id: cell}`` for the notebook's autograder cells that stand for rubric checks."""
-    from . import course, rubric
+    from grader.authoring import course
+    from grader import rubric
     by_grade_id = {course.grade_id(c.id): c.id for c in rubric.CHECKS + rubric.HIDDEN_CHECKS}
     out = {}
     for cell in nb.cells:
@@ -201,7 +202,8 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
 
     Raises :class:`SandboxGradeError` when the sandbox cannot run.
     """
-    from . import grading, rubric, sandbox
+    from grader import grading, rubric
+    from grader.engine import sandbox
 
     functions = notebook_functions(notebook_id)
     probes = rubric.probes_for_functions(functions)
@@ -262,7 +264,8 @@ class SandboxGrades(NbGraderPreprocessor):
     def _hidden_inputs(self, cells: dict, student: str):
         """The secret and ``student``'s id when the notebook has hidden checks' cells; none without such cells.
         Hidden cells without a secret stop autograde: they must never be scored as if they had run."""
-        from . import grading, rubric, secret
+        from grader import grading, rubric
+        from grader.engine import secret
         if not any(rubric.BY_ID[c].probe in rubric.HIDDEN_PROBES for c in cells):
             return None
         try:

@@ -20,7 +20,9 @@ import io
 import os
 import warnings
 
-from . import grading, probing, references, rubric, shortcuts
+from grader import grading, rubric
+
+from grader.engine import probing, references, shortcuts
 
 _cache: dict[tuple, object] = {}
 

@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from . import grading as _grading, references
-from . import report, rubric, sandbox
-from .cli import only_probes
-from .result import CheckResult, Result
+from grader import grading as _grading
+
+from grader.engine import references
+from grader.reports import report
+from grader import rubric
+from grader.engine import sandbox
+from grader.cli import only_probes
+from grader.reports.result import CheckResult, Result
 
 _SESSIONS = pytest.StashKey[dict]()
 
@@ -97,7 +101,7 @@ class GradingSession:
 
     def write_figures(self) -> Path:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
-        from . import figures
+        from grader.reports import figures
 
         reference = references.observations(self.reference, self.probes)
         return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference)["report"]

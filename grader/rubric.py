@@ -11,8 +11,9 @@ import dataclasses
 import functools
 from typing import Callable
 
-from . import datasets
-from .checks import cross_entropy, data_iter, hidden, l2_penalty, polynomial, relu, sgd, softmax, training
+from grader.data import datasets
+from grader.checks import cross_entropy, data_iter, hidden, l2_penalty, relu, sgd, softmax
+from grader.checks.trainings import polynomial, tasks
 
 # The six functions students write, and the exercise module each one lives in.
 STUDENT_FUNCTIONS: dict[str, str] = {
@@ -72,13 +73,13 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("sgd", ("sgd",), sgd.probe, seconds=0.3, prepare=lambda data: sgd.optax_path()),
     Probe("relu", ("relu",), relu.probe, seconds=0.2),
     Probe("l2_penalty", ("l2_penalty",), l2_penalty.probe, seconds=0.1),
-    Probe("linear_regression", ("data_iter", "sgd"), training.probe_linear_regression, seconds=0.5),
-    Probe("softmax_regression", ("cross_entropy",), training.probe_softmax_regression, needs_data=True,
+    Probe("linear_regression", ("data_iter", "sgd"), tasks.probe_linear_regression, seconds=0.5),
+    Probe("softmax_regression", ("cross_entropy",), tasks.probe_softmax_regression, needs_data=True,
           seconds=1.4, prepare=lambda data: data.load()),
-    Probe("mlp", ("relu",), training.probe_mlp, needs_data=True, seconds=0.8,
+    Probe("mlp", ("relu",), tasks.probe_mlp, needs_data=True, seconds=0.8,
           prepare=lambda data: data.load()),
-    Probe("weight_decay", ("l2_penalty",), training.probe_weight_decay, seconds=1.3,
-          prepare=lambda data: training.weight_decay_data()),
+    Probe("weight_decay", ("l2_penalty",), tasks.probe_weight_decay, seconds=1.3,
+          prepare=lambda data: tasks.weight_decay_data()),
 )}
 
 # Probes no check judges: they only feed the figures of ``grade --report-dir``.
@@ -87,7 +88,7 @@ FIGURE_PROBES: dict[str, Probe] = {p.name: p for p in (
 )}
 
 # Hidden variants of the functions' probes: the same calls on inputs drawn from a seed that only the instructor's
-# secret and the student's id give (:mod:`grader.secret`), so answers written in for the public inputs fail there.
+# secret and the student's id give (:mod:`grader.engine.secret`), so answers written in for the public inputs fail there.
 HIDDEN_PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe(f"hidden.{function}", (function,), module.probe, seconds=seconds, hidden=True)
     for function, module, seconds in (("data_iter", data_iter, 0.5), ("softmax", softmax, 0.7),
@@ -197,13 +198,13 @@ CHECKS: tuple[Check, ...] = (
     _c("l2_penalty.grad", "l2_penalty", 2, l2_penalty.judge_grad, "jax.grad is w", **GRAD_TOL),
     _c("l2_penalty.jit", "l2_penalty", 1, l2_penalty.judge_jit, "works under jax.jit", **VALUE_TOL),
     # training with the student's parts — 22
-    _c("train.linear_regression", "linear_regression", 5, training.judge_linear_regression,
+    _c("train.linear_regression", "linear_regression", 5, tasks.judge_linear_regression,
        "linear regression recovers w = [2, -3.4], b = 4.2", threshold=0.01),
-    _c("train.softmax_regression", "softmax_regression", 6, training.judge_softmax_regression,
+    _c("train.softmax_regression", "softmax_regression", 6, tasks.judge_softmax_regression,
        "softmax regression reaches the test-accuracy threshold of the dataset", threshold=0.92),
-    _c("train.mlp", "mlp", 6, training.judge_mlp, "the MLP reaches the test-accuracy threshold of the dataset",
+    _c("train.mlp", "mlp", 6, tasks.judge_mlp, "the MLP reaches the test-accuracy threshold of the dataset",
        threshold=0.92),
-    _c("train.weight_decay", "weight_decay", 5, training.judge_weight_decay,
+    _c("train.weight_decay", "weight_decay", 5, tasks.judge_weight_decay,
        "λ = 3 lowers the test loss below the threshold and below λ = 0's", threshold=1.0),
 )
 

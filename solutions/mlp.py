@@ -96,7 +96,7 @@ def main(plot_to=None):
     print("== concise (nnx.Module + optax.sgd)")
     _, concise = train_concise()
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, f"MLP ({NUM_HIDDENS} hidden units) on digits", {
             "scratch": {"training": scratch}, "concise": {"training": concise}}))
 

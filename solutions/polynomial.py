@@ -110,7 +110,7 @@ def main(plot_to=None):
         _, train_losses, test_losses = _report(title, data, num_features, n_train)
         panels[title] = {"train": train_losses, "test": test_losses}
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, "Polynomial regression: under- and over-fitting", {"": panels},
                                    ylabel="mean squared loss", log=True))
 

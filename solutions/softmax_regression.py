@@ -10,7 +10,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from grader.datasets import load_digits
+from grader.data.datasets import load_digits
 
 BATCH_SIZE = 40  # 1,347 training images: 32 would leave a noisy last batch of 3
 LR = 0.3
@@ -210,7 +210,7 @@ def main(plot_to=None):
     print("== concise (nnx.Linear + optax)")
     _, concise = train_concise()
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, "Softmax regression on digits", {
             "scratch": {"training": scratch}, "concise": {"training": concise}}))
 

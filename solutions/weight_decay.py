@@ -135,7 +135,7 @@ def main(plot_to=None):
         train_losses, test_losses, _ = train_concise(wd)
         runs["concise"][f"λ = {wd}"] = {"train": train_losses, "test": test_losses}
     if plot_to:
-        from grader.figures import save_curves
+        from grader.reports.figures import save_curves
         print("saved", save_curves(plot_to, "Weight decay: 200 inputs, 20 training examples", runs,
                                    ylabel="mean squared loss", log=True))
 

@@ -13,7 +13,11 @@ import functools
 import shutil
 from pathlib import Path
 
-from grader import compile_cache, datasets, references, rubric
+from grader.engine import compile_cache, references
+
+from grader.data import datasets
+
+from grader import rubric
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import compile_cache, references
+from grader.engine import compile_cache, references
 
 KIT = Path(__file__).resolve().parent.parent
 WORKERS = 2  # the suite's processes already keep a core busy each; more workers than cores only queue

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.idx import write_idx
+from grader.data.idx import write_idx
 
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}

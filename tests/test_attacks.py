@@ -481,7 +481,7 @@ def _judge_shortcut(variant: str, batch_b: dict) -> tuple[dict, str, list[str]]:
 
 @pytest.mark.parametrize("variant", ["grader_trusted"])
 def test_row06_grader_import_is_a_shortcut(variant, batch_b):
-    """Row 6: ``from grader.trusted import softmax`` inside softmax costs softmax's own checks (17 points) and the
+    """Row 6: ``from grader.engine.trusted import softmax`` inside softmax costs softmax's own checks (17 points) and the
     message names the grader import."""
     report, function, problems = _judge_shortcut(variant, batch_b)
     own = checks(report, function)
@@ -489,7 +489,7 @@ def test_row06_grader_import_is_a_shortcut(variant, batch_b):
     unnamed = [c["id"] for c in own if "grader" not in c["message"]]
     if unnamed:
         problems.append(f"messages that do not name the grader import: {unnamed} ({own[0]['message'][:120]!r})")
-    assert not problems, "row 6 (from grader.trusted import softmax): " + "; ".join(problems)
+    assert not problems, "row 6 (from grader.engine.trusted import softmax): " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("variant", ["getattr", "importlib", "dunder_import", "exec", "helper_module", "module_alias",
@@ -516,7 +516,7 @@ def test_rows06_08_variants_are_correct_implementations(shortcut_students):
     import jax
     import jax.numpy as jnp
 
-    from grader import submission, trusted
+    from grader.engine import submission, trusted
 
     x = jnp.asarray(np.random.default_rng(0).normal(size=(6, 5)), jnp.float32)
     y = jnp.asarray([0, 1, 2, 3, 4, 0])

@@ -6,12 +6,12 @@ import ast
 
 import pytest
 
-from grader import build
+from grader.authoring import build
 
 
 def test_committed_exercises_match_the_build(kit):
     problems = build.drift(build.build_exercises(kit / "solutions"), kit / "exercises")
-    assert problems == [], "run `python -m grader.build` to regenerate exercises/"
+    assert problems == [], "run `python -m grader.authoring.build` to regenerate exercises/"
 
 
 def test_build_is_deterministic(kit):
@@ -49,7 +49,7 @@ def test_build_check_command_reports_drift(tmp_path, kit):
     from .conftest import run
     exercises = tmp_path / "exercises"
     build.write(build.build_exercises(kit / "solutions"), exercises)
-    assert run("-m", "grader.build", "--check", "--exercises", str(exercises)).returncode == 0
+    assert run("-m", "grader.authoring.build", "--check", "--exercises", str(exercises)).returncode == 0
     (exercises / "mlp.py").write_text((exercises / "mlp.py").read_text() + "\n# edited by hand\n")
-    proc = run("-m", "grader.build", "--check", "--exercises", str(exercises))
+    proc = run("-m", "grader.authoring.build", "--check", "--exercises", str(exercises))
     assert proc.returncode == 1 and "mlp.py differs" in proc.stderr

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, probing, rubric, shortcuts
+from grader import grading, rubric
+
+from grader.engine import probing, shortcuts
 
 from . import mutants
 from .mutants import CORRECT, MUTANTS

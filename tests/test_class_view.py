@@ -6,9 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from grader import class_view, rubric
+from grader.reports import class_view
+
+from grader import rubric
 from grader.checks.common import Observations
-from grader.result import CheckResult, Result
+from grader.reports.result import CheckResult, Result
 
 from . import submissions
 from .conftest import run

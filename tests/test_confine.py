@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine
+from grader.engine import confine
 
 from .conftest import KIT, run
 
@@ -33,7 +33,7 @@ def confined(tmp_path: Path, code: str, layers: confine.Layers, protected: list[
     script = textwrap.dedent(f"""
         import json, os, sys
         sys.path.insert(0, {str(KIT)!r})
-        from grader import confine
+        from grader.engine import confine
         confine.apply(confine.Policy.from_json({policy.to_json()!r}))
         seen = {{}}
     """) + textwrap.dedent(code) + "\nprint(json.dumps(seen))\n"

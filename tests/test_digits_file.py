@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import datasets
+from grader.data import datasets
 
 
 def test_the_saved_split_is_the_split(tmp_path):

@@ -8,7 +8,11 @@ import dataclasses
 
 import pytest
 
-from grader import datasets, grading, references, rubric
+from grader.data import datasets
+
+from grader import grading, rubric
+
+from grader.engine import references
 
 from . import fashion_like, submissions
 from .conftest import KIT, run

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import datasets
-from grader.datasets import DatasetUnavailable, Split, load_fashion_mnist
-from grader.idx import IdxError, read_idx, read_images, read_labels, write_idx
+from grader.data import datasets
+from grader.data.datasets import DatasetUnavailable, Split, load_fashion_mnist
+from grader.data.idx import IdxError, read_idx, read_images, read_labels, write_idx
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, probing, rubric, submission
+from grader import grading, rubric
+
+from grader.engine import probing, submission
 
 from . import mutants
 

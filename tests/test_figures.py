@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from grader import curves, figures, probing, report, rubric, trusted
-from grader.checks import training
+from grader.reports import curves, figures, report
+
+from grader.engine import probing, trusted
+
+from grader import rubric
+from grader.checks.trainings import tasks
 from grader.checks.common import Observations
-from grader.result import CheckResult, Result
+from grader.reports.result import CheckResult, Result
 
 from .conftest import run
 
@@ -80,13 +84,13 @@ def test_curves_end_at_the_judged_numbers(reference_obs):
     for task in ("softmax_regression", "mlp"):
         check = rubric.BY_ID[f"train.{task}"]
         test = curves.training_panels(reference_obs[task], check)[1].series["test"]
-        assert test[-1] == pytest.approx(training.classifier_accuracy(task, reference_obs[task]))
+        assert test[-1] == pytest.approx(tasks.classifier_accuracy(task, reference_obs[task]))
         assert test[-1] >= check.threshold and test[-1] > test[0]  # it learnt
     panels = curves.training_panels(reference_obs["weight_decay"], rubric.BY_ID["train.weight_decay"])
-    loss0, loss3 = training.weight_decay_test_losses(reference_obs["weight_decay"])
+    loss0, loss3 = tasks.weight_decay_test_losses(reference_obs["weight_decay"])
     assert panels[0].series["test"][-1] == pytest.approx(loss0) and panels[1].series["test"][-1] == pytest.approx(loss3)
     error = curves.training_panels(reference_obs["linear_regression"], rubric.BY_ID["train.linear_regression"])[1]
-    assert error.series["error"][-1] == pytest.approx(training.linear_regression_error(reference_obs["linear_regression"]))
+    assert error.series["error"][-1] == pytest.approx(tasks.linear_regression_error(reference_obs["linear_regression"]))
 
 
 def test_a_wrong_penalty_draws_a_different_curve(reference_obs):

@@ -22,9 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, datasets, gradescope, report, rubric, secret
+from grader import cli, rubric
+
+from grader.data import datasets
+
+from grader.authoring import gradescope
+
+from grader.reports import report
+
+from grader.engine import secret
 from grader.checks.common import Observations
-from grader.result import CheckResult, Result
+from grader.reports.result import CheckResult, Result
 
 from . import caches
 from .conftest import KIT

@@ -16,7 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grader import grading, probing, references, rubric, secret
+from grader import grading, rubric
+
+from grader.engine import probing, references, secret
 from grader.checks import data_iter as data_iter_checks
 from grader.checks import sgd as sgd_checks
 

@@ -14,7 +14,9 @@ import jax
 import numpy as np
 import pytest
 
-from grader import rubric, secret
+from grader import rubric
+
+from grader.engine import secret
 from grader.checks import data_iter as data_iter_checks
 
 from . import caches

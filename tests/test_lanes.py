@@ -1,6 +1,6 @@
 """One submission's probes split between two confined children side by side: the same observations as one child.
 
-A lone ``grade`` on an idle machine uses both cores (:func:`grader.sandbox.idle_lanes`); a child that dies costs
+A lone ``grade`` on an idle machine uses both cores (:func:`grader.engine.sandbox.idle_lanes`); a child that dies costs
 the probe it was on in its own lane, and the lane's next child takes the rest.
 """
 
@@ -10,7 +10,9 @@ import dataclasses
 
 import numpy as np
 
-from grader import rubric, sandbox
+from grader import rubric
+
+from grader.engine import sandbox
 
 from . import submissions
 

@@ -6,8 +6,10 @@ import importlib.metadata
 import json
 import platform
 
-from grader import datasets, manifest, report
-from grader.result import CheckResult, Result
+from grader.data import datasets
+
+from grader.reports import manifest, report
+from grader.reports.result import CheckResult, Result
 
 RESULT = Result((CheckResult("relu.values", "relu", 3, 3, True, "ok"),), environment=manifest.environment())
 

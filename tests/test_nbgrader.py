@@ -23,7 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import course, rubric
+from grader.authoring import course
+
+from grader import rubric
 
 from . import caches, submissions
 
@@ -64,7 +66,7 @@ grader.notebook.check = _forged_check
 '''
 FORGE_JUDGE = '''\
 import grader.grading
-from grader.result import CheckResult, Result
+from grader.reports.result import CheckResult, Result
 
 def _forged_judge(student, reference, checks=(), shortcuts=None):
     return Result(tuple(CheckResult(c.id, c.target, c.points, c.points, True, "forged") for c in checks))
@@ -75,7 +77,8 @@ FORGE_CACHE = '''\
 def _forge_reference_cache():
     """Store this notebook's own outputs as the reference, where the grader keeps it (digest included)."""
     import os
-    from grader import datasets, probing, references
+    from grader.data import datasets
+    from grader.engine import probing, references
     folder = references.disk_cache(None, datasets.DIGITS)
     functions = {"softmax": softmax, "cross_entropy": cross_entropy}
     for probe in ("softmax", "cross_entropy"):

@@ -1,4 +1,4 @@
-"""Hidden checks in an nbgrader course: `python -m grader.course --hidden-checks`, the real `nbgrader
+"""Hidden checks in an nbgrader course: `python -m grader.authoring.course --hidden-checks`, the real `nbgrader
 generate_assignment` (which strips the hidden cells from the release) and `nbgrader autograde` with the
 instructor's secret in `c.SandboxGrades.secret_file`, scored by the sandbox as `grade --secret-file` scores."""
 
@@ -12,8 +12,10 @@ import sys
 import nbformat
 import pytest
 
-from grader import course, rubric
-from grader.course import ASSIGNMENT
+from grader.authoring import course
+
+from grader import rubric
+from grader.authoring.course import ASSIGNMENT
 
 from .conftest import KIT
 from .test_nbgrader import isolated_env, nbgrader, with_bugs

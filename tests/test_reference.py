@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import grading, references, rubric, trusted
+from grader import grading, rubric
+
+from grader.engine import references, trusted
 
 FUNCTION_PROBES = [p for p in rubric.PROBES if p in rubric.STUDENT_FUNCTIONS]
 
@@ -55,9 +57,9 @@ def test_trusted_functions_are_the_library_ones():
 
 def test_training_figures_of_the_reference(reference_obs):
     """The reference's own training results, as reported in the README, sit clearly past each threshold."""
-    from grader.checks import training
-    assert training.linear_regression_error(reference_obs["linear_regression"]) < 0.002
-    assert training.classifier_accuracy("softmax_regression", reference_obs["softmax_regression"]) >= 0.935
-    assert training.classifier_accuracy("mlp", reference_obs["mlp"]) >= 0.94
-    loss0, loss3 = training.weight_decay_test_losses(reference_obs["weight_decay"])
+    from grader.checks.trainings import tasks
+    assert tasks.linear_regression_error(reference_obs["linear_regression"]) < 0.002
+    assert tasks.classifier_accuracy("softmax_regression", reference_obs["softmax_regression"]) >= 0.935
+    assert tasks.classifier_accuracy("mlp", reference_obs["mlp"]) >= 0.94
+    loss0, loss3 = tasks.weight_decay_test_losses(reference_obs["weight_decay"])
     assert loss3 < 0.2 and loss0 > 50

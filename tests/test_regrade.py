@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from grader import rubric
-from grader.result import CheckResult, Result
+from grader.reports.result import CheckResult, Result
 
 from . import submissions
 from .conftest import KIT, run

@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from grader import rubric
-from grader import release as rel
-from grader.build import BEGIN, END
-from grader.checks import training
-from grader.report import render
-from grader.result import CheckResult, Result
+from grader.authoring import release as rel
+from grader.authoring.build import BEGIN, END
+from grader.checks.trainings import tasks
+from grader.reports.report import render
+from grader.reports.result import CheckResult, Result
 
 KIT = Path(__file__).resolve().parent.parent
 KIT_WORKFLOWS = sorted((KIT / ".github" / "workflows").glob("*.yml"))
@@ -155,8 +155,8 @@ def test_readme_tables_come_from_the_rubric(release):
         row = next(line for line in readme.splitlines() if line.startswith(f"| {s['label']} |"))
         assert f"{check.threshold:g}" in row and f"batch {s['batch']}, lr {s['lr']}, {s['epochs']} epochs" in row
     # the documented settings are the ones the probes train with
-    digits = training.CLASSIFIER["digits"]
-    in_code = {"softmax_regression": digits, "mlp": digits, "weight_decay": training.WD}
+    digits = tasks.CLASSIFIER["digits"]
+    in_code = {"softmax_regression": digits, "mlp": digits, "weight_decay": tasks.WD}
     for task, kw in in_code.items():
         assert [settings[task][k] for k in SETTINGS] == [f"{kw[k]:g}" for k in SETTINGS], task
 

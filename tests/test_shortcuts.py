@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, rubric, shortcuts
+from grader import grading, rubric
+
+from grader.engine import shortcuts
 
 FORBIDDEN = rubric.FORBIDDEN_SHORTCUTS
 
@@ -137,21 +139,21 @@ CAUGHT = {
     "ce-library-softmax": ("import jax, jax.numpy as jnp\ndef cross_entropy(o, y):\n"
                            "    return -jnp.log(jax.nn.softmax(o))[y]\n", "cross_entropy", ["jax.nn.softmax"]),
     # the grading kit, for every function
-    "kit-softmax": ("def softmax(X):\n    from grader.trusted import softmax\n    return softmax(X)\n", "softmax",
-                    ["grader.trusted.softmax"]),
-    "kit-importlib": ("import importlib\ndef relu(X):\n    return importlib.import_module('grader.trusted').relu(X)\n",
-                      "relu", ["grader.trusted.relu"]),
+    "kit-softmax": ("def softmax(X):\n    from grader.engine.trusted import softmax\n    return softmax(X)\n", "softmax",
+                    ["grader.engine.trusted.softmax"]),
+    "kit-importlib": ("import importlib\ndef relu(X):\n    return importlib.import_module('grader.engine.trusted').relu(X)\n",
+                      "relu", ["grader.engine.trusted.relu"]),
     "kit-import-only": ("def relu(X):\n    import grader.checks.relu\n    return X * (X > 0)\n", "relu",
                         ["grader.checks.relu"]),
-    "kit-data-iter": ("import grader.trusted as t\ndef data_iter(b, X, y, key):\n"
+    "kit-data-iter": ("import grader.engine.trusted as t\ndef data_iter(b, X, y, key):\n"
                       "    return t.data_iter(b, X, y, key)\n",
-                      "data_iter", ["grader.trusted.data_iter"]),
-    "kit-sgd": ("from grader import trusted\ndef sgd(p, g, lr, b):\n    return trusted.sgd(p, g, lr, b)\n", "sgd",
-                ["grader.trusted.sgd"]),
-    "kit-cross-entropy": ("import grader\ndef cross_entropy(o, y):\n    return grader.trusted.cross_entropy(o, y)\n",
-                          "cross_entropy", ["grader.trusted.cross_entropy"]),
-    "kit-l2": ("def l2_penalty(w):\n    return __import__('grader.trusted', fromlist=['x']).l2_penalty(w)\n",
-               "l2_penalty", ["grader.trusted.l2_penalty"]),
+                      "data_iter", ["grader.engine.trusted.data_iter"]),
+    "kit-sgd": ("from grader.engine import trusted\ndef sgd(p, g, lr, b):\n    return trusted.sgd(p, g, lr, b)\n", "sgd",
+                ["grader.engine.trusted.sgd"]),
+    "kit-cross-entropy": ("import grader\ndef cross_entropy(o, y):\n    return grader.engine.trusted.cross_entropy(o, y)\n",
+                          "cross_entropy", ["grader.engine.trusted.cross_entropy"]),
+    "kit-l2": ("def l2_penalty(w):\n    return __import__('grader.engine.trusted', fromlist=['x']).l2_penalty(w)\n",
+               "l2_penalty", ["grader.engine.trusted.l2_penalty"]),
 }
 
 
@@ -468,7 +470,7 @@ def test_every_function_forbids_the_grading_kit():
 SUSPICIOUS = """\
 import os
 import ctypes
-from grader import trusted
+from grader.engine import trusted
 
 
 def relu(X):
@@ -488,7 +490,7 @@ def test_review_flags_notes_what_a_submission_reaches_for(tmp_path):
         "big.py:1: is too large to check (1,200,000 bytes; the cap is 1,000,000) (size)",
         "fast.abi3.so:1: compiled module: Python may import it, but its code cannot be read (compiled code)",
         "mlp.py:2: imports ctypes (native code)",
-        "mlp.py:3: imports grader.trusted (grading kit)",
+        "mlp.py:3: imports grader.engine.trusted (grading kit)",
         "mlp.py:7: uses os.write (file descriptors)",
         "mlp.py:8: path '/proc/self/status' (/proc or /sys path)",
         "mlp.py:9: uses ctypes.CDLL (native code)",

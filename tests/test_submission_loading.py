@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
-from grader import grading, probing, rubric, submission
+from grader import grading, rubric
+
+from grader.engine import probing, submission
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ def test_tripwire_sees_forbidden_calls_of_student_functions_only(tmp_path):
     code = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(KIT)!r})
-        from grader import rubric, tripwire, trusted
+        from grader import rubric
+        from grader.engine import tripwire, trusted
         import jax, jax.numpy as jnp
         rec = tripwire.install({str(student)!r}, rubric.FORBIDDEN_SHORTCUTS, trusted.FUNCTIONS)
         sys.path.insert(0, {str(student)!r})

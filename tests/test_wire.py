@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import wire
+from grader.engine import wire
 from grader.checks.common import Observations
 
 KIT = Path(__file__).resolve().parent.parent
@@ -235,7 +235,7 @@ def test_key_handover():
 
 CHILD = """
 import os, sys
-from grader import wire
+from grader.engine import wire
 key = wire.receive_key(int(sys.argv[1]))
 fd, mode = int(sys.argv[2]), sys.argv[3]
 if mode == "student":  # what student code can do without the key: write a frame of its own, then leave

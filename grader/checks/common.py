@@ -16,7 +16,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from ..student_errors import failure_text
+from grader.engine.student_errors import failure_text
 
 
 class ProbeFailed(Exception):
@@ -268,7 +268,7 @@ def same_cause(check_id: str, cause: str | None) -> str:
 
 def fails(check_id: str, s: Observations, r: Observations) -> bool:
     """Whether the student's observations fail the rubric check ``check_id`` (a probe failure counts)."""
-    from .. import rubric  # the rubric imports the checks; read it at call time
+    from grader import rubric  # the rubric imports the checks; read it at call time
     check = rubric.BY_ID[check_id]
     try:
         return not check.judge(s, r, check).passed

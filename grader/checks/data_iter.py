@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import inputs
-from .common import Observations, Verdict, failed, passed
+from grader.checks import inputs
+from grader.checks.common import Observations, Verdict, failed, passed
 
 # (name, n, batch_size, key seed, array kind): several passes, including exact division and b > n.
 PASSES = (

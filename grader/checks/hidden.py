@@ -1,7 +1,7 @@
 """Hidden checks: a function's public checks, judged again on inputs the student has never seen.
 
 The hidden probe of a function makes the same calls as its public probe (the same observation keys) on inputs
-drawn from a seed that only the instructor's secret and the student's id give (:mod:`grader.secret`). Each
+drawn from a seed that only the instructor's secret and the student's id give (:mod:`grader.engine.secret`). Each
 public check's own judge then compares the student's hidden observations with the reference's on the same
 inputs. The hidden check earns the share p_hidden · Σ_{checks c that hold} p_c / Σ_c p_c of its points.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .common import ProbeFailed, Verdict, private_inputs
+from grader.checks.common import ProbeFailed, Verdict, private_inputs
 
 
 def judge(s, r, check, public: tuple = ()) -> Verdict:

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import inputs
-from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
+from grader.checks import inputs
+from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
                      observe_calls, passed)
 
 MATRIX = inputs.normal(71, (5, 3))

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import inputs
-from .common import KnownMistakes, Mistake, Observations, Verdict, failed, jit_verdict, judged, observe_calls, passed
+from grader.checks import inputs
+from grader.checks.common import KnownMistakes, Mistake, Observations, Verdict, failed, jit_verdict, judged, observe_calls, passed
 
 
 def _with_zeros(x: np.ndarray) -> np.ndarray:

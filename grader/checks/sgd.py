@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import inputs
-from .common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_cause, same_output
+from grader.checks import inputs
+from grader.checks.common import Observations, ProbeFailed, Verdict, compare, failed, passed, same_cause, same_output
 
 LR, BATCH = 0.1, 4
 KINDS = ("dict", "list", "tuple", "nested")

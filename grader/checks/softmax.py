@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import inputs
-from .common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
+from grader.checks import inputs
+from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
                      observe_calls, passed, shift_invariance)
 
 VALUES_X = inputs.normal(1, (8, 5), scale=2.0)

@@ -389,7 +389,7 @@ class Features:
     @classmethod
     def detect(cls) -> "Features":
         """What the kernel offers, asked the way the kit asks it (the rows skip what it lacks)."""
-        from grader import confine
+        from grader.engine import confine
         return cls(confine.landlock_abi(), confine.namespaces_work(), confine.seccomp_supported())
 
     def describe(self) -> str:

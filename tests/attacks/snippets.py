@@ -118,7 +118,7 @@ def _atk_child_args(parts):
     """From a grading child's argv (bytes): its result pipe (the argument after the boot code), its probe list
     and its dataset (found by shape, so any argument order works)."""
     import json
-    at = next((i for i, p in enumerate(parts) if b"grader.child" in p), None)
+    at = next((i for i, p in enumerate(parts) if b"grader.engine.child" in p), None)
     if at is None or len(parts) < at + 2:
         return None, None, None
     probes = data = None
@@ -342,7 +342,7 @@ def _atk_r04():
                 parts = _atk_read("/proc/%s/cmdline" % entry).split(b"\0")
             except OSError:
                 continue
-            if not any(b"grader.child" in p for p in parts):
+            if not any(b"grader.engine.child" in p for p in parts):
                 continue
             seen.add(entry)
             try:
@@ -403,7 +403,7 @@ def _atk_r05_steal():
         roots.append(cwd)
     roots += _atk_editable_roots()
     try:
-        import grader.references as _atk_grading
+        import grader.engine.references as _atk_grading
         roots.append(str(_atk_grading.KIT_SOLUTIONS.parent))
     except Exception:
         pass
@@ -458,7 +458,8 @@ def _atk_r09_forge():
     fd, probes, data_json = _atk_own_channel()
     if fd is None:
         return
-    from grader import datasets, probing, trusted, wire
+    from grader.data import datasets
+    from grader.engine import probing, trusted, wire
     probes = probes or ["l2_penalty", "weight_decay"]
     data = datasets.DataSpec.from_json(data_json) if data_json else datasets.DIGITS
     observed = probing.observe(dict(trusted.FUNCTIONS), {}, probes, data)
@@ -609,7 +610,7 @@ def pytest_runtest_makereport(item, call):
 
 try:
     import grader.grading as _grading
-    from grader.result import CheckResult, Result
+    from grader.reports.result import CheckResult, Result
 
     _original_judge = _grading.judge
 
@@ -628,7 +629,7 @@ except Exception:
 # variant -> (row, function, new body). Each body is otherwise a correct implementation: only the shortcut is wrong.
 SHORTCUTS: dict[str, tuple[str, str, str]] = {
     "grader_trusted": ("6", "softmax", """
-        from grader.trusted import softmax as trusted_softmax
+        from grader.engine.trusted import softmax as trusted_softmax
         return trusted_softmax(X)
     """),
     "getattr": ("7", "softmax", """

@@ -1,8 +1,8 @@
 """A student template repository, graded on every push and pull request; and saved reports re-rendered.
 
-    grade release DIR [--force]                     (also: python -m grader.release DIR)
+    grade release DIR [--force]                     (also: python -m grader.authoring.release DIR)
     grade render REPORT.json --format FORMAT [--output FILE]
-                                                    (also: python -m grader.release render ...)
+                                                    (also: python -m grader.authoring.release render ...)
 
 ``grade release DIR`` writes a repository for students to start from (a GitHub Classroom template, say):
 
@@ -39,10 +39,13 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-from . import report, rubric
-from .result import Result, fmt_points
+from grader import PACKAGE_DIR
+from grader.reports import report
 
-GRADER = Path(__file__).resolve().parent
+from grader import rubric
+from grader.reports.result import Result, fmt_points
+
+GRADER = PACKAGE_DIR
 KIT = GRADER.parent
 
 # --- what the workflow runs (the kit's tests run exactly these) --------------------------------------------
@@ -209,10 +212,10 @@ def _settings_table(docstring: str) -> list[list[str]]:
 
 def training_settings() -> dict[str, dict[str, str]]:
     """Label, batch size, learning rate and epochs of each training task, from the settings table that
-    documents :mod:`grader.checks.training` (the kit's tests check it against that module's constants)."""
-    from .checks import training
+    documents :mod:`grader.checks.trainings.tasks` (the kit's tests check it against that module's constants)."""
+    from grader.checks.trainings import tasks
 
-    header, *rows = _settings_table(training.__doc__)
+    header, *rows = _settings_table(tasks.__doc__)
     columns = [h.lower() for h in header]
     settings = {}
     for row in rows:
@@ -317,7 +320,7 @@ def student_readme() -> str:
 
 
 def _time_limit() -> str:
-    from .sandbox import Limits
+    from grader.engine.sandbox import Limits
 
     return f"{Limits().probe_seconds:g}"
 
@@ -489,7 +492,7 @@ def _ignore(*extra: str):
 
 def copy_exercises(target: Path) -> None:
     """``exercises/`` with the note "generated from solutions" replaced by a note for students."""
-    from .build import GENERATED_NOTE
+    from grader.authoring.build import GENERATED_NOTE
 
     shutil.copytree(KIT / SUBMISSION, target, ignore=_ignore())
     for path in target.rglob("*.py"):
@@ -524,7 +527,7 @@ def write_release(target: Path) -> None:
 
 def solution_leaks(root: Path) -> list[str]:
     """Paths under ``root`` that hold solution code: a ``solutions/`` folder, or a file with solution markers."""
-    from .build import has_solution
+    from grader.authoring.build import has_solution
 
     leaks = [str(p.relative_to(root)) for p in root.rglob("solutions") if p.is_dir()]
     for path in root.rglob("*.py"):
@@ -541,10 +544,10 @@ def kit_problems(target: Path) -> list[str]:
     target = target.resolve()
     if target == KIT or any(target.is_relative_to(KIT / d) for d in (SUBMISSION, "grader", "solutions")):
         return [f"{target} is inside the kit's sources"]
-    from . import build
+    from grader.authoring import build
 
     drift = build.drift(build.build_exercises(), KIT / SUBMISSION)
-    return [f"exercises/{problem} (run python -m grader.build)" for problem in drift]
+    return [f"exercises/{problem} (run python -m grader.authoring.build)" for problem in drift]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,10 @@
 The child gets a fresh temporary directory holding a copy of the submission's ``.py`` files and a copy of
 the grader package (not the kit's ``solutions/``), a scrubbed environment, stdin from ``/dev/null``, its own
 session, and resource limits: address space, CPU time, and the size of any file it writes (its output
-included). On top of that it runs under every kernel layer the machine offers (:mod:`grader.confine`):
+included). On top of that it runs under every kernel layer the machine offers (:mod:`grader.engine.confine`):
 new user, network, PID and mount namespaces; a Landlock allow-list under which its copies are read-only and
 a fresh home folder is the only writable place; seccomp. It reports through a pipe the parent opened, in
-frames authenticated with a key handed over before any student code runs (see :mod:`grader.wire`); the
+frames authenticated with a key handed over before any student code runs (see :mod:`grader.engine.wire`); the
 parent accepts only the frames of the protocol, in order, for the probes it asked for, within a memory
 budget per submission.
 
@@ -35,10 +35,15 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import compile_cache, confine, datasets, rubric, wire
-from .checks.common import Observations
+from grader import PACKAGE_DIR
+from grader.engine import compile_cache, confine, wire
 
-GRADER_DIR = Path(__file__).resolve().parent
+from grader.data import datasets
+
+from grader import rubric
+from grader.checks.common import Observations
+
+GRADER_DIR = PACKAGE_DIR
 PASS_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 
@@ -298,7 +303,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
                seeds: dict[str, int] | None = None) -> SandboxRun:
     """Probe the submission in ``directory`` in confined children; see the module docstring.
 
-    ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.secret`); the children get the
+    ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.engine.secret`); the children get the
     seeds, never the secret.
 
     With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
@@ -389,7 +394,7 @@ class _Child:
 
     def _start(self, probes: list[str], broken: dict[str, str]):
         boot = (f"import sys; sys.path.insert(0, {str(self.tmp / 'lib')!r}); "
-                "from grader.child import main; main(sys.argv[1:])")
+                "from grader.engine.child import main; main(sys.argv[1:])")
         read_fd, write_fd = os.pipe()
         key_read, key_write = os.pipe()
         command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(self.tmp / "submission"),

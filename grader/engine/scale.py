@@ -1,7 +1,7 @@
 """Where ``grade batch`` probes its students: a local pool of threads, or a Dask cluster.
 
-Both executors do the same thing per student — run :func:`grader.sandbox.run_probes` in a confined child —
-and hand back the :class:`~grader.sandbox.SandboxRun`; the batch judges every run here, in one process,
+Both executors do the same thing per student — run :func:`grader.engine.sandbox.run_probes` in a confined child —
+and hand back the :class:`~grader.engine.sandbox.SandboxRun`; the batch judges every run here, in one process,
 so the gradebook and reports are the same whichever executor probed them.
 
 * ``local`` (default): ``--jobs N`` threads, each waiting on its own sandboxed child.
@@ -22,7 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import datasets, rubric, sandbox
+from grader.data import datasets
+
+from grader import rubric
+
+from grader.engine import sandbox
 
 
 def _with_hidden(probes, seeds: dict[str, int]) -> list[str] | None:

@@ -18,8 +18,8 @@ import types
 from pathlib import Path
 from typing import Callable
 
-from .student_errors import describe_exception
-from .rubric import STUDENT_FUNCTIONS
+from grader.engine.student_errors import describe_exception
+from grader.rubric import STUDENT_FUNCTIONS
 
 # How each function is called by the checks; a signature that cannot take these arguments is reported.
 CALL_ARITY = {"data_iter": 4, "softmax": 1, "cross_entropy": 2, "sgd": 4, "relu": 1, "l2_penalty": 1}

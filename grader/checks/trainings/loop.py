@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .student_errors import failure_text
+from grader.engine.student_errors import failure_text
 
 
 class TrainingError(RuntimeError):

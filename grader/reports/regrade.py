@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from .result import Result, fmt_points
+from grader.reports.result import Result, fmt_points
 
 COLUMNS = ("student", "check", "old points", "new points", "change", "old message", "new message")
 

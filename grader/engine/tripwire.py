@@ -1,7 +1,7 @@
 """Run-time shortcut detection inside the sandboxed child: what the static scan cannot see.
 
-A static scan (:mod:`grader.shortcuts`) reads the source; code can still reach a library routine through
-``getattr`` on a computed name, ``exec``, an import made at run time, or the kit's own ``grader.trusted``.
+A static scan (:mod:`grader.engine.shortcuts`) reads the source; code can still reach a library routine through
+``getattr`` on a computed name, ``exec``, an import made at run time, or the kit's own ``grader.engine.trusted``.
 The tripwire watches the calls themselves. Before the first student import, the child replaces every
 forbidden routine of the rubric (``jax.nn.softmax``, ``optax.softmax_cross_entropy…``, the kit's trusted
 reference functions, …) in every loaded module that holds it by a :class:`_Tripwire` that, when called,
@@ -14,7 +14,7 @@ through the wrapper (``__wrapped__``, ``.fun``) are wrapped too.
 An audit hook (PEP 578; it cannot be removed once added) notes, for an instructor's review, student code
 that reaches for file descriptors, ``/proc``, ctypes, signals, sockets, processes, frames or the garbage
 collector, or imports the grading kit. Neither mechanism is a wall — code in the process can defeat any
-in-process check; the kernel confinement (:mod:`grader.confine`) is what keeps other scores safe.
+in-process check; the kernel confinement (:mod:`grader.engine.confine`) is what keeps other scores safe.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def install(student_dir: str, forbidden: dict[str, tuple[str, ...]],
     """Wrap every forbidden routine where loaded modules hold it; add the review audit hook.
 
     ``forbidden`` maps each student function to its forbidden dotted names; ``trusted`` maps each to the
-    kit's reference implementation in this process (forbidden to it as "grader.trusted.<name>").
+    kit's reference implementation in this process (forbidden to it as "grader.engine.trusted.<name>").
     """
     recorder = Recorder(student_dir, forbidden)
     targets: dict[int, tuple[object, list[str]]] = {}
@@ -167,7 +167,7 @@ def install(student_dir: str, forbidden: dict[str, tuple[str, ...]],
         if obj is not None and callable(obj) and not isinstance(obj, type):
             targets.setdefault(id(obj), (obj, []))[1].append(name)
     for function, fn in (trusted or {}).items():
-        targets.setdefault(id(fn), (fn, []))[1].append(f"grader.trusted.{function}")
+        targets.setdefault(id(fn), (fn, []))[1].append(f"grader.engine.trusted.{function}")
     wrappers = {key: _Tripwire(obj, tuple(labels), recorder) for key, (obj, labels) in targets.items()}
     for module_name, module in list(sys.modules.items()):
         if module is None or not module_name.startswith(_MODULE_PREFIXES):

@@ -1,6 +1,6 @@
 """A Gradescope autograder: the kit, the scripts Gradescope runs, and the leaderboard's metrics.
 
-    grade gradescope DIR [--secret-file FILE] [--force]      (also: python -m grader.gradescope DIR ...)
+    grade gradescope DIR [--secret-file FILE] [--force]      (also: python -m grader.authoring.gradescope DIR ...)
 
 ``grade gradescope DIR`` writes a folder whose *contents* zipped are the autograder Gradescope builds its
 image from (``cd DIR && zip -r ../autograder.zip .``):
@@ -40,8 +40,10 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-from . import datasets, rubric
-from .release import GRADER, KIT, _ignore
+from grader.data import datasets
+
+from grader import rubric
+from grader.authoring.release import GRADER, KIT, _ignore
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 SECRET = "secret"
@@ -55,7 +57,7 @@ ACCURACIES = {"mlp_test_accuracy": "mlp", "softmax_regression_test_accuracy": "s
 
 def _cannot_run(message: str) -> Exception:
     """:class:`grader.cli.CannotRun` (imported when needed: the CLI module imports the sandbox)."""
-    from .cli import CannotRun
+    from grader.cli import CannotRun
 
     return CannotRun(message)
 
@@ -64,7 +66,7 @@ def _cannot_run(message: str) -> Exception:
 
 def leaderboard_metrics(observations: dict, data: datasets.DataSpec = datasets.DIGITS,
                         seconds: float | None = None) -> dict:
-    """The leaderboard's values for :func:`grader.report.gradescope`: the test accuracy of each classifier
+    """The leaderboard's values for :func:`grader.reports.report.gradescope`: the test accuracy of each classifier
     trained with the student's functions, evaluated here by the trusted model, and the grading time.
 
     ``observations`` are the sandbox run's (``SandboxRun.observations``); a training that failed, was not run
@@ -73,7 +75,7 @@ def leaderboard_metrics(observations: dict, data: datasets.DataSpec = datasets.D
     """
     import numpy as np
 
-    from .checks.training import classifier_accuracy, classifier_logits
+    from grader.checks.trainings.tasks import classifier_accuracy, classifier_logits
 
     metrics: dict[str, float] = {}
     for key, probe in ACCURACIES.items():
@@ -150,7 +152,7 @@ export PATH="$VENV/bin:$PATH"
 # JAX's compilation cache, which the sandboxed children read, filled by trusted code.
 grade warm
 # The reference's observations on every check, computed once here instead of in every submission's run.
-python -c 'from grader import grading; references.observations()'
+python -c 'from grader.engine import references; references.observations()'
 """
 
 RUN = """\
@@ -372,7 +374,7 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
 
 def main(argv: list[str] | None = None) -> int:
     """``grade gradescope DIR [--secret-file FILE] [--force]``."""
-    from .cli import CannotRun
+    from grader.cli import CannotRun
 
     parser = argparse.ArgumentParser(prog="grade gradescope",
                                      description="Write a Gradescope autograder (setup.sh, run_autograder, the kit "

@@ -56,7 +56,7 @@ class Secret:
 
     def seeds(self, student: str, probes) -> dict[str, int]:
         """The seed of each hidden probe among ``probes`` for ``student``."""
-        from . import rubric
+        from grader import rubric
         return {p: self.seed(p, student) for p in probes if p in rubric.HIDDEN_PROBES}
 
     def __repr__(self) -> str:  # never the key itself, in a traceback or a log
@@ -65,11 +65,11 @@ class Secret:
 
 def refuse_readable_by_children(path: str | Path | None, submission: str | Path) -> None:
     """Refuse a secret file that a sandboxed child could read: inside the submission, or under a folder every
-    child may read (the Python installation and the system's libraries: :func:`grader.confine.python_roots`,
-    :data:`grader.confine.SYSTEM_READ`)."""
+    child may read (the Python installation and the system's libraries: :func:`grader.engine.confine.python_roots`,
+    :data:`grader.engine.confine.SYSTEM_READ`)."""
     if path is None:
         return
-    from . import confine
+    from grader.engine import confine
     resolved = Path(path).resolve()
     for root in [Path(submission).resolve(), *(Path(r).resolve() for r in (*confine.python_roots(), *confine.SYSTEM_READ))]:
         if resolved == root or root in resolved.parents:

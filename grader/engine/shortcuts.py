@@ -57,7 +57,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from . import rubric
+from grader import rubric
 
 MAX_SOURCE_BYTES = 1_000_000  # a larger file is not parsed: what lives in it, or reaches into it, cannot be checked
 MAX_TOTAL_BYTES = 2 * MAX_SOURCE_BYTES  # all the Python one scan parses (each file is parsed once per scan)
@@ -1230,7 +1230,7 @@ class _Scan:
 
 
 def _most_specific(labels: list[str]) -> list[str]:
-    """Drop a label that another one extends (``grader.trusted`` beside ``grader.trusted.relu``)."""
+    """Drop a label that another one extends (``grader.engine.trusted`` beside ``grader.engine.trusted.relu``)."""
     return [label for label in labels if not any(other.startswith(label + ".") for other in labels)]
 
 

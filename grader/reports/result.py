@@ -23,8 +23,8 @@ class CheckResult:
 @dataclasses.dataclass(frozen=True)
 class Result:
     """The checks, and what the report says beside the points: the sandbox's confinement layers
-    (``isolation``: :meth:`grader.confine.Layers.to_json`), notes for an instructor's review, what graded it
-    (``environment``: :func:`grader.manifest.environment`), and the hidden checks that did not run for want of
+    (``isolation``: :meth:`grader.engine.confine.Layers.to_json`), notes for an instructor's review, what graded it
+    (``environment``: :func:`grader.reports.manifest.environment`), and the hidden checks that did not run for want of
     the instructor's secret (``not_run``: their ids; they count in neither the score nor the maximum)."""
 
     checks: tuple[CheckResult, ...]

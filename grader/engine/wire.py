@@ -28,7 +28,7 @@ kind   meaning                                payload
 ``T``  the tripwire's record so far           JSON ``{"hits": {function: [routine]}, "notes": [text]}``
 =====  =====================================  ==========================================================
 
-The order of the kinds (which frame may follow which) is the parent's business (:mod:`grader.sandbox`).
+The order of the kinds (which frame may follow which) is the parent's business (:mod:`grader.engine.sandbox`).
 
 Observations travel as an uncompressed ``.npz`` (a zip of stored ``.npy`` members) which is checked before
 anything is read: no compressed members (nothing expands), at most ``MAX_ARRAYS`` members, each named
@@ -55,7 +55,7 @@ import zipfile
 
 import numpy as np
 
-from .checks.common import Observations
+from grader.checks.common import Observations
 
 MiB = 1024 * 1024
 MAX_FRAME = 32 * MiB          # the largest payload of one frame

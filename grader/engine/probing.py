@@ -1,7 +1,7 @@
 """The probing engine: run the rubric's probes on a set of functions and record what they return.
 
 This is the only part of grading that runs untrusted code, and all that the sandboxed child
-(:mod:`grader.child`) imports of it: a probe calls the functions on seeded inputs and records plain arrays in
+(:mod:`grader.engine.child`) imports of it: a probe calls the functions on seeded inputs and records plain arrays in
 :class:`~grader.checks.common.Observations`; judging happens elsewhere (:mod:`grader.grading`).
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from . import datasets, rubric
-from .checks.common import Observations
-from .student_errors import describe_exception
+from grader.data import datasets
+
+from grader import rubric
+from grader.checks.common import Observations
+from grader.engine.student_errors import describe_exception
 
 
 def observe(functions: dict[str, Callable], errors: dict[str, str], probes: Iterable[str] | None = None,

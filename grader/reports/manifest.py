@@ -5,7 +5,7 @@ regrade months later, a TA's machine and CI can then be told apart at a glance. 
 version, Python's, those of the libraries that compute the observations (jax, jaxlib, flax, optax, numpy), JAX's
 backend and whether 64-bit floats were on, and the dataset with the checksums its files were verified against
 (digits ships inside scikit-learn, whose version stands for it), and, when hidden checks ran, the fingerprint
-of the instructor's secret (:meth:`grader.secret.Secret.fingerprint`, never the secret). The isolation layers
+of the instructor's secret (:meth:`grader.engine.secret.Secret.fingerprint`, never the secret). The isolation layers
 are the report's own ``isolation`` entry.
 """
 
@@ -15,7 +15,7 @@ import functools
 import platform
 from importlib import metadata
 
-from . import datasets
+from grader.data import datasets
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 

@@ -8,7 +8,7 @@ Every module of ``solutions/`` is copied to ``exercises/`` with each solution re
         ### END SOLUTION                                       #          raise NotImplementedError("<hint>")
 
 The markers are nbgrader's, so the same sources also feed nbgrader's ``ClearSolutions`` for the notebooks.
-``python -m grader.build`` rewrites ``exercises/``; ``--check`` only reports drift (exit 1 when out of date).
+``python -m grader.authoring.build`` rewrites ``exercises/``; ``--check`` only reports drift (exit 1 when out of date).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import re
 import sys
 from pathlib import Path
 
-KIT = Path(__file__).resolve().parent.parent
+from grader import KIT_DIR
+
+KIT = KIT_DIR
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
-GENERATED_NOTE = "# Generated from solutions/ by `python -m grader.build`: edit the solutions, not this file.\n"
+GENERATED_NOTE = "# Generated from solutions/ by `python -m grader.authoring.build`: edit the solutions, not this file.\n"
 
 
 class MarkerError(ValueError):
@@ -36,7 +38,7 @@ def raising_stub(indent: str, hint: str, function: str, params: str) -> list[str
 def library_stub(indent: str, hint: str, function: str, params: str) -> list[str]:
     """A stand-in that calls the trusted library version (for given code shipped beside notebooks)."""
     args = ", ".join(p.split("=")[0].split(":")[0].strip() for p in params.split(",") if p.strip())
-    return [f"{indent}from grader.trusted import {function} as library_version\n",
+    return [f"{indent}from grader.engine.trusted import {function} as library_version\n",
             f"{indent}return library_version({args})\n"]
 
 

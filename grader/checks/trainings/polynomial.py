@@ -1,6 +1,6 @@
 """The polynomial under/over-fitting experiment, trained with the student's ``data_iter`` and ``sgd``.
 
-No check judges it: it feeds the figure of ``grade --report-dir`` (:mod:`grader.figures`), so a student sees
+No check judges it: it feeds the figure of ``grade --report-dir`` (:mod:`grader.reports.figures`), so a student sees
 their own parts reproduce the book's picture. Data, as in the book:
 
     y = 5 + 1.2 x − 3.4 x²/2! + 5.6 x³/3! + ε,   x ~ N(0, 1),   ε ~ N(0, 0.1²),
@@ -30,9 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..training import TrainingError, minibatch_sgd
-from .common import Observations
-from .training import mean_squared_losses, squared_loss_sum
+from grader.checks.trainings.loop import TrainingError, minibatch_sgd
+from grader.checks.common import Observations
+from grader.checks.trainings.tasks import mean_squared_losses, squared_loss_sum
 
 SEED = 0
 MAX_DEGREE = 20

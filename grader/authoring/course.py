@@ -1,6 +1,6 @@
 """Build an nbgrader course from ``solutions/``: one notebook per chapter section.
 
-    python -m grader.course COURSE_DIR [--hidden-checks]
+    python -m grader.authoring.course COURSE_DIR [--hidden-checks]
 
 writes ``COURSE_DIR/nbgrader_config.py`` (whose autograde pipeline scores the autograder cells with the kit's
 sandbox, :mod:`grader.nbgrader_step`) and ``COURSE_DIR/source/chapter/``: a notebook per section (the module
@@ -21,9 +21,12 @@ from pathlib import Path
 
 import nbformat
 
-from . import build, rubric
+from grader import KIT_DIR
+from grader.authoring import build
 
-KIT = Path(__file__).resolve().parent.parent
+from grader import rubric
+
+KIT = KIT_DIR
 ASSIGNMENT = "chapter"
 SECTIONS = ("autograd", "linear_regression", "softmax_regression", "mlp", "polynomial", "weight_decay")
 SETUP = ('import os\nos.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep XLA quiet: stderr costs points\n'
@@ -67,7 +70,7 @@ def rewrite_imports(code: str) -> str:
         if given:
             out.append(f"{indent}from {ASSIGNMENT}.{module} import {', '.join(given)}")
         if students:
-            out.append(f"{indent}from grader.trusted import {', '.join(students)}  # the library's, for this notebook")
+            out.append(f"{indent}from grader.engine.trusted import {', '.join(students)}  # the library's, for this notebook")
     return "\n".join(out)
 
 

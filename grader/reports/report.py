@@ -1,4 +1,4 @@
-"""Renderers: one :class:`~grader.result.Result`, five formats (text, json, markdown, junit, gradescope)."""
+"""Renderers: one :class:`~grader.reports.result.Result`, five formats (text, json, markdown, junit, gradescope)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from . import manifest, rubric
-from .result import Result, fmt_points
+from grader.reports import manifest
+
+from grader import rubric
+from grader.reports.result import Result, fmt_points
 
 FORMATS = ("text", "json", "markdown", "junit", "gradescope")
 
@@ -217,7 +219,7 @@ def gradescope(result: Result, metrics: dict | None = None) -> str:
     (``extra_data.environment`` and ``extra_data.isolation``, for staff).
 
     ``metrics`` (optional): ``{"mlp_test_accuracy": float, "softmax_regression_test_accuracy": float,
-    "seconds": float}``, each key optional (:func:`grader.gradescope.leaderboard_metrics`), become the
+    "seconds": float}``, each key optional (:func:`grader.authoring.gradescope.leaderboard_metrics`), become the
     ``leaderboard`` and ``seconds`` also the ``execution_time``.
     """
     tests = []

@@ -1,7 +1,7 @@
 """The reference: which implementation the student's observations are compared with, and its observations,
 computed once per process and kept on disk between processes.
 
-The reference is a solutions folder, ``"library"`` (the trusted implementations, :mod:`grader.trusted`), or by
+The reference is a solutions folder, ``"library"`` (the trusted implementations, :mod:`grader.engine.trusted`), or by
 default the kit's ``solutions/`` when present. Its observations are stored under a key of everything that
 determines them (:func:`disk_cache`), each file beside its SHA-256; only trusted code writes them, and the
 sandboxed children can neither read nor write them.
@@ -16,11 +16,16 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import datasets, rubric, submission, trusted, wire
-from .checks.common import Observations
-from .probing import observe
+from grader import PACKAGE_DIR, KIT_DIR
+from grader.data import datasets
 
-KIT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+from grader import rubric
+
+from grader.engine import submission, trusted, wire
+from grader.checks.common import Observations
+from grader.engine.probing import observe
+
+KIT_SOLUTIONS = KIT_DIR / "solutions"
 
 
 def functions(reference: str | Path | None = None) -> dict[str, Callable]:
@@ -53,7 +58,7 @@ def disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path | 
     import platform
     h = hashlib.sha256()
     ref = _reference_path(reference)
-    for root in [Path(__file__).resolve().parent] + ([ref] if ref else []):
+    for root in [PACKAGE_DIR] + ([ref] if ref else []):
         for path in sorted(root.rglob("*.py")):
             if "__pycache__" not in path.parts:
                 h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
@@ -98,7 +103,7 @@ def observations(reference: str | Path | None = None, probes: Iterable[str] | No
 
     A hidden probe's are kept under its name and seed (``seeds``), one set per student.
     Only trusted code writes the disk cache (this process, which runs no student code); the sandboxed
-    children can neither read nor write it (:mod:`grader.confine`)."""
+    children can neither read nor write it (:mod:`grader.engine.confine`)."""
     seeds = seeds or {}
     probes = list(rubric.PROBES if probes is None else probes)
     stored = {p: f"{p}-{seeds[p]}" if p in seeds else p for p in probes}  # the cache's name of each probe

@@ -1,12 +1,12 @@
 """The sandboxed child: confine itself, import a submission, run the probes, send observations to the parent.
 
-Run only by :mod:`grader.sandbox` as
+Run only by :mod:`grader.engine.sandbox` as
 ``python -I -c <boot> OUT_FD KEY_FD SUBMISSION PROBES BROKEN_JSON DATASPEC_JSON POLICY_JSON SEEDS_JSON``; it never
 judges. ``SEEDS_JSON`` holds the hidden probes' seeds (never the secret they come from).
 
-Order matters: the kernel confinement (:mod:`grader.confine`) is applied first, while the process has one
+Order matters: the kernel confinement (:mod:`grader.engine.confine`) is applied first, while the process has one
 thread and before anything else is imported; then the frame key is read from its pipe (and the pipe closed);
-then the probe code is imported and the run-time tripwire (:mod:`grader.tripwire`) installed; only then is
+then the probe code is imported and the run-time tripwire (:mod:`grader.engine.tripwire`) installed; only then is
 the first student module imported.
 """
 
@@ -18,7 +18,7 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from . import confine
+    from grader.engine import confine
 
     out_fd, key_fd, directory = int(argv[0]), int(argv[1]), argv[2]
     probes, broken = [p for p in argv[3].split(",") if p], json.loads(argv[4])
@@ -28,11 +28,15 @@ def main(argv: list[str]) -> None:
         print(f"confinement failed: {exc}", file=sys.stderr, flush=True)
         os._exit(confine.EXIT_CONFINEMENT)
 
-    from . import wire
+    from grader.engine import wire
     writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
 
-    from . import datasets, probing, rubric, submission, tripwire, trusted
-    from .checks.common import Observations
+    from grader.data import datasets
+
+    from grader.engine import probing, submission, tripwire, trusted
+
+    from grader import rubric
+    from grader.checks.common import Observations
 
     data = datasets.DataSpec.from_json(argv[5])
     seeds = {str(k): int(v) for k, v in json.loads(argv[7]).items()}

@@ -1,7 +1,7 @@
 """Figures (matplotlib, headless): the student's training curves beside the reference's.
 
 ``grade PATH --report-dir DIR`` calls :func:`write_report_dir`: one PNG per training check (its
-:mod:`grader.curves` panels, the student's run as solid lines, the reference's dashed, the check's pass line
+:mod:`grader.reports.curves` panels, the student's run as solid lines, the reference's dashed, the check's pass line
 dotted), the polynomial under/over-fitting figure, and ``report.md``, the Markdown report linking them.
 The solutions' scripts save the book's figures of their own runs with :func:`save_curves`
 (``python -m solutions.mlp curves.png``).
@@ -18,11 +18,15 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import curves, datasets, report, rubric
-from .checks.common import Observations, ProbeFailed
-from .student_errors import describe_exception
-from .curves import Panel
-from .result import Result
+from grader.reports import curves, report
+
+from grader.data import datasets
+
+from grader import rubric
+from grader.checks.common import Observations, ProbeFailed
+from grader.engine.student_errors import describe_exception
+from grader.reports.curves import Panel
+from grader.reports.result import Result
 
 COLORS = {"train": "tab:blue", "test": "tab:orange", "error": "tab:blue",
           "train loss": "tab:blue", "train acc": "tab:purple", "test acc": "tab:green"}

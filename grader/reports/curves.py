@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from .checks import polynomial, training
-from .checks.common import Observations
+from grader.checks.trainings import polynomial, tasks
+from grader.checks.common import Observations
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _epochs(s: Observations, key: str) -> np.ndarray:
 def linear_regression(s: Observations, check) -> list[Panel]:
     """Training loss ½(ŷ − y)² and the largest parameter error max(|ŵ − w|, |b̂ − b|) after each epoch."""
     w, b = _epochs(s, "w"), _epochs(s, "b")
-    error = np.array([training.parameter_error(w[e], b[e]) for e in range(len(w))])
+    error = np.array([tasks.parameter_error(w[e], b[e]) for e in range(len(w))])
     return [Panel("training loss", "mean ½(ŷ − y)²", {"train": np.asarray(s["train_loss"], np.float64)}, log=True),
             Panel("parameter error", "max |ŵ − w|, |b̂ − b|", {"error": error}, log=True, threshold=check.threshold)]
 
@@ -46,7 +46,7 @@ def classifier(s: Observations, check) -> list[Panel]:
     names = ("W1", "b1", "W2", "b2") if task == "mlp" else ("W", "b")
     by_epoch = {k: _epochs(s, k) for k in names}
     split = check.data.load()
-    accuracy = np.array([training.accuracy(training.classifier_logits(task, {k: v[e] for k, v in by_epoch.items()},
+    accuracy = np.array([tasks.accuracy(tasks.classifier_logits(task, {k: v[e] for k, v in by_epoch.items()},
                                                                       split.X_test), split.y_test)
                          for e in range(len(by_epoch[names[0]]))])
     return [Panel("training loss", "mean cross-entropy", {"train": np.asarray(s["train_loss"], np.float64)}),
@@ -56,13 +56,13 @@ def classifier(s: Observations, check) -> list[Panel]:
 def weight_decay(s: Observations, check) -> list[Panel]:
     """For λ = 0 and λ = 3: mean ½(x·w + b − y)² on the 20 training and the 100 test examples after each
     epoch (the book's figure); the threshold applies to λ = 3's test loss."""
-    X_train, y_train, X_test, y_test = training.weight_decay_data()
+    X_train, y_train, X_test, y_test = tasks.weight_decay_data()
     panels = []
     for lambd in (0, 3):
         w, b = _epochs(s, f"w{lambd}"), _epochs(s, f"b{lambd}")
         panels.append(Panel(f"λ = {lambd}", "mean ½(ŷ − y)²",
-                            {"train": training.mean_squared_losses(X_train, y_train, w, b),
-                             "test": training.mean_squared_losses(X_test, y_test, w, b)},
+                            {"train": tasks.mean_squared_losses(X_train, y_train, w, b),
+                             "test": tasks.mean_squared_losses(X_test, y_test, w, b)},
                             log=True, threshold=check.threshold if lambd == 3 else None))
     return panels
 

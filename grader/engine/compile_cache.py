@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader import KIT_DIR
+
 READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist
 
 
@@ -55,13 +57,13 @@ def warm(data_json: str | None = None) -> Path:
     folder = directory()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-    code = ("import sys\nfrom grader import datasets, probing, rubric, trusted\n"
+    code = ("import sys\nfrom grader import rubric\nfrom grader.data import datasets\nfrom grader.engine import probing, trusted\n"
             "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
             "probing.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n")
     subprocess.run([sys.executable, "-c", code, data_json or ""], env=env, check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=KIT_DIR)
     if _dataset_name(data_json) == "digits":  # the split, so no child imports scikit-learn to read it
-        from . import datasets
+        from grader.data import datasets
         datasets.save_digits(folder)
     (folder / f"{READY}-{_dataset_name(data_json)}").write_text("filled by trusted code\n")
     return folder

@@ -1,6 +1,6 @@
 """Training checks: models trained with the student's own parts, judged on what they learned.
 
-Each probe trains in the trusted loop (:func:`grader.training.minibatch_sgd`) with fixed seeds and records the
+Each probe trains in the trusted loop (:func:`grader.checks.trainings.loop.minibatch_sgd`) with fixed seeds and records the
 final parameters and the per-epoch training loss; the judge, in the grading process, evaluates those
 parameters itself (test accuracy, parameter error, test loss) and compares with the rubric's threshold.
 
@@ -18,9 +18,9 @@ weight_decay (λ=0,3)  l2_penalty           data_iter, sgd                  5   
 With ``grade --dataset fashion-mnist`` the two classifiers train on Fashion-MNIST (60,000 images of 784
 pixels) with the book's settings instead: batch 256, lr 0.1, 10 epochs (:data:`CLASSIFIER`).
 
-The library parts are :mod:`grader.trusted`: a bug in ``sgd`` costs ``sgd``'s checks and the linear
+The library parts are :mod:`grader.engine.trusted`: a bug in ``sgd`` costs ``sgd``'s checks and the linear
 regression, not every training. Every probe also records the parameters after each epoch (``epochs.<name>``),
-from which :mod:`grader.curves` draws the per-epoch test metrics of the figures.
+from which :mod:`grader.reports.curves` draws the per-epoch test metrics of the figures.
 
 Batch 40 rather than 32 on digits: 1,347 = 42 · 32 + 3, and the last, 3-example batch of every epoch took a
 step noisy enough to drop the MLP to 0.80 test accuracy on some seeds; 40 leaves a last batch of 27. With lr
@@ -36,9 +36,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import datasets, trusted
-from ..training import TrainingError, minibatch_sgd
-from .common import Observations, Verdict, failed, nonfinite_summary, passed
+from grader.data import datasets
+
+from grader.engine import trusted
+from grader.checks.trainings.loop import TrainingError, minibatch_sgd
+from grader.checks.common import Observations, Verdict, failed, nonfinite_summary, passed
 
 SEED = 0
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rubric
-from .checks.common import Observations
-from .result import Result
+from grader import rubric
+from grader.checks.common import Observations
+from grader.reports.result import Result
 
 BINS = tuple(range(0, 101, 10))  # score bins of 10 points; the last holds 90–100
 

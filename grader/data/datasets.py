@@ -30,7 +30,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
-from . import idx
+from grader.data import idx
 
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.25
@@ -269,7 +269,7 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None, *, checksums: 
     """Fashion-MNIST's official split (60,000 train / 10,000 test), pixels in [0, 1], 784 features.
 
     Files come from :func:`fashion_mnist_files` (same arguments). Raises :class:`DatasetUnavailable` when
-    files are missing or bad, :class:`grader.idx.IdxError` when a checked file is not valid IDX data.
+    files are missing or bad, :class:`grader.data.idx.IdxError` when a checked file is not valid IDX data.
     """
     paths = fashion_mnist_files(data_dir, checksums=checksums, base_url=base_url, timeout=timeout)
     X_train, y_train = _images_and_labels(paths["train-images-idx3-ubyte.gz"], paths["train-labels-idx1-ubyte.gz"])
@@ -365,7 +365,7 @@ def _saved_digits(folder: str | os.PathLike | None) -> Split | None:
 def _load_spec(spec: DataSpec) -> Split:
     if spec.name == "digits":
         # the child is handed the folder (``data_dir``); this process finds it as the filled compilation cache
-        from . import compile_cache
+        from grader.engine import compile_cache
         folder = spec.data_dir if spec.data_dir is not None else compile_cache.ready_directory("digits")
         return _saved_digits(folder) or load_digits()
     split = load_fashion_mnist(spec.data_dir, checksums=dict(spec.checksums) or None)

@@ -1,0 +1,1 @@
+"""What instructors build: exercise stubs from the solutions, the nbgrader course, the student template repository and the Gradescope autograder."""
