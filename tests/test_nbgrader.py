@@ -336,12 +336,13 @@ def test_notebook_module_keeps_definitions():
 def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, monkeypatch):
     """A sandbox that cannot start is the grader's failure: the step raises and clears the notebook's grades."""
     from nbgrader.api import Gradebook
-    from grader import grading, nbgrader_step
+    from grader import nbgrader_step
+    from grader.engine import references
     shutil.copy(graded_course / "gradebook.db", tmp_path / "gradebook.db")
     db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     nb = nbformat.read(graded_course / "autograded" / "alice" / ASSIGNMENT / "mlp.ipynb", as_version=4)
     monkeypatch.setattr(sys, "executable", "/bin/false")
-    monkeypatch.setattr(grading, "reference_observations", lambda *args, **kwargs: {})
+    monkeypatch.setattr(references, "observations", lambda *args, **kwargs: {})
     step = nbgrader_step.SandboxGrades()
     resources = {"nbgrader": {"notebook": "mlp", "assignment": ASSIGNMENT, "student": "alice", "db_url": db_url}}
     with pytest.raises(nbgrader_step.SandboxGradeError, match="before loading the submission"):

@@ -164,7 +164,7 @@ def test_readme_tables_come_from_the_rubric(release):
 # --- the workflow's commands, run with the release's own grader ---------------------------------------------
 
 def test_release_grades_with_its_own_grader_and_library_references(filled):
-    proc = in_repo(filled, "-c", "import grader, grader.grading as g; print(grader.__file__); "
+    proc = in_repo(filled, "-c", "import grader, grader.engine.references as g; print(grader.__file__); "
                                  "print(g.KIT_SOLUTIONS.is_dir())")
     where, kit_solutions = proc.stdout.split()
     assert Path(where).resolve().is_relative_to(filled.resolve()) and kit_solutions == "False"

@@ -1427,7 +1427,7 @@ def review_flags(directory: str | Path) -> list[str]:
 
 # The kit's public face for the exercises' given code: loading the data, saving figures, and the students' own
 # test module. Reaching these is what the released exercises do, so it is not worth an instructor's review.
-GIVEN_KIT_MODULES = (f"{KIT_PACKAGE}.datasets", f"{KIT_PACKAGE}.figures", f"{KIT_PACKAGE}.pytest_plugin")
+GIVEN_KIT_MODULES = (f"{KIT_PACKAGE}.data.datasets", f"{KIT_PACKAGE}.reports.figures", f"{KIT_PACKAGE}.pytest_plugin")
 
 
 def _given_kit_use(path: str, line: int, what: str, category: str) -> bool:
