@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
+from . import cache_dir, datasets, manifest, rubric, shortcuts, submission, trusted, wire
 from .checks import hidden as hidden_checks
 from .checks.common import Observations, ProbeFailed, describe_exception
 from .result import CheckResult, Result
@@ -156,8 +156,7 @@ def _disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path |
         h.update(f"{package}={md.version(package)}".encode())
     h.update(f"{sys.version} {platform.machine()} {'library' if ref is None else 'dir'}".encode())
     h.update(data.identity().encode())
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dl-basics-grader" / f"reference-{h.hexdigest()[:24]}"
+    return cache_dir.root() / f"reference-{h.hexdigest()[:24]}"
 
 
 def _read_cached(folder: Path, name: str) -> Observations | None:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import compile_cache, confine, datasets, rubric, wire
+from . import cache_dir, compile_cache, confine, datasets, rubric, wire
 from .checks.common import Observations
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -257,9 +257,10 @@ def _describe_death(returncode: int | None) -> str:
 
 
 def _protected_paths(directory: Path) -> list[str]:
-    """Folders no allow-list root may contain: the kit, the submission and its siblings, the caches."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return [str(GRADER_DIR.parent), str(directory), str(directory.parent), cache, tempfile.gettempdir()]
+    """Folders no allow-list root may contain: the kit, the submission and its siblings, the kit's caches (so
+    also the user's cache folder holding them)."""
+    return [str(GRADER_DIR.parent), str(directory), str(directory.parent), str(cache_dir.root()),
+            tempfile.gettempdir()]
 
 
 def idle_lanes(most: int = 2) -> int:
