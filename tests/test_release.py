@@ -26,6 +26,7 @@ from grader.authoring.build import BEGIN, END
 from grader.checks.trainings import tasks
 from grader.reports.report import render
 from grader.reports.result import CheckResult, Result
+from grader.authoring import student_readme, templating
 
 KIT = Path(__file__).resolve().parent.parent
 KIT_WORKFLOWS = sorted((KIT / ".github" / "workflows").glob("*.yml"))
@@ -119,6 +120,9 @@ def test_release_layout_and_installable_grader(release):
     assert {p.name for p in (release / "exercises").iterdir()} == kit_exercises
     assert not list(release.rglob("__pycache__"))
     assert (release / "grader" / "cli.py").is_file() and not (release / "grader" / "build.py").exists()
+    templates = KIT / "grader" / "templates"  # package data: the release's grader can release again
+    assert {p.name: p.read_bytes() for p in (release / "grader" / "templates").iterdir()} == {
+        p.name: p.read_bytes() for p in templates.iterdir()}
 
     kit, student = (tomllib.loads(p.read_text()) for p in (KIT / "pyproject.toml", release / "pyproject.toml"))
     for key in ("dependencies", "requires-python", "scripts", "entry-points"):
@@ -149,8 +153,8 @@ def test_release_refuses_a_non_empty_directory_unless_forced(tmp_path, capsys):
 def test_readme_tables_come_from_the_rubric(release):
     readme = (release / "README.md").read_text()
     assert "pytest exercises/ --only softmax" in readme and "python -m exercises.mlp" in readme and "Autograding Tests" in readme
-    settings = rel.training_settings()
-    for check in rel.training_checks():
+    settings = student_readme.training_settings()
+    for check in student_readme.training_checks():
         s = settings[check.target]
         row = next(line for line in readme.splitlines() if line.startswith(f"| {s['label']} |"))
         assert f"{check.threshold:g}" in row and f"batch {s['batch']}, lr {s['lr']}, {s['epochs']} epochs" in row
@@ -159,6 +163,21 @@ def test_readme_tables_come_from_the_rubric(release):
     in_code = {"softmax_regression": digits, "mlp": digits, "weight_decay": tasks.WD}
     for task, kw in in_code.items():
         assert [settings[task][k] for k in SETTINGS] == [f"{kw[k]:g}" for k in SETTINGS], task
+
+
+def test_templates_fill_every_marker_and_nothing_else():
+    for text in (rel.autograde_workflow(), student_readme.student_readme(rel.ARTIFACT, rel.FIGURES_DIR)):
+        assert not templating.MARKER.search(text)
+    values = {name: "x" for name in templating.MARKER.findall(templating.read(rel.WORKFLOW_TEMPLATE))}
+    with pytest.raises(KeyError, match="without a value"):
+        templating.fill(rel.WORKFLOW_TEMPLATE, {k: v for k, v in values.items() if k != "artifact"})
+    with pytest.raises(KeyError, match=r"without a marker \['extra'\]"):
+        templating.fill(rel.WORKFLOW_TEMPLATE, {**values, "extra": "x"})
+
+
+def test_training_docstring_shows_the_settings_the_probes_use():
+    assert tasks.settings_table() in tasks.__doc__
+    assert tasks.TRAININGS["linear_regression"].settings is tasks.LINEAR
 
 
 # --- the workflow's commands, run with the release's own grader ---------------------------------------------

@@ -7,8 +7,8 @@ flattened to 64 features; 25% of the images, stratified by class with a fixed se
 
 The book's own set, *Fashion-MNIST* (60,000 train / 10,000 test grey images of 28x28 pixels, ten classes), is
 read from the four official IDX files. They come from ``data_dir`` when given, else from a cache directory
-(``$DL_BASICS_DATA_DIR`` when set, else ``$XDG_CACHE_HOME/dl-basics-grader/fashion-mnist``, else
-``~/.cache/dl-basics-grader/fashion-mnist``); files missing from the cache are downloaded from the project's
+(``$DL_BASICS_DATA_DIR`` when set, else ``fashion-mnist`` in the kit's cache folder, :mod:`grader.engine.cache_dir`:
+``$XDG_CACHE_HOME/dl-basics-grader/fashion-mnist`` or ``~/.cache/dl-basics-grader/fashion-mnist`` on Linux); files missing from the cache are downloaded from the project's
 public location. Every file's SHA-256 is checked before use; when a file is missing or bad,
 :class:`DatasetUnavailable` says which, what its checksum must be and where to put it. Pixels are scaled to
 [0, 1] (divided by 255) and the images flattened to 784 features.
@@ -31,6 +31,7 @@ from typing import Mapping, NamedTuple
 import numpy as np
 
 from grader.data import idx
+from grader.engine import cache_dir
 
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.25
@@ -122,9 +123,7 @@ def fashion_mnist_cache_dir() -> Path:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "dl-basics-grader" / "fashion-mnist"
+    return cache_dir.root() / "fashion-mnist"
 
 
 def sha256_file(path: str | os.PathLike) -> str:

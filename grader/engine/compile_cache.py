@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from grader import KIT_DIR
+from grader.engine import cache_dir
 
 READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist
 
@@ -29,8 +30,7 @@ READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist
 def directory() -> Path:
     """The cache folder of this JAX and jaxlib version, in the user's cache (``DL_BASICS_NO_CACHE=1``: none)."""
     from importlib.metadata import version
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dl-basics-grader" / f"jax-compile-{version('jax')}-{version('jaxlib')}"
+    return cache_dir.root() / f"jax-compile-{version('jax')}-{version('jaxlib')}"
 
 
 def ready_directory(dataset: str | None = None) -> Path | None:

@@ -16,12 +16,12 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from grader import PACKAGE_DIR, KIT_DIR
+from grader import KIT_DIR, PACKAGE_DIR
 from grader.data import datasets
 
 from grader import rubric
 
-from grader.engine import submission, trusted, wire
+from grader.engine import cache_dir, submission, trusted, wire
 from grader.checks.common import Observations
 from grader.engine.probing import observe
 
@@ -66,8 +66,7 @@ def disk_cache(reference: str | Path | None, data: datasets.DataSpec) -> Path | 
         h.update(f"{package}={md.version(package)}".encode())
     h.update(f"{sys.version} {platform.machine()} {'library' if ref is None else 'dir'}".encode())
     h.update(data.identity().encode())
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dl-basics-grader" / f"reference-{h.hexdigest()[:24]}"
+    return cache_dir.root() / f"reference-{h.hexdigest()[:24]}"
 
 
 def read_cached(folder: Path, name: str) -> Observations | None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR
-from grader.engine import compile_cache, confine, wire
+from grader.engine import cache_dir, compile_cache, confine, wire
 
 from grader.data import datasets
 
@@ -262,9 +262,10 @@ def _describe_death(returncode: int | None) -> str:
 
 
 def _protected_paths(directory: Path) -> list[str]:
-    """Folders no allow-list root may contain: the kit, the submission and its siblings, the caches."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return [str(GRADER_DIR.parent), str(directory), str(directory.parent), cache, tempfile.gettempdir()]
+    """Folders no allow-list root may contain: the kit, the submission and its siblings, the kit's caches (so
+    also the user's cache folder holding them)."""
+    return [str(GRADER_DIR.parent), str(directory), str(directory.parent), str(cache_dir.root()),
+            tempfile.gettempdir()]
 
 
 def idle_lanes(most: int = 2) -> int:

@@ -4,16 +4,10 @@ Each probe trains in the trusted loop (:func:`grader.checks.trainings.loop.minib
 final parameters and the per-epoch training loss; the judge, in the grading process, evaluates those
 parameters itself (test accuracy, parameter error, test loss) and compares with the rubric's threshold.
 
-Settings on the embedded digits set (1,347 training images of 64 pixels; the book's batch of 256 underfits it):
+Settings on the embedded digits set (1,347 training images of 64 pixels; the book's batch of 256 underfits it),
+from :data:`TRAININGS` (the students' README shows the same):
 
-====================  ===================  ==============================  =====  =====  ======
-task                  student's parts      library parts (other sections)  batch  lr     epochs
-====================  ===================  ==============================  =====  =====  ======
-linear_regression     data_iter, sgd       —                               10     0.03   3
-softmax_regression    cross_entropy        data_iter, sgd                  40     0.3    10
-mlp (256 hidden)      relu                 data_iter, sgd, cross_entropy   40     0.3    10
-weight_decay (λ=0,3)  l2_penalty           data_iter, sgd                  5      0.003  100
-====================  ===================  ==============================  =====  =====  ======
+@TRAININGS@
 
 With ``grade --dataset fashion-mnist`` the two classifiers train on Fashion-MNIST (60,000 images of 784
 pixels) with the book's settings instead: batch 256, lr 0.1, 10 epochs (:data:`CLASSIFIER`).
@@ -31,6 +25,7 @@ step noisy enough to drop the MLP to 0.80 test accuracy on some seeds; 40 leaves
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -84,6 +79,41 @@ CLASSIFIER = {
 HIDDEN = 256
 
 WD = dict(n_train=20, n_test=100, num_inputs=200, w=0.01, b=0.05, batch=5, lr=0.003, epochs=100)
+LINEAR = dict(batch=10, lr=0.03, epochs=3)  # linear regression on 1,000 synthetic examples
+
+
+class Training(NamedTuple):
+    """One training as documented: its label, the student's parts and the library parts it trains with, and
+    the settings its probe uses (``batch``, ``lr`` and ``epochs`` of that dict)."""
+    label: str
+    parts: str
+    library: str
+    settings: dict
+
+
+# Every training by rubric target: the table of this module's docstring and of the students' README
+# (:mod:`grader.authoring.student_readme`), and the settings the probes below train with on digits.
+TRAININGS = {
+    "linear_regression": Training("linear_regression", "data_iter, sgd", "—", LINEAR),
+    "softmax_regression": Training("softmax_regression", "cross_entropy", "data_iter, sgd", CLASSIFIER["digits"]),
+    "mlp": Training(f"mlp ({HIDDEN} hidden)", "relu", "data_iter, sgd, cross_entropy", CLASSIFIER["digits"]),
+    "weight_decay": Training("weight_decay (λ=0,3)", "l2_penalty", "data_iter, sgd", WD),
+}
+SETTINGS = ("batch", "lr", "epochs")
+
+
+def settings_table() -> str:
+    """:data:`TRAININGS` as a reStructuredText simple table."""
+    rows = [("task", "student's parts", "library parts (other sections)", *SETTINGS)]
+    rows += [(t.label, t.parts, t.library, *(f"{t.settings[k]:g}" for k in SETTINGS)) for t in TRAININGS.values()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    rule = "  ".join("=" * w for w in widths)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join([rule, lines[0], rule, *lines[1:], rule])
+
+
+if __doc__:  # None under python -OO
+    __doc__ = __doc__.replace("@TRAININGS@", settings_table())
 
 
 @functools.lru_cache(maxsize=1)
@@ -131,8 +161,8 @@ def probe_linear_regression(fns, seed: int = SEED) -> Observations:
         kw = jax.random.PRNGKey(seed + 1)
         params = {"w": 0.01 * jax.random.normal(kw, (2, 1)), "b": jnp.zeros((1,))}
         loss = lambda p, X, y: squared_loss_sum(X @ p["w"] + p["b"], y)  # noqa: E731
-        return _outputs(minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, 10, 0.03, 3,
-                                      jax.random.PRNGKey(seed + 2)))
+        return _outputs(minibatch_sgd(params, loss, fns["data_iter"], fns["sgd"], X, y, LINEAR["batch"],
+                                      LINEAR["lr"], LINEAR["epochs"], jax.random.PRNGKey(seed + 2)))
     _train(obs, "linear regression trained with your data_iter and sgd", run)
     return obs
 
