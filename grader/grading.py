@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from . import datasets, manifest, rubric, shortcuts, submission, trusted, wire
 from .checks import hidden as hidden_checks
 from .checks.common import Observations, ProbeFailed, describe_exception
+from .options import CannotRun
 from .result import CheckResult, Result
 from .secret import Secret
 
@@ -118,15 +119,41 @@ def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
     return out
 
 
+class BrokenReference(CannotRun, RuntimeError):
+    """The reference does not load, or raises on a probe: the grader's fault, never points the student loses.
+    The ``grade`` command reports it on one line and exits with status 2."""
+
+
 def reference_functions(reference: str | Path | None = None) -> dict[str, Callable]:
     """The reference: a solutions directory, ``"library"`` for the trusted library, or by default the kit's
-    ``solutions/`` when present and the library otherwise."""
+    ``solutions/`` when present and the library otherwise. :class:`BrokenReference` when it does not load."""
     if reference == "library" or (reference is None and not KIT_SOLUTIONS.is_dir()):
         return dict(trusted.FUNCTIONS)
     functions, errors = submission.load_functions(reference or KIT_SOLUTIONS)
     if errors:
-        raise RuntimeError(f"the reference in {reference or KIT_SOLUTIONS} is broken: {errors}")
+        details = "; ".join(f"{name}: {message}" for name, message in errors.items())
+        raise BrokenReference(f"the reference in {reference or KIT_SOLUTIONS} does not load: {details}")
     return functions
+
+
+def describe_reference(reference: str | Path | None) -> str:
+    path = _reference_path(reference)
+    return "the trusted library functions" if path is None else str(path)
+
+
+def sound_reference(observations: dict[str, Observations], reference: str | Path | None) -> dict[str, Observations]:
+    """``observations`` of the reference, checked before anything is judged against them: a probe the reference
+    failed (it raised, or returned what cannot be recorded) raises :class:`BrokenReference` naming the reference
+    and the probe, instead of failing the student's checks that compare with it."""
+    failed = {name: obs.errors for name, obs in observations.items() if obs.errors}
+    if not failed:
+        return observations
+    name, errors = next(iter(failed.items()))
+    key, message = next(iter(errors.items()))
+    where = "" if key == "*" else f" ({key})"
+    more = f"; {len(failed) - 1} more probes failed too" if len(failed) > 1 else ""
+    raise BrokenReference(f"the reference ({describe_reference(reference)}) failed on the probe {name}{where}: "
+                          f"{message}{more}")
 
 
 _reference_cache: dict[str, dict[str, Observations]] = {}
@@ -224,7 +251,8 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
     must be resolved (:meth:`~grader.datasets.DataSpec.resolve`) so the child finds the files.
     ``require_isolation`` refuses to grade (:class:`~grader.sandbox.SandboxError`) without every layer.
     ``hidden`` (the instructor's secret and the student's id) adds the hidden probes of the graded functions;
-    without it their checks are reported as not run.
+    without it their checks are reported as not run. A reference that does not load or fails a probe raises
+    :class:`BrokenReference` (see :func:`sound_reference`).
     """
     from . import sandbox
 
@@ -242,7 +270,11 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
-    reference_obs = reference_observations(reference, probes, data, seeds)
+    try:
+        reference_obs = sound_reference(reference_observations(reference, probes, data, seeds), reference)
+    except BrokenReference:
+        thread.join()  # the child finishes (and is reaped) before the grader stops
+        raise
     prepare_judges(probes, data)
     thread.join()
     if "error" in box:

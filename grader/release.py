@@ -134,7 +134,11 @@ def render_main(argv: list[str] | None = None) -> int:
         return 2
     text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
     if args.output:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            print(f"grade render: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0
@@ -172,7 +176,8 @@ def to_toml(data: dict, prefix: str = "") -> str:
 
 
 def student_pyproject(kit: dict) -> str:
-    """The student repository's ``pyproject.toml``: the grader package with the kit's pins, scripts and plugin."""
+    """The student repository's ``pyproject.toml``: the grader package with the kit's pins and scripts (the pytest
+    plugin is loaded by ``exercises/conftest.py``)."""
     project = kit["project"]
     data = {
         "build-system": kit["build-system"],
@@ -184,7 +189,6 @@ def student_pyproject(kit: dict) -> str:
             "requires-python": project["requires-python"],
             "dependencies": project["dependencies"],
             "scripts": project["scripts"],
-            "entry-points": project["entry-points"],
         },
         "tool": {
             "setuptools": kit["tool"]["setuptools"],
@@ -276,7 +280,7 @@ def student_readme() -> str:
         ```bash
         python3 -m pip install -e .       # Python 3.11 or newer: the grader and its pinned dependencies
         pytest exercises/                 # every check; the summary prints your score per function
-        pytest exercises/ --only softmax  # the checks of one function (and the training that uses it)
+        pytest exercises/ --dl-only softmax  # the checks of one function (and the training that uses it)
         python -m exercises.mlp           # run one section: its training prints the loss per epoch
         grade exercises/                  # the whole report, as the autograder prints it
         ```
@@ -294,7 +298,7 @@ def student_readme() -> str:
         - The reports (JSON, JUnit XML and Gradescope's `results.json`) and the folder `{figures}/` (your
           training curves beside the reference's, and `report.md` linking them) are attached to each run as
           the artifact `{artifact}`, and the points are reported to GitHub Classroom when the repository
-          belongs to a classroom. `pytest exercises/ --report-dir figures/` draws the same curves locally.
+          belongs to a classroom. `pytest exercises/ --dl-report-dir figures/` draws the same curves locally.
         - Your code runs in a sandbox: a separate process working on a copy of `exercises/`, with limits on
           memory, CPU time and output, and at most {limit} seconds per function or training run. A crash, an
           endless loop or a `NaN` costs only the checks it touches, each with a message.
