@@ -7,7 +7,7 @@ before they were cached on disk, and with the cache), and with `--report-dir` (f
 classifier trainings on a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by
 `tests/fashion_like.py`: the real files cannot be fetched here), student in the sandbox and reference in the
 parent, as `grade --dataset fashion-mnist` runs them; (1c) the cost of the kernel confinement: one sandboxed
-child on one small probe with no kernel layers and with every layer; (2) `pytest exercises/ --submission solutions/`;
+child on one small probe with no kernel layers and with every layer; (2) `pytest exercises/ --dl-submission solutions/`;
 (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2, and on a Dask LocalCluster of 2 workers; (4) `nbgrader autograde` of the
 same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
 trainings of the reference, in one warm process). Runs `grade warm` first (the compilation cache children read). Prints each median, then each speed target
@@ -106,8 +106,8 @@ def main() -> int:
         if "fashion" not in skip:
             r["fashion-sized classifier trainings (sandbox + reference)"] = median(
                 lambda: fashion_sized(Path(tmp) / "fashion"), args.runs)
-    r["pytest exercises/ --submission solutions/"] = median(
-        lambda: timed([PY, "-m", "pytest", "exercises/", "--submission", "solutions/", "-q"]), args.runs)
+    r["pytest exercises/ --dl-submission solutions/"] = median(
+        lambda: timed([PY, "-m", "pytest", "exercises/", "--dl-submission", "solutions/", "-q"]), args.runs)
     r["pytest exercises/ (fresh stubs)"] = median(lambda: timed([PY, "-m", "pytest", "exercises/", "-q"]), args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -150,7 +150,7 @@ def main() -> int:
     target("grade solutions/", f"{g:.1f} s", "<= 8 s on 2 cores")
     if "nbgrader autograde (1 student)" in r:
         target("grade / nbgrader autograde", f"{g / r['nbgrader autograde (1 student)']:.2f}", "<= 0.25")
-    target("pytest exercises/, full marks", f"{r['pytest exercises/ --submission solutions/']:.1f} s", "<= 10 s")
+    target("pytest exercises/, full marks", f"{r['pytest exercises/ --dl-submission solutions/']:.1f} s", "<= 10 s")
     target("pytest exercises/, fresh stubs", f"{r['pytest exercises/ (fresh stubs)']:.1f} s", "<= 5 s")
     if f"grade batch of {args.class_size}, --jobs 1" in r:
         j1, j2 = r[f"grade batch of {args.class_size}, --jobs 1"], r[f"grade batch of {args.class_size}, --jobs 2"]

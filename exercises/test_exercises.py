@@ -1,6 +1,6 @@
 """Your tests: one per check of the grading rubric, the same checks `grade` and nbgrader score.
 
-Run ``pytest exercises/`` (add ``--only softmax`` for one function). Each failure says what the grader saw and
+Run ``pytest exercises/`` (add ``--dl-only softmax`` for one function). Each failure says what the grader saw and
 the likely cause; the summary at the end prints your score per function.
 """
 

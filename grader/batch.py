@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from grader.reports import class_view, report
 
 from grader.engine import compile_cache, confine, references, scale
 
-from grader import grading, rubric
+from grader import grading, options, rubric
+from grader.options import CannotRun, GradeOptions
+from grader.progress import Progress
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
@@ -31,7 +34,19 @@ def _bar(done: int, total: int, label: str, width: int = 24) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
 
 
-def main(argv, add_common, limits_of, reference_of, data_of, secret_of, Progress) -> int:
+def writable_folder(out: Path) -> None:
+    """Create ``out`` and make sure files can be written there, before any student is graded;
+    :class:`CannotRun` (status 2) otherwise."""
+    probe = out / f".grade-batch-{os.getpid()}.tmp"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise CannotRun(f"cannot write the gradebook into {out}: {exc.strerror or exc}") from None
+
+
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="grade batch", description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="a directory holding one submission folder per student")
     parser.add_argument("--jobs", type=int, default=1,
@@ -40,45 +55,46 @@ def main(argv, add_common, limits_of, reference_of, data_of, secret_of, Progress
                         help="probe on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a "
                              "LocalCluster of --jobs workers on this machine (needs the 'scale' extra)")
     parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
-    add_common(parser)
+    options.add_to_argparse(parser, options.BATCH)
     args = parser.parse_args(argv)
+    opts = GradeOptions.from_args(args)
     root = Path(args.dir)
     if not root.is_dir():
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
         return 2
-    reference, data, limits = reference_of(args), data_of(args), limits_of(args)
-    secret = secret_of(args, root)
-    if args.require_isolation and not confine.available().complete:
+    reference, data, limits = opts.reference_spec(), opts.data_spec(), opts.limits()
+    secret = opts.secret(root)
+    if opts.require_isolation and not confine.available().complete:
         print(f"grade batch: full isolation was required, but this machine offers only: "
               f"{confine.available().describe()}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else root / "grades"
+    writable_folder(out)
     students = submissions(root, out)
-    out.mkdir(parents=True, exist_ok=True)
-    progress = Progress(not args.quiet)
+    only = None if opts.only is None else list(opts.only)
+    progress = Progress(not opts.quiet)
 
     progress.show(_bar(0, len(students), "the compilation cache (filled once)"))
     compile_cache.ensure_warm(data.to_json())
     progress.show(_bar(0, len(students), "observing the reference"))
-    reference_obs = references.observations(reference, args.only, data)
-    targets = [t for t in rubric.TARGETS if args.only is None or
-               any(c.target == t and c.probe in args.only for c in rubric.CHECKS)]
+    reference_obs = references.sound_reference(references.observations(reference, only, data), reference)
+    targets = [t for t in rubric.TARGETS if only is None or
+               any(c.target == t and c.probe in only for c in rubric.CHECKS)]
     rows = []
     results, fingerprints = {}, {}
 
-    probes = list(rubric.PROBES) if args.only is None else args.only
+    probes = opts.probes()
     hidden = {s.name: grading.HiddenInputs(secret, s.name) for s in students} if secret else {}
     seeds = {name: h.seeds(probes) for name, h in hidden.items()}
     if args.scheduler:
-        runs = scale.probe_dask(students, args.only, limits, data, args.require_isolation, args.scheduler, args.jobs,
-                                seeds)
+        runs = scale.probe_dask(students, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds)
     else:
-        runs = scale.probe_local(students, args.only, limits, data, args.require_isolation, args.jobs, seeds)
+        runs = scale.probe_local(students, only, limits, data, opts.require_isolation, args.jobs, seeds)
     for done, (student, run) in enumerate(runs, 1):
         mine = seeds.get(student.name, {})
-        student_ref = {**reference_obs, **references.observations(reference, list(mine), data, mine)} \
-            if mine else reference_obs
-        result = grading.judge_submission(student, run, student_ref, args.only, data, hidden.get(student.name))
+        student_ref = {**reference_obs, **references.sound_reference(
+            references.observations(reference, list(mine), data, mine), reference)} if mine else reference_obs
+        result = grading.judge_submission(student, run, student_ref, only, data, hidden.get(student.name))
         results[student.name] = result
         fingerprints[student.name] = class_view.wrong_answer_fingerprints(result, run.observations)
         (out / f"{student.name}.json").write_text(result.to_json() + "\n")

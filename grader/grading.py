@@ -100,7 +100,8 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
     must be resolved (:meth:`~grader.data.datasets.DataSpec.resolve`) so the child finds the files.
     ``require_isolation`` refuses to grade (:class:`~grader.engine.sandbox.SandboxError`) without every layer.
     ``hidden`` (the instructor's secret and the student's id) adds the hidden probes of the graded functions;
-    without it their checks are reported as not run.
+    without it their checks are reported as not run. A reference that does not load or fails a probe raises
+    :class:`BrokenReference` (see :func:`sound_reference`).
     """
     from grader.engine import sandbox
 
@@ -118,7 +119,11 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
-    reference_obs = references.observations(reference, probes, data, seeds)
+    try:
+        reference_obs = references.sound_reference(references.observations(reference, probes, data, seeds), reference)
+    except references.BrokenReference:
+        thread.join()  # the child finishes (and is reaped) before the grader stops
+        raise
     prepare_judges(probes, data)
     thread.join()
     if "error" in box:

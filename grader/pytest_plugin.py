@@ -1,62 +1,56 @@
 """The pytest front end: ``pytest exercises/`` runs one test per visible rubric check.
 
-The exercise folder's test module parametrizes a single test over :func:`visible_check_ids` and asks the
-``grading`` fixture to judge each check. ``--submission DIR`` grades another directory with the same tests
-(``pytest exercises/ --submission solutions/``); ``--reference DIR|library`` picks the reference. At the end
-the terminal summary prints ``Score: X/Y`` with the points of each function; with ``--report-dir DIR`` the
-training curves of the graded sections are drawn there too, as ``grade --report-dir`` draws them.
+The plugin is opt-in: ``exercises/conftest.py`` loads it (``pytest_plugins = ["grader.pytest_plugin"]``), so
+installing the kit changes no other pytest run. Its options are ``grade``'s (:mod:`grader.options`), prefixed
+``--dl-``: ``--dl-submission DIR`` grades another directory with the same tests (``pytest exercises/
+--dl-submission solutions/``); ``--dl-reference DIR|library`` picks the reference, ``--dl-dataset`` and
+``--dl-data-dir`` the classification set, ``--dl-time-limit`` the wall time per function. The exercise folder's
+test module parametrizes a single test over :func:`visible_check_ids` and asks the ``grading`` fixture to judge
+each check. At the end the terminal summary prints ``Score: X/Y`` with the points of each function; with
+``--dl-report-dir DIR`` the training curves of the graded sections are drawn there too, as ``grade
+--report-dir`` draws them.
 
 Grading goes through the same sandboxed child and judges as the ``grade`` command, so both give the same
-points. Only the probes of the selected tests run: ``pytest exercises/ --only softmax`` only probes softmax
+points. Only the probes of the selected tests run: ``pytest exercises/ --dl-only softmax`` only probes softmax
 (``-k`` selects by check id too, but ``-k softmax`` also matches the softmax regression training, which tests
-``cross_entropy``).
+``cross_entropy``). Nothing heavy is imported with the plugin: JAX comes with the first hook that needs the rubric.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
-from grader import grading as _grading
-
-from grader.engine import references
-from grader.reports import report
-from grader import rubric
-from grader.engine import sandbox
-from grader.cli import only_probes
-from grader.reports.result import CheckResult, Result
+from grader import options
+from grader.options import CannotRun, GradeOptions
 
 _SESSIONS = pytest.StashKey[dict]()
 
 
 def visible_check_ids() -> list[str]:
+    from grader import rubric
+
     return [c.id for c in rubric.checks_for(visible_only=True)]
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("grading", "deep-learning basics grader")
-    group.addoption("--submission", default=None, metavar="DIR",
-                    help="grade the exercise modules in DIR instead of those beside the tests")
-    group.addoption("--reference", default=None, metavar="DIR|library",
-                    help="reference solutions directory, or 'library' for the trusted library functions")
-    group.addoption("--time-limit", type=float, default=60.0, metavar="SECONDS",
-                    help="wall time for one function's checks or one training task (default 60)")
-    group.addoption("--report-dir", default=None, metavar="DIR",
-                    help="also draw the training curves (yours beside the reference's) and report.md into DIR")
-    group.addoption("--only", default=None, metavar="FUNCTIONS", type=only_probes,
-                    help="comma-separated functions: run only their checks and the trainings that use them "
-                         "(--only cross_entropy runs the softmax regression training too)")
+    options.add_to_pytest(parser)
+    parser.getgroup("grading").addoption(
+        options.pytest_flag("submission"), dest=options.pytest_dest("submission"), default=None, metavar="DIR",
+        help="grade the exercise modules in DIR instead of those beside the tests")
 
 
-def _check_of(item) -> rubric.Check | None:
+def _check_of(item):
+    """The rubric check a grading test judges (None for any other test)."""
+    from grader import rubric
+
     return rubric.BY_ID.get(getattr(getattr(item, "callspec", None), "params", {}).get("check_id"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """``--only``: deselect the grading tests whose probe does not grade those functions (as ``grade --only``)."""
-    probes = config.getoption("only")
+    """``--dl-only``: deselect the grading tests whose probe does not grade those functions (as ``grade --only``)."""
+    probes = config.getoption(options.pytest_dest("only"))
     if not probes:
         return
     keep, drop = [], []
@@ -72,43 +66,72 @@ def pytest_configure(config):
     config.stash[_SESSIONS] = {}
 
 
+def _stop(exc: Exception):
+    """The grader's own failure (an option it cannot use, a broken reference): stop the run with one line,
+    rather than fail the student's tests."""
+    pytest.exit(f"grading cannot run: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 class GradingSession:
-    """One submission graded against one reference, through the same sandbox and judges as ``grade``.
+    """One submission graded as ``opts`` ask, through the same sandbox and judges as ``grade``.
 
     The first check asks for the probes of every selected test at once, so one child process serves the run.
     """
 
-    def __init__(self, directory: Path, reference, probes: list[str], limits, report_dir: str | None = None):
-        self.directory, self.reference, self.limits, self.report_dir = directory, reference, limits, report_dir
-        self.probes = rubric.with_figure_probes(probes) if report_dir else probes
-        self._result: dict[str, CheckResult] | None = None
-        self.results: dict[str, CheckResult] = {}
+    def __init__(self, directory: Path, opts: GradeOptions, probes: list[str]):
+        from grader import rubric
+        from grader.engine import sandbox
+
+        self.directory, self.report_dir = directory, opts.report_dir
+        self.reference, self.data = opts.reference_spec(), opts.data_spec()
+        self.limits = opts.limits(lanes=sandbox.idle_lanes())
+        self.require_isolation = opts.require_isolation
+        self.probes = rubric.with_figure_probes(probes) if opts.report_dir else probes
+        self._result = None
+        self.results = {}
         self.observations = {}
 
-    def check(self, check_id: str) -> CheckResult:
+    def check(self, check_id: str):
+        """The :class:`~grader.reports.result.CheckResult` of ``check_id`` (the submission is graded on the first call)."""
         if self._result is None:
-            result, run = _grading.grade_submission(self.directory, self.reference, self.limits, probes=self.probes)
+            from grader import grading
+            from grader.engine import sandbox
+
+            try:
+                result, run = grading.grade_submission(self.directory, self.reference, self.limits,
+                                                       probes=self.probes, data=self.data,
+                                                       require_isolation=self.require_isolation)
+            except (CannotRun, sandbox.SandboxError) as exc:
+                _stop(exc)
             self._result = {c.id: c for c in result.checks}
             self.observations = run.observations
         r = self._result[check_id]
         self.results[check_id] = r
         return r
 
-    def result(self) -> Result:
+    def result(self):
+        """The :class:`~grader.reports.result.Result` of the checks run so far."""
+        from grader import rubric
+        from grader.reports.result import Result
+
         checks = tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results)
         graded = {c.target for c in checks}  # a student's run has no secret: their hidden checks are not run
         return Result(checks, not_run=tuple(c.id for c in rubric.HIDDEN_CHECKS if c.target in graded))
 
     def write_figures(self) -> Path:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
+        from grader.engine import references
         from grader.reports import figures
 
-        reference = references.observations(self.reference, self.probes)
-        return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference)["report"]
+        reference = references.observations(self.reference, self.probes, self.data)
+        return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference,
+                                        self.data)["report"]
 
 
 def _selected_probes(session) -> list[str]:
     """The probes that the selected grading tests need (a training check also needs its parts' probes)."""
+    from grader import rubric
+
     wanted = set()
     for item in session.items:
         check = _check_of(item)
@@ -121,19 +144,17 @@ def _selected_probes(session) -> list[str]:
 
 @pytest.fixture
 def grading(request) -> GradingSession:
-    """The grading session for this run's submission (``--submission``, else the test file's folder)."""
-    option = request.config.getoption("submission")
+    """The grading session for this run's submission (``--dl-submission``, else the test file's folder)."""
+    option = request.config.getoption(options.pytest_dest("submission"))
     directory = Path(option).resolve() if option else Path(request.module.__file__).resolve().parent
-    reference = request.config.getoption("reference")
     sessions = request.config.stash[_SESSIONS]
-    key = (directory, reference)
-    if key not in sessions:
-        seconds = request.config.getoption("time_limit")
-        limits = dataclasses.replace(sandbox.Limits(), probe_seconds=seconds, import_seconds=seconds,
-                                     lanes=sandbox.idle_lanes())
-        sessions[key] = GradingSession(directory, reference, _selected_probes(request.session), limits,
-                                       request.config.getoption("report_dir"))
-    return sessions[key]
+    if directory not in sessions:
+        try:
+            sessions[directory] = GradingSession(directory, GradeOptions.from_pytest(request.config),
+                                                 _selected_probes(request.session))
+        except CannotRun as exc:
+            _stop(exc)
+    return sessions[directory]
 
 
 def assert_check_passes(grading: GradingSession, check_id: str) -> None:
@@ -147,9 +168,11 @@ def assert_check_passes(grading: GradingSession, check_id: str) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The score block comes last, below pytest's list of failed tests (the hook wraps pytest's own summary)."""
     yield
-    for (directory, _), session in config.stash.get(_SESSIONS, {}).items():
+    for directory, session in config.stash.get(_SESSIONS, {}).items():
         if not session.results:
             continue
+        from grader.reports import report
+
         terminalreporter.section(f"grading {directory.name}/")
         terminalreporter.write_line(report.summary(session.result()))
         if session.report_dir:

@@ -32,6 +32,16 @@ def pytest_cmdline_main(config):
         config.option.reportchars += "s"
 
 
+def pytest_configure(config):
+    """Stop at once, with the remedy, where an install of an older kit loads the grader's plugin into every pytest
+    run (its ``pytest11`` entry point, which pyproject.toml no longer declares): ``pytest exercises/`` would then
+    load the plugin twice and fail."""
+    if config.pluginmanager.get_plugin("dl_basics_grader") is not None:
+        pytest.exit("the installed dl-basics-grader predates this checkout: it still loads the grader's pytest "
+                    "plugin into every pytest run; install the kit again (python3 -m pip install -e .), or run "
+                    "with -p no:dl_basics_grader", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 # The longest files first (1-4 minutes each on one core), so the two workers end together. pytest-xdist hands
 # each worker its first three files in this order, so the two longest go to different workers.
 LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_bank.py", "test_checks_both_ways.py",

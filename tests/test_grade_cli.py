@@ -111,7 +111,7 @@ def test_same_report_every_run(broken_submission):
 
 def test_pytest_front_end_gives_the_same_points(broken_submission, kit):
     report = grade_json(broken_submission)
-    proc = run("-m", "pytest", "exercises/", "--submission", str(broken_submission), "-q", "-rA")
+    proc = run("-m", "pytest", "exercises/", "--dl-submission", str(broken_submission), "-q", "-rA")
     passed_ids = set(re.findall(r"^PASSED exercises/test_exercises.py::test_check\[(.+?)\]", proc.stdout, re.M))
     failed_ids = set(re.findall(r"^FAILED exercises/test_exercises.py::test_check\[(.+?)\]", proc.stdout, re.M))
     assert failed_ids == failed(report)

@@ -118,6 +118,7 @@ def test_release_layout_and_installable_grader(release):
                                                    ".gitignore"}
     kit_exercises = {p.name for p in (KIT / "exercises").glob("*.py")}
     assert {p.name for p in (release / "exercises").iterdir()} == kit_exercises
+    assert "conftest.py" in kit_exercises  # it loads the pytest plugin, which installing the kit does not
     assert not list(release.rglob("__pycache__"))
     assert (release / "grader" / "cli.py").is_file() and not (release / "grader" / "build.py").exists()
     templates = KIT / "grader" / "templates"  # package data: the release's grader can release again
@@ -125,8 +126,9 @@ def test_release_layout_and_installable_grader(release):
         p.name: p.read_bytes() for p in templates.iterdir()}
 
     kit, student = (tomllib.loads(p.read_text()) for p in (KIT / "pyproject.toml", release / "pyproject.toml"))
-    for key in ("dependencies", "requires-python", "scripts", "entry-points"):
+    for key in ("dependencies", "requires-python", "scripts"):
         assert student["project"][key] == kit["project"][key], key
+    assert "entry-points" not in student["project"]  # no pytest11 entry point: the plugin is opt-in
     assert student["build-system"] == kit["build-system"]
     assert student["tool"]["setuptools"] == kit["tool"]["setuptools"]
     assert student["tool"]["pytest"]["ini_options"]["testpaths"] == ["exercises"]
@@ -152,7 +154,7 @@ def test_release_refuses_a_non_empty_directory_unless_forced(tmp_path, capsys):
 
 def test_readme_tables_come_from_the_rubric(release):
     readme = (release / "README.md").read_text()
-    assert "pytest exercises/ --only softmax" in readme and "python -m exercises.mlp" in readme and "Autograding Tests" in readme
+    assert "pytest exercises/ --dl-only softmax" in readme and "python -m exercises.mlp" in readme and "Autograding Tests" in readme
     settings = student_readme.training_settings()
     for check in student_readme.training_checks():
         s = settings[check.target]

@@ -141,7 +141,11 @@ def render_main(argv: list[str] | None = None) -> int:
         return 2
     text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
     if args.output:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            print(f"grade render: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0
@@ -150,7 +154,8 @@ def render_main(argv: list[str] | None = None) -> int:
 # --- pyproject.toml ----------------------------------------------------------------------------------------
 
 def student_pyproject(kit: dict) -> str:
-    """The student repository's ``pyproject.toml``: the grader package with the kit's pins, scripts and plugin."""
+    """The student repository's ``pyproject.toml``: the grader package with the kit's pins and scripts (the pytest
+    plugin is loaded by ``exercises/conftest.py``)."""
     project = kit["project"]
     data = {
         "build-system": kit["build-system"],
@@ -162,7 +167,6 @@ def student_pyproject(kit: dict) -> str:
             "requires-python": project["requires-python"],
             "dependencies": project["dependencies"],
             "scripts": project["scripts"],
-            "entry-points": project["entry-points"],
         },
         "tool": {
             "setuptools": kit["tool"]["setuptools"],

@@ -23,20 +23,47 @@ from grader import rubric
 
 from grader.engine import cache_dir, submission, trusted, wire
 from grader.checks.common import Observations
+from grader.options import CannotRun
 from grader.engine.probing import observe
 
 KIT_SOLUTIONS = KIT_DIR / "solutions"
 
 
+class BrokenReference(CannotRun, RuntimeError):
+    """The reference does not load, or raises on a probe: the grader's fault, never points the student loses.
+    The ``grade`` command reports it on one line and exits with status 2."""
+
+
 def functions(reference: str | Path | None = None) -> dict[str, Callable]:
     """The reference: a solutions directory, ``"library"`` for the trusted library, or by default the kit's
-    ``solutions/`` when present and the library otherwise."""
+    ``solutions/`` when present and the library otherwise. :class:`BrokenReference` when it does not load."""
     if reference == "library" or (reference is None and not KIT_SOLUTIONS.is_dir()):
         return dict(trusted.FUNCTIONS)
     functions, errors = submission.load_functions(reference or KIT_SOLUTIONS)
     if errors:
-        raise RuntimeError(f"the reference in {reference or KIT_SOLUTIONS} is broken: {errors}")
+        details = "; ".join(f"{name}: {message}" for name, message in errors.items())
+        raise BrokenReference(f"the reference in {reference or KIT_SOLUTIONS} does not load: {details}")
     return functions
+
+
+def describe_reference(reference: str | Path | None) -> str:
+    path = _reference_path(reference)
+    return "the trusted library functions" if path is None else str(path)
+
+
+def sound_reference(observations: dict[str, Observations], reference: str | Path | None) -> dict[str, Observations]:
+    """``observations`` of the reference, checked before anything is judged against them: a probe the reference
+    failed (it raised, or returned what cannot be recorded) raises :class:`BrokenReference` naming the reference
+    and the probe, instead of failing the student's checks that compare with it."""
+    failed = {name: obs.errors for name, obs in observations.items() if obs.errors}
+    if not failed:
+        return observations
+    name, errors = next(iter(failed.items()))
+    key, message = next(iter(errors.items()))
+    where = "" if key == "*" else f" ({key})"
+    more = f"; {len(failed) - 1} more probes failed too" if len(failed) > 1 else ""
+    raise BrokenReference(f"the reference ({describe_reference(reference)}) failed on the probe {name}{where}: "
+                          f"{message}{more}")
 
 
 _reference_cache: dict[str, dict[str, Observations]] = {}

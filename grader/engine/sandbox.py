@@ -37,6 +37,7 @@ from typing import Callable
 
 from grader import PACKAGE_DIR
 from grader.engine import cache_dir, compile_cache, confine, wire
+from grader.options import DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
 
@@ -52,12 +53,12 @@ MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 class Limits:
     """Resource limits of one submission's child process."""
 
-    probe_seconds: float = 60.0       # wall time of one probe: a function's checks, or one training task
-    import_seconds: float = 60.0      # wall time of importing one module (and of starting the child)
-    memory_bytes: int = 8 << 30       # address space (JAX on the CPU runs in 8 GiB)
-    cpu_seconds: int = 3600           # CPU time of one child
-    output_bytes: int = 16 << 20      # the largest file the child may write, its stdout/stderr included
-    lanes: int = 1                    # children probing this submission side by side (see idle_lanes)
+    probe_seconds: float = DEFAULT_TIME_LIMIT   # wall time of one probe: a function's checks, or one training task
+    import_seconds: float = DEFAULT_TIME_LIMIT  # wall time of importing one module (and of starting the child)
+    memory_bytes: int = 8 << 30                 # address space (JAX on the CPU runs in 8 GiB)
+    cpu_seconds: int = 3600                     # CPU time of one child
+    output_bytes: int = 16 << 20                # the largest file the child may write, its stdout/stderr included
+    lanes: int = 1                              # children probing this submission side by side (see idle_lanes)
 
 
 @dataclasses.dataclass

@@ -143,24 +143,38 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Characters XML 1.0 cannot hold, even escaped: the C0 controls but tab, newline and carriage return, the
+# surrogates, and U+FFFE/U+FFFF (a student's exception message may carry a terminal colour code, ``\x1b[31m``).
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(s: str) -> str:
+    """``s`` with every character XML 1.0 cannot hold written as its Python escape (``\\x1b``, ``\\x00``)."""
+    return _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], s)
+
+
 def junit(result: Result) -> str:
-    """JUnit XML: one test case per check, grouped by target; a failure carries the feedback."""
+    """JUnit XML: one test case per check, grouped by target; a failure carries the feedback. Every attribute
+    and text goes through :func:`xml_safe`, so any message gives a well-formed document."""
+    def element(parent, tag: str, **attributes: str) -> ET.Element:
+        return ET.SubElement(parent, tag, {k: xml_safe(v) for k, v in attributes.items()})
+
     suites = ET.Element("testsuites", name="dl-basics-grader", tests=str(len(result.checks)),
                         failures=str(sum(not c.passed for c in result.checks)))
     for target in result.by_target():
         cases = [c for c in result.checks if c.target == target]
-        suite = ET.SubElement(suites, "testsuite", name=target, tests=str(len(cases)),
-                              failures=str(sum(not c.passed for c in cases)))
+        suite = element(suites, "testsuite", name=target, tests=str(len(cases)),
+                        failures=str(sum(not c.passed for c in cases)))
         for c in cases:
-            case = ET.SubElement(suite, "testcase", classname=target, name=c.id)
-            props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", name="points", value=fmt_points(c.points))
-            ET.SubElement(props, "property", name="max_points", value=fmt_points(c.max_points))
+            case = element(suite, "testcase", classname=target, name=c.id)
+            props = element(case, "properties")
+            element(props, "property", name="points", value=fmt_points(c.points))
+            element(props, "property", name="max_points", value=fmt_points(c.max_points))
             if c.hidden:
-                ET.SubElement(props, "property", name="hidden", value="true")
+                element(props, "property", name="hidden", value="true")
             if not c.passed:
-                failure = ET.SubElement(case, "failure", message=c.message, type="GradingFailure")
-                failure.text = c.message
+                failure = element(case, "failure", message=c.message, type="GradingFailure")
+                failure.text = xml_safe(c.message)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
