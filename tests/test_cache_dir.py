@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.engine import cache_dir, compile_cache, sandbox
+from grader.engine import cache_dir, compile_cache, references, sandbox
 
 from grader.data import datasets
 
-from grader import grading
 
 
 def test_every_cache_is_under_the_one_root(tmp_path, monkeypatch):
@@ -16,7 +15,7 @@ def test_every_cache_is_under_the_one_root(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = tmp_path / "xdg" / "dl-basics-grader"
     assert cache_dir.root() == root
-    folders = [compile_cache.directory(), grading._disk_cache(None, datasets.DIGITS),
+    folders = [compile_cache.directory(), references.disk_cache(None, datasets.DIGITS),
                datasets.fashion_mnist_cache_dir()]
     assert [f.parent for f in folders] == [root] * 3
     assert str(root) in sandbox._protected_paths(tmp_path / "class" / "alice")

@@ -108,8 +108,8 @@ def test_autograder_folder(autograder):
         copied = {p.relative_to(kit / folder) for p in (kit / folder).rglob("*.py")}
         assert copied == {p.relative_to(KIT / folder) for p in (KIT / folder).rglob("*.py")
                           if "__pycache__" not in p.parts}
-    templates = KIT / "grader" / "templates"  # package data: grade release fills them in
-    assert {p.name: p.read_bytes() for p in (kit / "grader" / "templates").iterdir()} == {
+    templates = KIT / "grader" / "authoring" / "templates"  # package data: grade release fills them in
+    assert {p.name: p.read_bytes() for p in (kit / "grader" / "authoring" / "templates").iterdir()} == {
         p.name: p.read_bytes() for p in templates.iterdir()}
     assert not [p for p in autograder.rglob("*") if p.name in ("__pycache__", "tests", ".git", "exercises")]
 

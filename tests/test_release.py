@@ -121,8 +121,8 @@ def test_release_layout_and_installable_grader(release):
     assert "conftest.py" in kit_exercises  # it loads the pytest plugin, which installing the kit does not
     assert not list(release.rglob("__pycache__"))
     assert (release / "grader" / "cli.py").is_file() and not (release / "grader" / "build.py").exists()
-    templates = KIT / "grader" / "templates"  # package data: the release's grader can release again
-    assert {p.name: p.read_bytes() for p in (release / "grader" / "templates").iterdir()} == {
+    templates = KIT / "grader" / "authoring" / "templates"  # package data: the release's grader can release again
+    assert {p.name: p.read_bytes() for p in (release / "grader" / "authoring" / "templates").iterdir()} == {
         p.name: p.read_bytes() for p in templates.iterdir()}
 
     kit, student = (tomllib.loads(p.read_text()) for p in (KIT / "pyproject.toml", release / "pyproject.toml"))

@@ -11,10 +11,10 @@
   command and the pytest plugin), with the kit's pinned dependencies and no solution code;
 - ``README.md``: how to test and how grading works, with the training thresholds read from the rubric
   (:mod:`grader.authoring.student_readme`);
-- ``.github/workflows/autograde.yml``, the template ``grader/authoring/templates/autograde.yml`` filled in: on every push and pull request it grades ``exercises/`` once into
-  ``grade.json``, renders the other formats from that file, writes the Markdown report to the job summary,
-  uploads the reports, keeps one comment with the grade on the pull request up to date, and reports the
-  points as GitHub Classroom's autograding reporter does;
+- ``.github/workflows/autograde.yml`` (the template ``grader/authoring/templates/autograde.yml`` filled in): on every
+  push and pull request it grades ``exercises/`` once into ``grade.json``, renders the other formats from that
+  file, writes the Markdown report to the job summary, uploads the reports, keeps one comment with the grade
+  on the pull request up to date, and reports the points as GitHub Classroom's autograding reporter does;
 - ``.gitignore``.
 
 The workflow grades against the trusted library references. An instructor who wants their own solutions as

@@ -24,10 +24,10 @@ CRITERIA = {
 
 def training_settings() -> dict[str, dict[str, str]]:
     """Label, batch size, learning rate and epochs of each training task, as the README prints them."""
-    from .checks import training
+    from grader.checks.trainings import tasks
 
-    return {task: {"label": t.label.replace("_", " "), **{k: f"{t.settings[k]:g}" for k in training.SETTINGS}}
-            for task, t in training.TRAININGS.items()}
+    return {task: {"label": t.label.replace("_", " "), **{k: f"{t.settings[k]:g}" for k in tasks.SETTINGS}}
+            for task, t in tasks.TRAININGS.items()}
 
 
 def training_checks() -> list[rubric.Check]:
@@ -61,7 +61,7 @@ def training_table() -> str:
 
 
 def _time_limit() -> str:
-    from .sandbox import Limits
+    from grader.engine.sandbox import Limits
 
     return f"{Limits().probe_seconds:g}"
 

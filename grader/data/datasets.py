@@ -8,10 +8,11 @@ flattened to 64 features; 25% of the images, stratified by class with a fixed se
 The book's own set, *Fashion-MNIST* (60,000 train / 10,000 test grey images of 28x28 pixels, ten classes), is
 read from the four official IDX files. They come from ``data_dir`` when given, else from a cache directory
 (``$DL_BASICS_DATA_DIR`` when set, else ``fashion-mnist`` in the kit's cache folder, :mod:`grader.engine.cache_dir`:
-``$XDG_CACHE_HOME/dl-basics-grader/fashion-mnist`` or ``~/.cache/dl-basics-grader/fashion-mnist`` on Linux); files missing from the cache are downloaded from the project's
-public location. Every file's SHA-256 is checked before use; when a file is missing or bad,
-:class:`DatasetUnavailable` says which, what its checksum must be and where to put it. Pixels are scaled to
-[0, 1] (divided by 255) and the images flattened to 784 features.
+``$XDG_CACHE_HOME/dl-basics-grader/fashion-mnist`` or ``~/.cache/dl-basics-grader/fashion-mnist`` on Linux);
+files missing from the cache are downloaded from the project's public location. Every file's SHA-256 is
+checked before use; when a file is missing or bad, :class:`DatasetUnavailable` says which, what its checksum
+must be and where to put it. Pixels are scaled to [0, 1] (divided by 255) and the images flattened to 784
+features.
 """
 
 from __future__ import annotations
