@@ -80,14 +80,6 @@ def grade_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def write_output(path: str, text: str) -> None:
-    """Write a report to ``path``; :class:`CannotRun` (status 2) when it cannot be written."""
-    try:
-        Path(path).write_text(text)
-    except OSError as exc:
-        raise CannotRun(f"cannot write the report to {path}: {exc.strerror or exc}") from None
-
-
 def grade_one(argv: list[str]) -> int:
     args = grade_parser().parse_args(argv)
     opts = GradeOptions.from_args(args)
@@ -123,10 +115,7 @@ def grade_one(argv: list[str]) -> int:
         from grader.authoring.gradescope import leaderboard_metrics
         metrics = leaderboard_metrics(run.observations, data, time.monotonic() - progress.start)
     text = report.render(result, args.format, color=color, metrics=metrics)
-    if args.output:
-        write_output(args.output, text)
-    else:
-        sys.stdout.write(text)
+    options.write_report(text, args.output)
     if figures_failed:
         raise CannotRun(figures_failed)
     if args.fail_under is not None and result.score < args.fail_under:

@@ -61,9 +61,7 @@ def _with_hidden_causes(results: list[CheckResult]) -> list[CheckResult]:
     """A failed hidden check's message, with the cause its function's public checks show (:func:`hidden.explain`)."""
     out = []
     for r in results:
-        check = rubric.BY_ID.get(r.id)
-        if check is not None and check.probe in rubric.HIDDEN_PROBES and not r.passed and r.points < r.max_points \
-                and r.message.startswith("on hidden inputs"):
+        if r.hidden and r.message.startswith(hidden_checks.HEAD):  # the hidden judge's failure (not a shortcut's)
             failed_public = [p.id for p in results if p.target == r.target and not p.hidden and not p.passed]
             r = dataclasses.replace(r, message=hidden_checks.explain(r.message, r.target, failed_public))
         out.append(r)

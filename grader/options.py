@@ -29,6 +29,18 @@ class CannotRun(Exception):
     """The grader cannot run as asked (not the student's fault): the message is shown, the exit status is 2."""
 
 
+def write_report(text: str, output: str | Path | None) -> None:
+    """A report to the file ``output``, or to stdout when there is none; :class:`CannotRun` when the file cannot
+    be written (the report of ``grade``, ``grade render`` and ``grade diff`` alike)."""
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        raise CannotRun(f"cannot write the report to {output}: {exc.strerror or exc}") from None
+
+
 def only_probes(text: str) -> list[str]:
     """``--only``'s comma-separated functions as the probes that grade them (both front ends parse it so)."""
     from grader import rubric

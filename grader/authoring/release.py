@@ -44,6 +44,7 @@ import tomli_w
 from grader import PACKAGE_DIR
 from grader.authoring import templating
 from grader.authoring.student_readme import student_readme
+from grader.options import CannotRun, write_report
 from grader.reports import report
 
 from grader.reports.result import Result, fmt_points
@@ -140,14 +141,11 @@ def render_main(argv: list[str] | None = None) -> int:
         print(f"grade render: cannot read {args.report}: {exc}", file=sys.stderr)
         return 2
     text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(text)
-        except OSError as exc:
-            print(f"grade render: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-    else:
-        sys.stdout.write(text)
+    try:
+        write_report(text, args.output)
+    except CannotRun as exc:
+        print(f"grade render: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -15,6 +15,8 @@ import dataclasses
 
 from grader.checks.common import ProbeFailed, Verdict, private_inputs
 
+HEAD = "on hidden inputs of the same kinds (not shown)"  # how a failed hidden check's message begins
+
 
 def judge(s, r, check, public: tuple = ()) -> Verdict:
     """Run each check of ``public`` on the hidden observations (with the hidden check's seed)."""
@@ -38,7 +40,7 @@ def judge(s, r, check, public: tuple = ()) -> Verdict:
         return Verdict(1.0, "ok")
     held = len(public) - len(failing)
     return Verdict(earned / total if total else 0.0,
-                   f"on hidden inputs of the same kinds (not shown), {_names(failing)} "
+                   f"{HEAD}, {_names(failing)} "
                    f"{'does' if len(failing) == 1 else 'do'} not hold ({held} of {len(public)} hold)")
 
 

@@ -55,9 +55,8 @@ class Secret:
         return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
     def seeds(self, student: str, probes) -> dict[str, int]:
-        """The seed of each hidden probe among ``probes`` for ``student``."""
-        from grader import rubric
-        return {p: self.seed(p, student) for p in probes if p in rubric.HIDDEN_PROBES}
+        """The seed of each of ``probes`` (hidden probes) for ``student``."""
+        return {p: self.seed(p, student) for p in probes}
 
     def __repr__(self) -> str:  # never the key itself, in a traceback or a log
         return f"Secret(fingerprint={self.fingerprint()})"

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from grader.options import CannotRun, write_report
 from grader.reports.result import Result, fmt_points
 
 COLUMNS = ("student", "check", "old points", "new points", "change", "old message", "new message")
@@ -134,12 +135,9 @@ def main(argv: list[str]) -> int:
         return 2
     found = moves(old, new)
     text = markdown(old, new, found) if args.format == "markdown" else to_csv(found)
-    if args.output:
-        try:
-            args.output.write_text(text)
-        except OSError as exc:
-            print(f"grade diff: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-    else:
-        sys.stdout.write(text)
+    try:
+        write_report(text, args.output)
+    except CannotRun as exc:
+        print(f"grade diff: {exc}", file=sys.stderr)
+        return 2
     return 0
