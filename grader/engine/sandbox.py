@@ -84,14 +84,16 @@ class SandboxError(RuntimeError):
 
 
 class _Protocol:
-    """What the parent accepts from one child: ``(I name)* L T (S name R T)*`` for the probes it asked, in order.
+    """What the parent accepts from one child: ``(I name)* L T (S name R T)* [H (S name R T)*]`` for the probes it
+    asked, in order; ``H`` (the child asks for the hidden probes' seeds) once, only when the next probe is hidden.
 
-    Anything else — a frame of an unknown kind, a probe not asked for or out of turn, a second ``L`` — is a
-    :class:`wire.WireError`."""
+    Anything else — a frame of an unknown kind, a probe not asked for or out of turn, a second ``L`` or ``H`` —
+    is a :class:`wire.WireError`."""
 
     def __init__(self, probes: list[str]):
         self.pending = list(probes)
         self.state = "import"      # import → loaded → (probe → between)*
+        self.seeds_sent = False
 
     def accept(self, kind: str, payload: bytes) -> str | None:
         """Check a frame against the protocol; return the probe name it concerns, if any."""
@@ -101,6 +103,10 @@ class _Protocol:
             self.state = "loaded"
             return None
         if kind == "T" and self.state in ("loaded", "between"):
+            return None
+        if kind == "H" and self.state in ("loaded", "between") and not self.seeds_sent and self.pending \
+                and rubric.ALL_PROBES[self.pending[0]].hidden:
+            self.seeds_sent = True
             return None
         if kind == "S" and self.state in ("loaded", "between"):
             name = payload.decode(errors="replace")
@@ -305,8 +311,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
                seeds: dict[str, int] | None = None) -> SandboxRun:
     """Probe the submission in ``directory`` in confined children; see the module docstring.
 
-    ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.engine.secret`); the children get the
-    seeds, never the secret.
+    ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.engine.secret`). A child gets the seeds
+    of its hidden probes (never the secret, never in its command line) through its seed pipe, and only after its
+    public probes have sent their results; every child runs its public probes first.
 
     With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
     running side by side, each with its own home and its own restarts; the observations do not depend on the
@@ -317,6 +324,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     if require_isolation and not layers.complete:
         raise SandboxError(f"full isolation was required, but this machine offers only: {layers.describe()}")
     probes = list(rubric.PROBES) if probes is None else list(probes)
+    in_order = sorted(probes, key=lambda p: rubric.ALL_PROBES[p].hidden)  # every child: public probes first
     run = SandboxRun({}, {}, [], layers)
     budget = wire.Budget(wire.DEFAULT_BUDGET)
     source = Path(directory).resolve()
@@ -332,7 +340,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
             read.append(str(cache))
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
                      dict(seeds or {}))
-        groups = split_probes(probes, limits.lanes)
+        groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]
         else:
@@ -393,25 +401,30 @@ class _Child:
         self.limits, self.data, self.budget, self.cache, self.seeds = limits, data, budget, cache, seeds
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
+        self.seed_write: int | None = None
 
     def _start(self, probes: list[str], broken: dict[str, str]):
+        # The boot binds no name in __main__: nothing there leads student code to the driver.
         boot = (f"import sys; sys.path.insert(0, {str(self.tmp / 'lib')!r}); "
-                "from grader.engine.child import main; main(sys.argv[1:])")
+                "__import__('grader.engine.child', fromlist=['main']).main(sys.argv[1:])")
         read_fd, write_fd = os.pipe()
         key_read, key_write = os.pipe()
-        command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(self.tmp / "submission"),
-                   ",".join(probes), json.dumps(broken), self.data.to_json(), self.policy.to_json(),
-                   json.dumps({p: self.seeds[p] for p in probes if p in self.seeds})]
+        seed_read, self.seed_write = os.pipe()
+        os.set_inheritable(self.seed_write, False)
+        command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(seed_read),
+                   str(self.tmp / "submission"), ",".join(probes), json.dumps(broken), self.data.to_json(),
+                   self.policy.to_json()]
         command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits)
         self.out_path = self.tmp / f"output{self.attempt}.txt"
         with open(self.out_path, "wb") as out_file, _registry_lock:
             proc = subprocess.Popen(
                 command, cwd=self.tmp / "submission", env=_environment(self.home, self.cache), stdin=subprocess.DEVNULL,
-                stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read), start_new_session=True,
+                stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read, seed_read), start_new_session=True,
                 preexec_fn=preexec)
             _live_children.add(proc.pid)
         os.close(write_fd)
         os.close(key_read)
+        os.close(seed_read)
         key = wire.new_key()
         try:
             wire.send_key(key_write, key)
@@ -468,6 +481,9 @@ class _Child:
                     break
         finally:
             os.close(read_fd)
+            if self.seed_write is not None:
+                os.close(self.seed_write)
+                self.seed_write = None
             _end_tree(proc, sweep=not self.policy.layers.namespaces)
         if not loaded and stage == "import" and current is None:
             # died before importing anything: nothing more to learn by retrying
@@ -481,6 +497,13 @@ class _Child:
             return "import", payload.decode(errors="replace"), time.monotonic() + self.limits.import_seconds
         if kind == "L":
             return "loaded", None, deadline
+        if kind == "H":  # every public probe of this child has its result: only now do the seeds leave the parent
+            fd, self.seed_write = self.seed_write, None
+            try:
+                wire.send_seeds(fd, {p: self.seeds[p] for p in probes if p in self.seeds})
+            except OSError:  # the child is gone: its end of stream reports it
+                pass
+            return stage, current, deadline
         if kind == "T":
             try:
                 record = json.loads(payload.decode())

@@ -18,6 +18,7 @@ import types
 from pathlib import Path
 from typing import Callable
 
+from grader.engine.guard import own_function
 from grader.engine.student_errors import describe_exception
 from grader.rubric import STUDENT_FUNCTIONS
 
@@ -85,6 +86,11 @@ def _signature_problem(name: str, fn: Callable) -> str | None:
     return None
 
 
+def _kind(fn) -> str:
+    module, name = getattr(type(fn), "__module__", "?"), type(fn).__qualname__
+    return f"a {name}" if module == "builtins" else f"a {module}.{name}"
+
+
 def load_functions(directory: str | Path, broken: dict[str, str] | None = None,
                    on_import: Callable[[str], None] | None = None) -> tuple[dict[str, Callable], dict[str, str]]:
     """Import the student functions from ``directory``.
@@ -119,6 +125,9 @@ def load_functions(directory: str | Path, broken: dict[str, str] | None = None,
             errors[name] = f"{module}.py has no function named {name}"
         elif not callable(fn):
             errors[name] = f"{name} in {module}.py is a {type(fn).__name__}, not a function"
+        elif own_function(fn, str(directory)) is None:
+            errors[name] = (f"{name} in {module}.py is not a function defined in the submission's own files "
+                            f"({_kind(fn)}): write it with def")
         elif (problem := _signature_problem(name, fn)):
             errors[name] = problem
         else:

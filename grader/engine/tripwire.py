@@ -23,6 +23,8 @@ import importlib
 import sys
 from typing import Callable
 
+from grader.engine.guard import STUDENT_IMPORTABLE
+
 _MODULE_PREFIXES = ("jax", "optax", "flax", "grader")
 _LIBRARY_PREFIXES = ("jax", "optax", "flax", "numpy", "jaxlib", "grader")
 _REVIEW_EVENTS = {
@@ -88,7 +90,8 @@ class Recorder:
                 category = "file descriptors"
             elif isinstance(path, (str, bytes)) and str(path).startswith(("/proc", "/sys", "b'/proc")):
                 category = "/proc or /sys"
-        if category is None and event == "import" and args and str(args[0]).split(".")[0] == "grader":
+        if category is None and event == "import" and args and str(args[0]).split(".")[0] == "grader" \
+                and str(args[0]) not in STUDENT_IMPORTABLE:  # the released exercises load their data through the kit
             category = "the grading kit"
         if category is None and event in ("exec", "compile"):
             category = "code built at run time"

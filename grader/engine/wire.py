@@ -9,7 +9,7 @@ and hands it over through a second pipe (:func:`send_key`) that the child drains
 bytes                  field
 =====================  ===============================================================================
 4                      payload length ``n``, big-endian (at most ``MAX_FRAME``)
-1                      kind: ``I``, ``L``, ``S``, ``R`` or ``T`` (below)
+1                      kind: ``I``, ``L``, ``S``, ``R``, ``T`` or ``H`` (below)
 ``n``                  payload
 32                     HMAC-SHA256 tag over the frame's sequence number (8 bytes, big-endian), kind and
                        payload, with the child's key
@@ -26,6 +26,8 @@ kind   meaning                                payload
 ``S``  about to run a probe                   the probe name (UTF-8)
 ``R``  a probe's observations                 ``.npz`` bytes: arrays, plus ``__probe__`` and ``__errors__``
 ``T``  the tripwire's record so far           JSON ``{"hits": {function: [routine]}, "notes": [text]}``
+``H``  done with the public probes: send the   empty; the parent answers in the seed pipe (:func:`send_seeds`),
+       hidden probes' seeds                    the only thing that travels from parent to child after the key
 =====  =====================================  ==========================================================
 
 The order of the kinds (which frame may follow which) is the parent's business (:mod:`grader.engine.sandbox`).
@@ -66,7 +68,7 @@ MAX_ERRORS_TEXT = MiB         # characters of the JSON text of ``__errors__``
 MAX_MESSAGE = 2000            # characters kept of each error message
 KEY_BYTES = 32
 TAG_BYTES = 32
-KINDS = frozenset("ILSRT")
+KINDS = frozenset("ILSRTH")
 ALLOWED_KINDS = set("biufU")  # dtype kinds: booleans, integers, unsigned integers, floats, text
 
 _HEADER = struct.Struct(">IB")
@@ -149,6 +151,40 @@ def receive_key(fd: int) -> bytes:
     if len(got) != KEY_BYTES:
         raise WireError(f"the key pipe gave {len(got)} bytes, not {KEY_BYTES}")
     return got
+
+
+MAX_SEEDS_BYTES = 1 << 16
+
+
+def send_seeds(fd: int, seeds: dict[str, int]) -> None:
+    """Parent side: write the hidden probes' seeds (JSON) into the seed pipe and close it. Called only when the
+    child asks for them (an ``H`` frame), after every public probe of that child has sent its result."""
+    try:
+        _write_all(fd, json.dumps({str(k): int(v) for k, v in seeds.items()}).encode())
+    finally:
+        os.close(fd)
+
+
+def receive_seeds(fd: int) -> dict[str, int]:
+    """Child side, before its first hidden probe: read the seeds until the parent closes the pipe."""
+    got = b""
+    try:
+        while len(got) <= MAX_SEEDS_BYTES:
+            chunk = os.read(fd, MAX_SEEDS_BYTES + 1 - len(got))
+            if not chunk:
+                break
+            got += chunk
+    except OSError as exc:
+        raise WireError(f"the seed pipe could not be read ({exc})") from exc
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        return {str(k): int(v) for k, v in json.loads(got.decode()).items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise WireError(f"the seed pipe gave no seeds ({exc})") from None
 
 
 # -- frames ------------------------------------------------------------------------------------------------
