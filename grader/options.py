@@ -106,6 +106,19 @@ OPTIONS: tuple[Option, ...] = (
         action="store_true", default=False,
         help="refuse to grade unless every confinement layer is available: Landlock with TCP and "
              "signal scoping, user/network/PID/mount namespaces, seccomp")),
+    Option("require-containment", lambda: dict(
+        action="store_true", default=False,
+        help="refuse to grade unless Landlock or a dedicated unprivileged user keeps the secret, private "
+             "solutions and other submissions out of the graded code's reach (always so with a secret)"), (GRADE, BATCH)),
+    Option("allow-unconfined", lambda: dict(
+        action="store_true", default=False,
+        help="grade with a secret even where neither Landlock nor a dedicated user is available (then the graded "
+             "code can read whatever the grading user can)"), (GRADE, BATCH)),
+    Option("accept-code", lambda: dict(
+        nargs="?", const="*", default=None, metavar="STUDENTS",
+        help="grade code that goes beyond the policy for submitted code (reflection, import-time code) as it is, "
+             "after reading it: every submission, or only these students (comma-separated folder names or ids)"),
+           (GRADE, BATCH)),
     Option("secret-file", _secret_file, (GRADE, BATCH)),
     Option("report-dir", lambda: dict(
         default=None, metavar="DIR",
@@ -151,6 +164,9 @@ class GradeOptions:
     time_limit: float = DEFAULT_TIME_LIMIT
     only: tuple[str, ...] | None = None          # probes, as --only's parser gives them
     require_isolation: bool = False
+    require_containment: bool = False
+    allow_unconfined: bool = False
+    accept_code: str | None = None               # "*", or comma-separated student ids
     secret_file: str | None = None
     report_dir: str | None = None
     quiet: bool = False
@@ -184,11 +200,19 @@ class GradeOptions:
         return rubric.with_figure_probes(probes) if self.report_dir else probes
 
     def limits(self, **changes):
-        """The sandbox's limits with the time limit (and ``changes``, e.g. ``lanes``)."""
+        """The sandbox's limits with the time limit and the containment asked for (and ``changes``, e.g.
+        ``lanes``)."""
         from grader.engine import sandbox
 
         return dataclasses.replace(sandbox.Limits(), probe_seconds=self.time_limit, import_seconds=self.time_limit,
-                                   **changes)
+                                   require_containment=self.require_containment,
+                                   allow_unconfined=self.allow_unconfined, **changes)
+
+    def accepts_code(self, student: str) -> bool:
+        """Whether the instructor accepted ``student``'s code beyond the policy for submitted code (--accept-code)."""
+        if self.accept_code is None:
+            return False
+        return self.accept_code == "*" or student in {s.strip() for s in self.accept_code.split(",")}
 
     def reference_spec(self) -> str | Path | None:
         """The reference as grading takes it: ``None`` (the default), ``"library"``, or a directory's path."""

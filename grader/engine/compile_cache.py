@@ -52,10 +52,25 @@ def _dataset_name(data_json: str | None) -> str:
     return json.loads(data_json)["name"] if data_json else "digits"
 
 
+def _shared_folder() -> Path:
+    """The cache folder, made if need be and shared (:func:`share`)."""
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    return share(folder)
+
+
+def share(folder: Path) -> Path:
+    """Make ``folder`` (and the kit's cache folder holding it) readable by every user, since the sandboxed
+    children may run as users of their own; only trusted code writes it, and nothing in it is private (compiled
+    programs of the public probes, the digits split). The reference caches beside it stay private (0700)."""
+    for path in (folder.parent, folder):
+        path.chmod(path.stat().st_mode | 0o755)
+    return folder
+
+
 def warm(data_json: str | None = None) -> Path:
     """Fill the cache in a fresh process that runs no student code; return the folder."""
-    folder = directory()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = _shared_folder()
     env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     code = ("import sys\nfrom grader import rubric\nfrom grader.data import datasets\nfrom grader.engine import probing, trusted\n"
             "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
@@ -76,8 +91,7 @@ def ensure_warm(data_json: str | None = None) -> bool:
     dataset = _dataset_name(data_json)
     if os.environ.get("DL_BASICS_NO_CACHE") or ready_directory(dataset) is not None:
         return False
-    folder = directory()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = _shared_folder()
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if ready_directory(dataset) is not None:

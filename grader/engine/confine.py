@@ -56,6 +56,7 @@ class Layers:
     landlock_abi: int = 0       # 0: no Landlock
     namespaces: bool = False    # user + network + PID + mount (private /proc)
     seccomp: bool = False
+    user: bool = False          # the child runs as a dedicated unprivileged user (the grader runs as root)
 
     def describe(self) -> str:
         """One line for a report, e.g. 'Landlock ABI 7 (files, TCP, signals), namespaces, seccomp'."""
@@ -68,6 +69,8 @@ class Layers:
             parts.append("user/network/PID/mount namespaces")
         if self.seccomp:
             parts.append("seccomp")
+        if self.user:
+            parts.append("a dedicated unprivileged user")
         return ", ".join(parts) if parts else "process boundary only (no kernel confinement)"
 
     @property
@@ -75,9 +78,16 @@ class Layers:
         """Every layer DESIGN §4 asks for: Landlock with TCP and scoping, namespaces, seccomp."""
         return self.landlock_abi >= 6 and self.namespaces and self.seccomp
 
+    @property
+    def contained(self) -> bool:
+        """Whether a layer keeps files the child must not see out of its reach: Landlock's allow-list, or a user
+        of its own, to whom root-only files (the secret, a private ``solutions/``) are unreadable and the kit and
+        other submissions unwritable. Grading with a secret, or under ``--require-containment``, needs it."""
+        return self.landlock_abi >= 1 or self.user
+
     def to_json(self) -> dict:
         return {"landlock_abi": self.landlock_abi, "namespaces": self.namespaces, "seccomp": self.seccomp,
-                "summary": self.describe()}
+                "user": self.user, "summary": self.describe()}
 
 
 def _libc():
@@ -96,16 +106,60 @@ def landlock_abi() -> int:
     return max(int(version), 0)
 
 
-def namespaces_work() -> bool:
+def namespaces_work(user: int | None = None) -> bool:
+    """Whether ``unshare`` can give a child its namespaces (as ``user``, the children's user, when given)."""
     unshare = shutil.which("unshare")
     if not unshare:
         return False
+    return _runs([unshare, *UNSHARE_FLAGS, "--", "true"], user)
+
+
+def _runs(command: list[str], user: int | None) -> bool:
     try:
-        done = subprocess.run([unshare, *UNSHARE_FLAGS, "--", "true"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=30, **as_user(user))
+    except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
+
+
+# Children's users: numbers no account uses, one per submission being graded (its lanes and restarts share it), so
+# that two children graded side by side cannot signal, trace or write to each other either.
+CHILD_UID_BASE, CHILD_UID_SPAN = 1_900_000_000, 1 << 24
+_next_user = iter(range(1 << 62))
+
+
+def _mapped(uid: int) -> bool:
+    """Whether ``uid`` exists in this process's user namespace (a container may map only a few thousand)."""
+    try:
+        lines = Path("/proc/self/uid_map").read_text().split("\n")
+    except OSError:
+        return True
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 3 and int(fields[0]) <= uid < int(fields[0]) + int(fields[2]):
+            return True
+    return False
+
+
+def new_child_user() -> int:
+    """A user (and group) id for the children of one submission: unused by accounts, unique among this
+    machine's concurrent gradings (by process id and a counter)."""
+    return CHILD_UID_BASE + ((os.getpid() << 10) + next(_next_user)) % CHILD_UID_SPAN
+
+
+def as_user(user: int | None) -> dict:
+    """``subprocess`` arguments that start a process as ``user`` (its own group, no supplementary groups)."""
+    return {} if user is None else {"user": user, "group": user, "extra_groups": []}
+
+
+def child_user_works() -> bool:
+    """Whether children can run as a user of their own: this process is root (who may switch users), the id
+    range exists here, and such a user can start this interpreter and import NumPy (its folders are
+    readable and traversable by every user)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not _mapped(CHILD_UID_BASE + CHILD_UID_SPAN - 1):
+        return False
+    return _runs([sys.executable, "-I", "-c", "import numpy"], CHILD_UID_BASE + CHILD_UID_SPAN - 1)
 
 
 def seccomp_supported() -> bool:
@@ -115,12 +169,14 @@ def seccomp_supported() -> bool:
 @functools.lru_cache(maxsize=None)
 def available() -> Layers:
     """What this machine offers now (asked once per process). ``DL_BASICS_CONFINE`` can switch layers off
-    for diagnosis: a comma-separated list of the layers to keep (``landlock,namespaces,seccomp``, or ``none``)."""
-    wanted = os.environ.get("DL_BASICS_CONFINE", "landlock,namespaces,seccomp")
+    for diagnosis: a comma-separated list of the layers to keep (``landlock,namespaces,seccomp,user``, or ``none``)."""
+    wanted = os.environ.get("DL_BASICS_CONFINE", "landlock,namespaces,seccomp,user")
     keep = {w.strip() for w in wanted.split(",")}
+    user = "user" in keep and child_user_works()
+    probe_user = CHILD_UID_BASE + CHILD_UID_SPAN - 1 if user else None
     return Layers(landlock_abi=landlock_abi() if "landlock" in keep else 0,
-                  namespaces=namespaces_work() if "namespaces" in keep else False,
-                  seccomp=seccomp_supported() if "seccomp" in keep else False)
+                  namespaces=namespaces_work(probe_user) if "namespaces" in keep else False,
+                  seccomp=seccomp_supported() if "seccomp" in keep else False, user=user)
 
 
 def wrap_command(command: list[str], layers: Layers) -> list[str]:
@@ -144,13 +200,13 @@ class Policy:
     def to_json(self) -> str:
         return json.dumps({"read": list(self.read), "write": list(self.write),
                            "landlock_abi": self.layers.landlock_abi, "namespaces": self.layers.namespaces,
-                           "seccomp": self.layers.seccomp})
+                           "seccomp": self.layers.seccomp, "user": self.layers.user})
 
     @classmethod
     def from_json(cls, text: str) -> "Policy":
         d = json.loads(text)
         return cls(tuple(d["read"]), tuple(d["write"]),
-                   Layers(int(d["landlock_abi"]), bool(d["namespaces"]), bool(d["seccomp"])))
+                   Layers(int(d["landlock_abi"]), bool(d["namespaces"]), bool(d["seccomp"]), bool(d["user"])))
 
 
 # Files and folders outside the Python installation that an interpreter running JAX on the CPU reads.

@@ -23,7 +23,8 @@ process as the probe driver. Three measures take away the means to stand in for 
     new audit hooks, new threads (``_thread.start_new_thread``), building functions or code objects at run
     time (``function.__new__``, ``code.__new__``), rebinding ``__code__`` (``object.__setattr__``);
   - importing a kit module other than the dataset loaders the released exercises use
-    (:data:`STUDENT_IMPORTABLE`), or the instructor's ``solutions``.
+    (:data:`STUDENT_IMPORTABLE`), or the instructor's ``solutions``, and opening any other file of the kit
+    (``importlib.import_module`` raises no ``import`` event, but every loader opens the source).
 
 * :func:`own_function` accepts a student function only when its code was compiled from one of the
   submission's own files (through the wrappers of ``jax.jit``, ``functools.wraps`` and the like), so a module
@@ -62,6 +63,15 @@ _REFUSED_EVENTS = {
 }
 
 
+def _source_of(relative: str) -> str:
+    """The source file a kit file belongs to: ``data/__pycache__/idx.cpython-311.pyc`` → ``data/idx.py``."""
+    folder, _, name = relative.rpartition("/")
+    if folder.endswith("__pycache__"):
+        folder = folder[:-len("__pycache__")].rstrip("/")
+        name = name.split(".")[0] + ".py"
+    return f"{folder}/{name}" if folder else name
+
+
 class Refused(RuntimeError):
     """Raised into student code that reached for something the guard refuses."""
 
@@ -74,6 +84,9 @@ class Guard:
         self.kit_dir = kit_dir.rstrip("/") + "/"
         self.refused: list[str] = []
         self._busy = False
+        self._importable = {"/".join([*m.split(".")[1:], name]).lstrip("/")
+                            for m in STUDENT_IMPORTABLE for name in ("__init__.py",)} | \
+                           {"/".join(m.split(".")[1:]) + ".py" for m in STUDENT_IMPORTABLE if "." in m}
 
     def _owner(self, frame) -> str:
         filename = frame.f_code.co_filename
@@ -122,6 +135,9 @@ class Guard:
             top = module.split(".")[0]
             if (top == "grader" and module not in STUDENT_IMPORTABLE) or top == "solutions":
                 return f"the grading kit ({module})", False
+        if event == "open" and args and isinstance(args[0], str) and args[0].startswith(self.kit_dir) \
+                and _source_of(args[0][len(self.kit_dir):]) not in self._importable:
+            return f"the grading kit ({args[0][len(self.kit_dir):]})", False  # importlib raises no import event
         return None
 
     def audit(self, event: str, args: tuple) -> None:

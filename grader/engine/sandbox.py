@@ -59,6 +59,8 @@ class Limits:
     cpu_seconds: int = 3600                     # CPU time of one child
     output_bytes: int = 16 << 20                # the largest file the child may write, its stdout/stderr included
     lanes: int = 1                              # children probing this submission side by side (see idle_lanes)
+    require_containment: bool = False           # refuse to run without a layer that keeps private files out of reach
+    allow_unconfined: bool = False              # the instructor's explicit leave to grade a secret's probes without one
 
 
 @dataclasses.dataclass
@@ -230,6 +232,20 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
+def _hand_over(tmp: Path, user: int) -> None:
+    """Let the children's ``user`` read (never write) the copies in ``tmp``: the folder and everything in it
+    belong to root and the user's group, readable by that group only; no one else may even enter it."""
+    os.chown(tmp, 0, user)
+    os.chmod(tmp, 0o750)
+    for root, folders, files in os.walk(tmp):
+        for name in folders:
+            os.chown(os.path.join(root, name), 0, user, follow_symlinks=False)
+            os.chmod(os.path.join(root, name), 0o750)
+        for name in files:
+            os.chown(os.path.join(root, name), 0, user, follow_symlinks=False)
+            os.chmod(os.path.join(root, name), 0o640)
+
+
 def _environment(home: Path, cache: Path | None) -> dict[str, str]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "JAX_PLATFORMS": "cpu",
@@ -323,6 +339,12 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     layers = confine.available()
     if require_isolation and not layers.complete:
         raise SandboxError(f"full isolation was required, but this machine offers only: {layers.describe()}")
+    if (limits.require_containment or seeds) and not limits.allow_unconfined and not layers.contained:
+        raise SandboxError(
+            "neither Landlock nor a dedicated unprivileged user is available to keep the secret, the solutions and "
+            f"other submissions out of the graded code's reach (this machine offers: {layers.describe()}); run the "
+            "grader as root (the children then run as users of their own) or on a kernel with Landlock, or pass "
+            "--allow-unconfined to grade anyway")
     probes = list(rubric.PROBES) if probes is None else list(probes)
     in_order = sorted(probes, key=lambda p: rubric.ALL_PROBES[p].hidden)  # every child: public probes first
     run = SandboxRun({}, {}, [], layers)
@@ -338,8 +360,13 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
         if cache is not None and str(cache) not in read:
             read.append(str(cache))
+        user = confine.new_child_user() if layers.user else None
+        if user is not None:
+            _hand_over(tmp, user)
+            if cache is not None:
+                compile_cache.share(cache)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                     dict(seeds or {}))
+                     dict(seeds or {}), user)
         groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]
@@ -367,6 +394,7 @@ class _Lane:
     cache: Path | None
     progress: Callable[[str, str], None] | None
     seeds: dict[str, int]
+    user: int | None
 
     def run(self, lane: int, probes: list[str]) -> SandboxRun:
         """Children one after another until every probe of ``probes`` has its observations: a child that dies
@@ -377,10 +405,12 @@ class _Lane:
         while remaining:
             before = (len(out.observations), len(broken))
             home = self.tmp / f"home{lane}-{attempt}"
-            home.mkdir()
+            home.mkdir(mode=0o700)
+            if self.user is not None:
+                os.chown(home, self.user, self.user)
             policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected)
             child = _Child(self.tmp, home, f"{lane}-{attempt}", policy, self.limits, self.data, self.budget,
-                           self.cache, self.seeds)
+                           self.cache, self.seeds, self.user)
             child.run(remaining, broken, out.observations, self.progress)
             out.add_findings(child.shortcuts, child.notes)
             remaining = [p for p in remaining if p not in out.observations]
@@ -396,8 +426,9 @@ class _Child:
     """One confined child: started, read until it finishes, dies or overruns, then ended with its tree."""
 
     def __init__(self, tmp: Path, home: Path, attempt: str, policy: confine.Policy, limits: Limits,
-                 data: datasets.DataSpec, budget: wire.Budget, cache: Path | None, seeds: dict[str, int]):
-        self.tmp, self.home, self.attempt, self.policy = tmp, home, attempt, policy
+                 data: datasets.DataSpec, budget: wire.Budget, cache: Path | None, seeds: dict[str, int],
+                 user: int | None = None):
+        self.tmp, self.home, self.attempt, self.policy, self.user = tmp, home, attempt, policy, user
         self.limits, self.data, self.budget, self.cache, self.seeds = limits, data, budget, cache, seeds
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
@@ -420,7 +451,7 @@ class _Child:
             proc = subprocess.Popen(
                 command, cwd=self.tmp / "submission", env=_environment(self.home, self.cache), stdin=subprocess.DEVNULL,
                 stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read, seed_read), start_new_session=True,
-                preexec_fn=preexec)
+                preexec_fn=preexec, **confine.as_user(self.user))
             _live_children.add(proc.pid)
         os.close(write_fd)
         os.close(key_read)
