@@ -53,6 +53,7 @@ def main(argv: list[str]) -> None:
         send("T", json.dumps({"hits": recorder.hits, "notes": recorder.notes + guarded.refused}).encode())
 
     guard.hide_kit()
+    guard.protect_modules(guarded)
     functions, errors = submission.load_functions(directory, broken=broken, on_import=lambda m: send("I", m.encode()))
     send("L", json.dumps(errors).encode())
     report_findings()

@@ -2,7 +2,7 @@
 insides, while the kit's own code goes on as before.
 
 The graded interpreter belongs to the student: module-level code and every function it defines run in the same
-process as the probe driver. Three measures take away the means to stand in for the driver (DESIGN §4):
+process as the probe driver. Four measures take away the means to stand in for the driver (DESIGN §4):
 
 * :func:`hide_kit` removes the kit's modules (``grader.*``) and any ``solutions`` from ``sys.modules``, after the
   driver has bound everything it uses: no name leads student code to the probing engine, the wire or the trusted
@@ -26,6 +26,9 @@ process as the probe driver. Three measures take away the means to stand in for 
     (:data:`STUDENT_IMPORTABLE`), or the instructor's ``solutions``, and opening any other file of the kit
     (``importlib.import_module`` raises no ``import`` event, but every loader opens the source).
 
+* :func:`protect_modules` turns every loaded module into one whose attributes the submission's code may not
+  set or delete: ``jax.jit = …`` or ``setattr(optax, "sgd", …)`` raise :class:`Refused` (the probes call those
+  libraries, so a patch would stand in for the student's function).
 * :func:`own_function` accepts a student function only when its code was compiled from one of the
   submission's own files (through the wrappers of ``jax.jit``, ``functools.wraps`` and the like), so a module
   cannot offer a library routine or a kit object in place of its function.
@@ -167,6 +170,45 @@ def install(student_dir: str, kit_dir: str) -> Guard:
     guard = Guard(student_dir, kit_dir)
     sys.addaudithook(guard.audit)
     return guard
+
+
+class _Guarded(types.ModuleType):
+    """A loaded module whose attributes the submission's code may not set or delete (``jax.jit = …``,
+    ``setattr(optax, "sgd", …)``): the probes call these libraries, so a patch would stand in for the student's
+    function. Only a direct assignment by the submission's code is refused; the import system and the libraries
+    themselves go on as before."""
+
+    def __setattr__(self, name, value):
+        _refuse_patch(self, name, sys._getframe(1))
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        _refuse_patch(self, name, sys._getframe(1))
+        super().__delattr__(name)
+
+
+_patch_guard: list[Guard] = []
+
+
+def _refuse_patch(module, name: str, frame) -> None:
+    for guard in _patch_guard:
+        if frame is not None and guard._owner(frame) == "student":
+            message = (f"{frame.f_code.co_filename[len(guard.student_dir):]}:{frame.f_lineno}: changes "
+                       f"{module.__name__}.{name}, which graded code may not do")
+            if len(guard.refused) < 50 and message not in guard.refused:
+                guard.refused.append(message)
+            raise Refused(message)
+
+
+def protect_modules(guard: Guard) -> None:
+    """Refuse the submission's code any change to the modules loaded now (the libraries the probes call)."""
+    _patch_guard[:] = [guard]
+    for module in list(sys.modules.values()):
+        if type(module) is types.ModuleType:
+            try:
+                module.__class__ = _Guarded
+            except TypeError:
+                pass
 
 
 def hide_kit() -> None:
