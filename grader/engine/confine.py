@@ -153,6 +153,19 @@ def as_user(user: int | None) -> dict:
     return {} if user is None else {"user": user, "group": user, "extra_groups": []}
 
 
+def open_to_others(path: str | Path) -> bool:
+    """Whether a user with no relation to the owners can read ``path`` (a file, or a folder and its listing):
+    every folder above it lets others through, and it lets others read it."""
+    path = Path(path).resolve()
+    try:
+        if any(not parent.stat().st_mode & 0o001 for parent in path.parents):
+            return False
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & 0o004) and (not path.is_dir() or bool(mode & 0o001))
+
+
 def child_user_works() -> bool:
     """Whether children can run as a user of their own: this process is root (who may switch users), the id
     range exists here, and such a user can start this interpreter and import NumPy (its folders are

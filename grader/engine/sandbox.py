@@ -232,6 +232,15 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
+def _copy_in(folder: Path, target: Path) -> Path:
+    """A copy of ``folder``'s files (not its subfolders) at ``target``, for children that cannot reach it."""
+    target.mkdir()
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, target / path.name)
+    return target
+
+
 def _hand_over(tmp: Path, user: int) -> None:
     """Let the children's ``user`` read (never write) the copies in ``tmp``: the folder and everything in it
     belong to root and the user's group, readable by that group only; no one else may even enter it."""
@@ -355,16 +364,18 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         write_files(submission_files(source), tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         cache = compile_cache.ready_directory()
+        user = confine.new_child_user() if layers.user else None
+        if user is not None and cache is not None and not confine.open_to_others(compile_cache.share(cache)):
+            cache = _copy_in(cache, tmp / "cache")  # under a private folder: the children read a copy
         if data.name == "digits" and cache is not None and (cache / datasets.DIGITS_FILE).is_file():
             data = dataclasses.replace(data, data_dir=str(cache))  # the saved split: no scikit-learn import
+        elif user is not None and data.data_dir and not confine.open_to_others(data.data_dir):
+            data = dataclasses.replace(data, data_dir=str(_copy_in(Path(data.data_dir), tmp / "data")))
         read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
         if cache is not None and str(cache) not in read:
             read.append(str(cache))
-        user = confine.new_child_user() if layers.user else None
         if user is not None:
             _hand_over(tmp, user)
-            if cache is not None:
-                compile_cache.share(cache)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
                      dict(seeds or {}), user)
         groups = split_probes(in_order, limits.lanes)
