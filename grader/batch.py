@@ -1,18 +1,28 @@
 """``grade batch DIR``: grade every submission folder in DIR (one per student).
 
 The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time, on this machine or
-as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.engine.scale`); judging happens here. Writes ``gradebook.csv`` (student, score, points per function or training task), a JSON and a Markdown report
-per student, and the class summary (``class_summary.md`` / ``.png``: score histogram, the checks most students
-failed with their most common messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
+as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.engine.scale`); judging happens here. Writes
+``gradebook.csv`` (student, score, points per function or training task; an id a spreadsheet would run as a
+formula gets a leading ``'``), a JSON and a Markdown report per
+student (``<student>.json``, ``.md``; an id that is long or holds characters other than letters, digits, ``.``,
+``_`` and ``-`` gets a file name of its plain characters and a short hash), and the class summary
+(``class_summary.md`` / ``.png``: score histogram, the checks most students failed with their most common
+messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
 With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
 and the folder's name (the student id).
+
+A student's folder is a real folder of DIR (a symbolic link is not one; a name with a control character is
+skipped, and said); what is graded in it is found by :func:`grader.locate.find_exercise_folder`: the exercise
+files at its top, its ``exercises/`` folder, or a cloned repository's folder further down.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,13 +30,60 @@ from grader.reports import class_view, report
 
 from grader.engine import compile_cache, confine, references, scale
 
-from grader import grading, options, rubric
+from grader import grading, locate, options, rubric
 from grader.options import CannotRun, GradeOptions
 from grader.progress import Progress
 
 
 def submissions(root: Path, out: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.resolve() != out.resolve())
+    """The students' folders in ``root``, by name: real folders (a symbolic link is no student's, wherever it
+    points), not hidden, not ``out``. A link to a folder, and a folder whose name has a control character, are
+    skipped with a line on stderr."""
+    found = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():  # is_dir follows a link: a link to a folder is said
+                continue
+            why = "a symbolic link, not a student's folder" if entry.is_symlink() else locate.bad_name(entry.name)
+            if why:
+                print(f"grade batch: skipped {locate.shown(entry.name)}: {why}", file=sys.stderr)
+            elif Path(entry.path).resolve() != out.resolve():
+                found.append(Path(entry.path))
+    return sorted(found)
+
+
+def exercise_folders(students: list[Path]) -> dict[str, Path]:
+    """The folder to grade of each student, by student id (the folder's name): where
+    :func:`grader.locate.find_exercise_folder` finds the exercise files, else the student's folder itself (every
+    function missing). What it could not use is said on stderr, one line each."""
+    folders = {}
+    for student in students:
+        located = locate.find_exercise_folder(student)
+        folders[student.name] = located.folder or student
+        lines = located.problems if located.folder else (located.note, *located.problems)
+        for line in lines:
+            print(f"grade batch: {student.name}: {line}", file=sys.stderr)
+    return folders
+
+
+_PLAIN = re.compile(r"[^A-Za-z0-9._-]")
+_OURS = ("gradebook", "class_summary")  # the batch's own files in --out
+
+
+def report_stem(student: str) -> str:
+    """The file name (without suffix) of a student's reports: the id itself when it is at most 100 letters,
+    digits, ``.``, ``_`` and ``-`` and not one of the batch's own files; else its first 100 characters with the
+    others replaced by ``_``, and a short hash of the id (so that two ids never share a file)."""
+    stem = _PLAIN.sub("_", student)[:100]
+    if stem == student and stem not in _OURS:
+        return stem
+    return f"{stem}-{hashlib.sha256(os.fsencode(student)).hexdigest()[:10]}"
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a spreadsheet should show it, never run it: a leading ``'`` when it starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _bar(done: int, total: int, label: str, width: int = 24) -> str:
@@ -71,6 +128,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.out) if args.out else root / "grades"
     writable_folder(out)
     students = submissions(root, out)
+    folders = exercise_folders(students)  # student id → the folder graded
     only = None if opts.only is None else list(opts.only)
     progress = Progress(not opts.quiet)
 
@@ -84,30 +142,30 @@ def main(argv: list[str]) -> int:
     results, fingerprints = {}, {}
 
     probes = opts.probes()
-    hidden = {s.name: grading.HiddenInputs(secret, s.name) for s in students} if secret else {}
+    hidden = {s: grading.HiddenInputs(secret, s) for s in folders} if secret else {}
     seeds = {name: h.seeds(probes) for name, h in hidden.items()}
     if args.scheduler:
-        runs = scale.probe_dask(students, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds)
+        runs = scale.probe_dask(folders, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds)
     else:
-        runs = scale.probe_local(students, only, limits, data, opts.require_isolation, args.jobs, seeds)
+        runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds)
     for done, (student, run) in enumerate(runs, 1):
-        mine = seeds.get(student.name, {})
+        mine = seeds.get(student, {})
         student_ref = {**reference_obs, **references.sound_reference(
             references.observations(reference, list(mine), data, mine), reference)} if mine else reference_obs
-        result = grading.judge_submission(student, run, student_ref, only, data, hidden.get(student.name))
-        results[student.name] = result
-        fingerprints[student.name] = class_view.wrong_answer_fingerprints(result, run.observations)
-        (out / f"{student.name}.json").write_text(result.to_json() + "\n")
-        (out / f"{student.name}.md").write_text(report.markdown(result))
+        result = grading.judge_submission(folders[student], run, student_ref, only, data, hidden.get(student))
+        results[student] = result
+        fingerprints[student] = class_view.wrong_answer_fingerprints(result, run.observations)
+        (out / f"{report_stem(student)}.json").write_text(result.to_json() + "\n")
+        (out / f"{report_stem(student)}.md").write_text(report.markdown(result))
         per_target = result.by_target()
-        rows.append([student.name, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
-        progress.show(_bar(done, len(students), student.name))
+        rows.append([student, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
+        progress.show(_bar(done, len(students), student))
     progress.done()
     rows.sort(key=lambda r: r[0])
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "score"] + targets)
-        writer.writerows(rows)
+        writer.writerows([spreadsheet_cell(row[0]), *row[1:]] for row in rows)
     class_view.write(dict(sorted(results.items())), out, fingerprints)
     print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
     return 0

@@ -14,11 +14,12 @@
 ``grade --help`` lists the commands; ``grade COMMAND --help`` shows each one's options. The grading options are
 declared once, in :mod:`grader.options`, for this command, ``grade batch`` and the pytest plugin.
 
-``grade PATH`` grades one directory laid out like ``exercises/``. The exit status is 0 whenever grading ran,
-whatever the score (1 under ``--fail-under`` when the score is lower); 2, with one line on stderr, when the grader
-itself could not run: a path that is not a directory, a dataset whose files are missing or fail their checksum,
-a report that cannot be written, a reference that does not load or raises on a probe (the grader's fault, never
-points the student loses).
+``grade PATH`` grades one directory laid out like ``exercises/``: PATH, or the folder in it that holds the
+exercise files by the rules of :mod:`grader.locate` (its ``exercises/`` folder, a repository's folder further
+down). The exit status is 0 whenever grading ran, whatever the score (1 under ``--fail-under`` when the score is
+lower); 2, with one line on stderr, when the grader itself could not run: a path that is not a directory, a
+dataset whose files are missing or fail their checksum, a report that cannot be written, a reference that does
+not load or raises on a probe (the grader's fault, never points the student loses).
 Progress goes to stderr; stdout carries only the report. ``--report-dir DIR`` also writes the training
 curves (the student's run beside the reference's), the polynomial under/over-fitting figure and
 ``report.md`` linking them.
@@ -86,12 +87,14 @@ def grade_one(argv: list[str]) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise CannotRun(f"{args.path} is not a directory")
-    from grader import grading
+    from grader import grading, locate
 
     reference, data = opts.reference_spec(), opts.data_spec()
     hidden = opts.hidden(path, args.student_id)
     probes = opts.probes()
     progress = Progress(not opts.quiet)
+    folder = locate.find_exercise_folder(path).folder  # PATH itself, its exercises/, or a repository's folder
+    path = path if folder is None or folder == path.resolve() else folder
     progress.show(f"grading {path}")
     limits = opts.limits(lanes=sandbox.idle_lanes())  # one submission: both cores if idle
     result, run = grading.grade_submission(path, reference, limits,

@@ -4,9 +4,10 @@ Gradescope unpacks the autograder into ``/autograder/source``, copies ``run_auto
 puts the student's files in ``/autograder/submission`` and reads ``/autograder/results/results.json``. The
 tests lay that out in a temporary folder (``AUTOGRADER_ROOT``) and run the script with bash, with this
 checkout's ``grade`` on PATH (``setup.sh`` is not run: it would install the kit with pip) and a throwaway
-HOME whose cache is seeded with the suite's trusted caches. Three submissions are graded: the solutions at
-the top level, the stubs inside a repository folder, and the solutions in ``exercises/`` beside a broken
-decoy at the top level.
+HOME whose cache is seeded with the suite's trusted caches. Four submissions are graded: the solutions at
+the top level, the stubs inside a repository folder (beside a FIFO and a folder named to forge a line of a
+listing), the solutions in ``exercises/`` beside a broken decoy at the top level, and an upload holding only a
+link to the kit's solutions.
 """
 
 from __future__ import annotations
@@ -212,15 +213,26 @@ def test_solutions_on_the_leaderboard(solutions_run):
 
 
 def test_stubs_in_a_repository_folder(autograder, tmp_path):
-    """The stubs, uploaded as a repository folder (the shallowest folder holding the exercise files is graded)."""
+    """The stubs, uploaded as a repository folder (the shallowest folder holding the exercise files is graded),
+    with two attacks beside them: a FIFO named ``helpers.py`` (a copy of it blocked the grader's read), and a
+    folder whose name holds a newline and a tab, nested so that a listing of the folders one line each would
+    name the kit's own ``solutions/`` as the shallowest."""
     def place(sub: Path) -> None:
         shutil.copytree(KIT / "exercises", sub / "dl-basics-assignment" / "exercises", ignore=NO_PYCACHE)
         (sub / "dl-basics-assignment" / "README.md").write_text("# my work\n")
+        os.mkfifo(sub / "dl-basics-assignment" / "exercises" / "helpers.py")
+        forged = sub.joinpath("b\n0\t", *(sub.parent / "source" / "kit" / "solutions").parts[1:])
+        forged.mkdir(parents=True)
+        (forged / "mlp.py").write_text("def relu(X):\n    return X\n")
 
     results, proc = run_autograder(simulate(tmp_path, autograder, place), tmp_path / "home")
     check_shape(results)
     assert results["score"] <= 10
     assert "grading submission/dl-basics-assignment/exercises\n" in proc.stdout
+    assert "  b\\n0\\t has a control character in its name: skipped\n" in proc.stdout
+    assert "source/kit/solutions" not in proc.stdout + proc.stderr
+    assert results["output"].startswith("**Some of your files were not graded:**\n\n"
+                                        "- helpers\\.py is not a regular file \\(a FIFO\\)\\: skipped\n")
     for function in rubric.STUDENT_FUNCTIONS:
         outputs = [t["output"] for t in results["tests"] if t["name"].startswith(f"{function}.")]
         assert any("not implemented yet" in o for o in outputs), function
@@ -238,6 +250,23 @@ def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):
     check_shape(results)
     assert results["score"] == 100, [t for t in results["tests"] if t["status"] == "failed"]
     assert "grading submission/exercises\n" in proc.stdout
+
+
+def test_a_link_to_the_solutions_is_not_followed(autograder, tmp_path):
+    """An upload holding only ``exercises -> /autograder/source/kit/solutions``: the link is not followed, so
+    nothing is graded: 0 points, and the student reads that no exercise files were found."""
+    def place(sub: Path) -> None:
+        (sub / "exercises").symlink_to(sub.parent / "source" / "kit" / "solutions", target_is_directory=True)
+
+    results, proc = run_autograder(simulate(tmp_path, autograder, place), tmp_path / "home")
+    check_shape(results)
+    assert results["score"] == 0 and all(t["status"] == "failed" for t in results["tests"])
+    assert results["output"].startswith("**No exercise files were found in your submission**, so nothing could "
+                                        "be graded.")
+    assert "- exercises is a symbolic link\\: not followed\n" in results["output"]
+    relu = next(t for t in results["tests"] if t["name"].startswith("relu."))
+    assert "mlp.py is missing from the submission" in relu["output"]
+    assert "grading nothing\n" in proc.stdout and "source/kit/solutions" not in proc.stdout + proc.stderr
 
 
 def test_grader_failure_gives_a_clear_result(autograder, tmp_path):

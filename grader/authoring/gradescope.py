@@ -10,8 +10,9 @@ image from (``cd DIR && zip -r ../autograder.zip .``):
   runs ``grade warm`` and observes the reference on every check, so the compilation cache and the reference's
   observations are filled by trusted code before any student's code runs.
 - ``run_autograder``: run for every submission (Gradescope copies it to ``/autograder/run_autograder``).
-  It copies the submission (the exercise files at the top level, in an ``exercises/`` folder, or in a folder
-  further down) into a fresh temporary folder, grades the copy with ``grade --format gradescope`` into
+  It copies the submission's exercise folder (the exercise files at the top level, in an ``exercises/`` folder,
+  or in a folder further down, found by :func:`grader.locate.find_exercise_folder`: no symbolic link followed,
+  only regular ``.py`` files copied) into a fresh temporary folder, grades the copy with ``grade --format gradescope`` into
   ``/autograder/results/results.json`` and, when the grader itself cannot run, writes a ``results.json``
   that says so (score 0, not the student's fault) instead of leaving Gradescope with nothing.
   ``AUTOGRADER_ROOT`` replaces ``/autograder`` (the kit's tests use it).
@@ -203,25 +204,19 @@ print("unknown" if found is None else found)
 ' "$ROOT/submission_metadata.json"
 }
 
-# The folder with the exercise files: submission/exercises/, else the shallowest folder holding one of
-# them (the top level, or a repository's exercises/ further down), else the submission as it is.
-if [ -d "$SUBMISSION/exercises" ]; then
-    FOLDER="$SUBMISSION/exercises"
-else
-    FOLDER="$(find "$SUBMISSION" -type f \\( @FIND_NAMES@ \\) \\
-                   -printf '%d\\t%h\\n' 2>/dev/null | sort -n | head -n 1 | cut -f 2)"
-    FOLDER="${FOLDER:-$SUBMISSION}"
-fi
-
-# A copy in a fresh folder, without symbolic links (one could point at the autograder's own files).
+# The exercise files, found and copied into a fresh folder by the kit (grader/locate.py): the submission's top
+# level, its exercises/ folder, or a repository's folder further down. Only regular .py files are copied; no
+# symbolic link is followed (one could point at the autograder's own files) and no odd name is used. It prints
+# "grading <folder>" (escaped, one line) and its notes; notes.md gets what the student should read first
+# (nothing found, files skipped). Nothing found: the empty folder is graded, every function missing.
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-mkdir "$WORK/exercises"
-if [ -d "$FOLDER" ]; then
-    cp -R "$FOLDER/." "$WORK/exercises/"
+if ! python3 -I -m grader.locate --copy-to "$WORK/exercises" --notes "$WORK/notes.md" "$SUBMISSION" \\
+        2>"$WORK/stderr"; then
+    cat "$WORK/stderr" >&2
+    grader_failed "the submission could not be copied" "$(tail -n 5 "$WORK/stderr")"
+    exit 0
 fi
-find "$WORK/exercises" -type l -delete
-echo "grading ${FOLDER#"$ROOT"/}"
 
 ARGS=("$WORK/exercises" --format gradescope --output "$RESULTS" --quiet)
 if [ -f "$SECRET_FILE" ]; then
@@ -236,7 +231,20 @@ if [ "$status" -eq 2 ]; then
     grader_failed "the grader could not run (exit status 2)" "$errors"
 elif [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
     grader_failed "the grader stopped unexpectedly (exit status $status)" "$errors"
-else  # for staff (this output is theirs only): the confinement the container allowed the sandbox
+else
+    if [ -s "$WORK/notes.md" ]; then  # what the student should read first, above their results
+        python3 -c '
+import json, sys
+results, notes = sys.argv[1:3]
+with open(results) as f:
+    data = json.load(f)
+with open(notes) as f:
+    data["output"] = f.read() + "\\n" + data.get("output", "")
+with open(results, "w") as f:
+    json.dump(data, f, indent=2)
+' "$RESULTS" "$WORK/notes.md" || true
+    fi
+    # for staff (this output is theirs only): the confinement the container allowed the sandbox
     python3 -c '
 import json, sys
 results = json.load(open(sys.argv[1]))
@@ -263,7 +271,8 @@ cd @DIR@ && zip -r ../autograder.zip .
 Gradescope runs `setup.sh` once while it builds the image: it installs the kit in `kit/` with its pinned
 dependencies into `/autograder/venv` and fills the caches with trusted code. Each submission then runs
 `run_autograder`, which grades a copy of the submission with `grade` (students may upload the exercise
-files themselves or their `exercises/` folder) and writes `results.json`.
+files themselves, their `exercises/` folder, or their repository's folder; only regular `.py` files are copied,
+and symbolic links are not followed) and writes `results.json`.
 
 The autograder's points: @POINTS@.
 
@@ -300,14 +309,8 @@ def setup_script(pyproject: dict | None = None) -> str:
                          "MIN_TUPLE": f"({major}, {minor})", "PINS": pins})
 
 
-def exercise_files() -> list[str]:
-    """The files of a submission: the modules that hold the student's functions."""
-    return sorted({f"{module}.py" for module in rubric.STUDENT_FUNCTIONS.values()})
-
-
 def run_script() -> str:
-    names = " -o ".join(f"-name {shlex.quote(name)}" for name in exercise_files())
-    return _fill(RUN, {"ROOT_ENV": ROOT_ENV, "SECRET": SECRET, "FIND_NAMES": names})
+    return _fill(RUN, {"ROOT_ENV": ROOT_ENV, "SECRET": SECRET})
 
 
 def readme(target: Path, with_secret: bool) -> str:

@@ -41,12 +41,12 @@ from grader.options import DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
 
-from grader import rubric
+from grader import locate, rubric
 from grader.checks.common import Observations
 
 GRADER_DIR = PACKAGE_DIR
 PASS_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+MAX_SUBMISSION_BYTES = locate.MAX_SUBMISSION_BYTES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,18 +207,9 @@ def _end_tree(proc: subprocess.Popen, sweep: bool = True, sweep_seconds: float =
 
 
 def submission_files(source: Path) -> dict[str, bytes]:
-    """The submission's Python files (nothing else is needed), by relative path, up to a size cap: no
-    symbolic links, hidden folders or caches."""
-    files, total = {}, 0
-    for path in sorted(Path(source).rglob("*.py")):
-        rel = path.relative_to(source)
-        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts) or path.is_symlink():
-            continue
-        total += path.stat().st_size
-        if total > MAX_SUBMISSION_BYTES:
-            break
-        files[rel.as_posix()] = path.read_bytes()
-    return files
+    """The submission's Python files (nothing else is needed), by relative path, up to a size cap: only regular
+    files, no hidden folders or caches (:func:`grader.locate.read_submission_files`; what it skips is left out)."""
+    return locate.read_submission_files(source)[0]
 
 
 def write_files(files: dict[str, bytes], target: Path) -> None:
@@ -359,9 +350,11 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     run = SandboxRun({}, {}, [], layers)
     budget = wire.Budget(wire.DEFAULT_BUDGET)
     source = Path(directory).resolve()
+    submission = locate.read_submission(source)  # a file skipped: a note for review; an exercise module, its message
+    run.notes += submission.problems
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
-        write_files(submission_files(source), tmp / "submission")
+        write_files(submission.files, tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         cache = compile_cache.ready_directory()
         user = confine.new_child_user() if layers.user else None
@@ -377,7 +370,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         if user is not None:
             _hand_over(tmp, user)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                     dict(seeds or {}), user)
+                     dict(seeds or {}), user, submission.module_problems())
         groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]
@@ -406,12 +399,13 @@ class _Lane:
     progress: Callable[[str, str], None] | None
     seeds: dict[str, int]
     user: int | None
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # module → why its file was not read
 
     def run(self, lane: int, probes: list[str]) -> SandboxRun:
         """Children one after another until every probe of ``probes`` has its observations: a child that dies
         or overruns costs the probe it was on, and the next child takes the rest."""
         out = SandboxRun({}, {}, [], self.layers)
-        broken: dict[str, str] = {}
+        broken: dict[str, str] = dict(self.skipped)
         remaining, attempt = list(probes), 0
         while remaining:
             before = (len(out.observations), len(broken))

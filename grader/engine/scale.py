@@ -36,15 +36,15 @@ def _with_hidden(probes, seeds: dict[str, int]) -> list[str] | None:
     return [*(rubric.PROBES if probes is None else probes), *seeds]
 
 
-def probe_local(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-                jobs: int, seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
-    """Probe each student with ``jobs`` children at a time; yield (student, run) as they finish. ``seeds``:
-    each student's (by folder name) hidden probes and their seeds."""
+def probe_local(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
+                jobs: int, seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+    """Probe each student (id → the folder to grade) with ``jobs`` children at a time; yield (student id, run) as
+    they finish. ``seeds``: each student's (by id) hidden probes and their seeds."""
     seeds = seeds or {}
 
-    def probe(student: Path):
-        mine = seeds.get(student.name, {})
-        return student, sandbox.run_probes(student, _with_hidden(probes, mine), limits, data=data,
+    def probe(student: str):
+        mine = seeds.get(student, {})
+        return student, sandbox.run_probes(students[student], _with_hidden(probes, mine), limits, data=data,
                                            require_isolation=require_isolation, seeds=mine)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -64,11 +64,11 @@ def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
                                   require_isolation=require_isolation, seeds=seeds)
 
 
-def probe_dask(students: list[Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
+def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
                scheduler: str, jobs: int,
-               seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[Path, sandbox.SandboxRun]]:
-    """Probe each student as a task of the Dask cluster at ``scheduler`` (``local``: a LocalCluster of
-    ``jobs`` workers); yield (student, run) as they finish."""
+               seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+    """Probe each student (id → the folder to grade) as a task of the Dask cluster at ``scheduler`` (``local``: a
+    LocalCluster of ``jobs`` workers); yield (student id, run) as they finish."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -84,10 +84,10 @@ def probe_dask(students: list[Path], probes, limits, data: datasets.DataSpec, re
         except (OSError, TimeoutError) as exc:
             raise sandbox.SandboxError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
-            futures = {client.submit(probe_files, sandbox.submission_files(s), probes, limits, data.to_json(),
-                                     require_isolation, (seeds or {}).get(s.name), key=f"grade-{run_id}-{i}",
+            futures = {client.submit(probe_files, sandbox.submission_files(folder), probes, limits, data.to_json(),
+                                     require_isolation, (seeds or {}).get(s), key=f"grade-{run_id}-{i}",
                                      pure=False, retries=1): s
-                       for i, s in enumerate(students)}
+                       for i, (s, folder) in enumerate(students.items())}
             for future in as_completed(futures):
                 yield futures[future], future.result()
     finally:
