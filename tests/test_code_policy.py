@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import rubric
 from grader.engine import code_policy
 from grader.engine.code_policy import check_file, check_files
 
@@ -117,6 +118,8 @@ ALLOWED = {
         SHAPE = (2, -3)
         NAMES = {"a": [1, 2], "b": None}
         W = jnp.array([1.0, 2.0])
+        TRUE_W = (2.0, -3.4)
+        W2 = jnp.asarray(TRUE_W, dtype=jnp.float32).reshape((-1, 1))[0]
         EPS = np.float32(1e-4) + math.sqrt(2)
         softmax_ref = jax.nn.softmax
         square = lambda x: x * x
@@ -171,6 +174,9 @@ ALLOWED = {
 
         class Deeper(MLP):
             pass
+
+        class ShapeError(ValueError):
+            \"\"\"A student's own error.\"\"\"
         """,
     "run-time code in functions": """
         import sys
@@ -269,7 +275,8 @@ HOSTILE = {
     "meta_path": ("import sys\n\n\nclass Finder:\n    pass\n\n\nsys.meta_path.insert(0, Finder())\n", "sys.meta_path",
                   8),
     "ctypes": ("import ctypes\n", "import ctypes", 1),
-    "threading": ("from threading import Thread\n", "import threading", 1),
+    "threading": ("import threading\n", "import threading", 1),
+    "from threading": ("from threading import Thread\n", "import threading", 1),
     "_thread": ("import _thread\n", "import _thread", 1),
     "signal": ("import signal\n", "import signal", 1),
     "atexit": ("import atexit\n", "import atexit", 1),
@@ -325,13 +332,39 @@ HOSTILE = {
     "foreign base": ("class A(dict):\n    pass\n", "a base class that is not a library's (dict)", 1),
     "global of an import": ("import jax.numpy as jnp\n\ndef relu(X):\n    global jnp\n    jnp = None\n",
                             "global jnp, an imported name", 4),
-    "rebound import": ("import jax\n\nclass jax:\n    jit = staticmethod(print)\n", "rebinding the imported name jax", 3),
+    "rebound import": ("import jax\n\nclass jax:\n    jit = staticmethod(print)\n", "rebinding the imported name jax",
+                       3),
     "__builtins__": ("def relu(X):\n    return __builtins__['exec']\n", "the name __builtins__", 2),
     "allow_pickle": ("import numpy as np\n\ndef relu(X):\n    return np.load('w.npy', allow_pickle=True)\n",
                      "allow_pickle", 4),
     "get_type_hints": ("from typing import get_type_hints\n", "typing.get_type_hints", 1),
+    "a library calling the file's function at import": (
+        "import numpy as np\n\ndef f(i):\n    return i\n\nX = np.fromfunction(f, (2,))\n",
+        "an assignment of a computed value (np.fromfunction(f, (2,))) at module level", 6),
+    "... through an alias": (
+        "import numpy as np\n\ndef f(i):\n    return i\n\ng = [f]\nX = np.fromfunction(g[0], (2,))\n",
+        "an assignment of a computed value (np.fromfunction(g[0], (2,))) at module level", 7),
+    "... or a lambda": ("import numpy as np\nX = np.fromfunction(lambda i: i, (2,))\n",
+                        "an assignment of a computed value (np.fromfunction(lambda i: i, (2,))) at module level", 2),
+    "a decorator given the file's function": (
+        "import functools\n\ndef spy(f):\n    return f\n\n@functools.partial(spy)\ndef relu(X):\n    return X\n",
+        "a decorator that is not a library's (functools.partial(spy))", 6),
     "annotation at import": ("def relu(X: print('hi')):\n    return X\n",
-                             "an annotation that is not a constant (print('hi'))", 1),
+                             "an annotation that is not a type (print('hi'))", 1),
+    "string annotation that nnx evaluates": ("""
+        from flax import nnx
+
+        class Model(nnx.Module):
+            hook: "__import__('gc').get_objects()"
+        """, 'a string annotation ("__import__(\'gc\').get_objects()")', 5),
+    "string annotation in a function": ("def relu(X) -> 'X':\n    y: 'int' = 1\n    return X\n",
+                                        "a string annotation ('int')", 2),
+    "match reads an attribute": ("""
+        def relu(X):
+            match relu:
+                case object(__globals__=g):
+                    return g
+        """, "the dunder attribute __globals__", 4),
 }
 
 
@@ -395,7 +428,6 @@ def test_the_baseline_holds_the_released_modules(kit):
     released = code_policy._released()
     assert set(released) == {"autograd", "linear_regression", "mlp", "polynomial", "softmax_regression",
                              "weight_decay"}
-    from grader import rubric
     assert set(rubric.STUDENT_FUNCTIONS.values()) <= set(released)
     assert all(entry["statements"] for entry in released.values())
 
@@ -448,12 +480,17 @@ def _is_dangerous(value, objects: dict[int, str]) -> bool:
     return isinstance(value, types.GenericAlias) and value.__origin__ is type
 
 
+SCALARS = (int, float, complex, str, bytes, bool, type(None))
+
+
 def test_no_allowed_attribute_chain_leads_from_the_libraries_to_reflection():
-    """Walk every module reachable from the importable libraries through attribute names the policy allows
-    (public, not blocked): none of them is, or holds under such a name, something dangerous. The libraries'
-    namespaces hold many standard modules (``dataclasses.sys``, a jax module's ``op``, the ``mock`` of a path
-    library's testing helpers); when an upgrade exposes a new one, this names it and the path to it."""
+    """Walk what the importable libraries hold under attribute names the policy allows (public, not blocked):
+    every module reachable so, and the classes, functions and objects in them two steps deep. None of it is
+    something dangerous. The libraries' namespaces hold many standard modules (``dataclasses.sys``, a jax module's
+    ``op``, the ``mock`` of a path library's testing helpers); when an upgrade exposes a new one, this names it
+    and the path to it."""
     import sys
+    import warnings
 
     import flax.nnx  # noqa: F401 (the walk starts from the loaded libraries)
     import jax.numpy  # noqa: F401
@@ -464,24 +501,33 @@ def test_no_allowed_attribute_chain_leads_from_the_libraries_to_reflection():
     for name in roots:
         __import__(name)
     seen = {id(sys.modules[name]) for name in roots}
-    queue = collections.deque((sys.modules[name], name) for name in roots)
-    reached = {}
-    while queue:
-        module, path = queue.popleft()
-        for attribute in dir(module):
-            if code_policy._attribute_problem(attribute):
-                continue
+    queue = collections.deque((sys.modules[name], name, 0) for name in roots)
+    reached, modules = {}, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated attributes warn when read
+        while queue:
+            holder, path, depth = queue.popleft()
+            modules += isinstance(holder, types.ModuleType)
             try:
-                value = getattr(module, attribute)
-            except Exception:  # a lazy attribute that fails to load, a deprecated one
+                attributes = dir(holder)
+            except Exception:
                 continue
-            if _is_dangerous(value, objects):
-                reached.setdefault(attribute, f"{path}.{attribute}")
-            elif isinstance(value, types.ModuleType) and id(value) not in seen:
-                seen.add(id(value))
-                queue.append((value, f"{path}.{attribute}"))
-    assert reached == {}, "block these attribute names in code_policy.BLOCKED_ATTRIBUTES"
-    assert len(seen) > 100  # the walk did go through the libraries
+            for attribute in attributes:
+                if code_policy._attribute_problem(attribute):
+                    continue
+                try:
+                    value = getattr(holder, attribute)
+                except Exception:  # a lazy attribute that fails to load
+                    continue
+                if _is_dangerous(value, objects):
+                    reached.setdefault(attribute, f"{path}.{attribute}")
+                elif id(value) not in seen and not isinstance(value, SCALARS):
+                    seen.add(id(value))
+                    steps = depth if isinstance(value, types.ModuleType) else depth + 1
+                    if steps <= 2:
+                        queue.append((value, f"{path}.{attribute}", steps))
+    assert reached == {}, f"block these attribute names in code_policy.BLOCKED_ATTRIBUTES: {reached}"
+    assert modules > 100  # the walk did go through the libraries
 
 
 def test_sys_attributes_allowed_are_plain_values():

@@ -38,6 +38,10 @@ What checked code may not do (anywhere, function bodies included)
       that the attribute rules allow; ``type`` other than as ``type(x)`` (its three-argument form builds a class);
       a dunder name other than ``__name__``, ``__doc__``, ``__file__``, ``__all__``, ``__version__`` and
       ``__debug__``; ``allow_pickle`` (unpickling runs code); ``functools.wraps`` with attribute names;
+      ``case C(attr=x)`` with an attribute name the rules refuse;
+    * annotate with anything but a plain type (names, attributes, subscripts, tuples, lists, ``|``): Python
+      evaluates annotations, and so do libraries (an nnx.Module subclass goes through ``typing.get_type_hints``
+      in flax's namespace, where a string annotation is code);
     * assign to or delete an attribute of anything but ``self`` in a method (patching ``jnp.exp``, ``optax.sgd``);
       declare ``global`` a name the module imports, or rebind one outside a function;
     * define a function or method with a dunder name, other than the ``__init__`` and ``__call__`` methods that
@@ -47,17 +51,18 @@ What checked code may not do (anywhere, function bodies included)
       static_argnums=(0,))`` with constant arguments), ``staticmethod``, ``classmethod``, ``property`` (and its
       ``.setter``), or ``f.defjvp``/``.defvjp``/``.defjvps`` of a function of the file; decorate a class with
       anything but ``dataclasses.dataclass`` or ``typing``'s; give a class a base that is not a library's, one of
-      the file's classes or ``object``, or keywords (``metaclass=``).
+      the file's classes, ``object`` or a built-in exception, or keywords (``metaclass=``).
 
 What may run at import (outside function bodies)
     imports, function and class definitions, docstrings, ``pass``, the ``if __name__ == "__main__":`` block (its
     body is checked like a function body: the grader never runs it) and assignments of constant expressions:
     literals, names, the libraries' dotted names (``softmax_ref = jax.nn.softmax``), containers, arithmetic and
-    f-strings of those, lambdas, and calls of ``numpy``, ``jax.numpy`` and ``math`` with constant arguments
-    (``jnp.array([1., 2.])``, ``np.float32(1e4)``). Default values and annotations of the functions defined at
-    import are constant expressions too. A class defined at import holds only docstrings, constant assignments
-    and annotations, methods and nested classes of the same kind. Anything else (a call, a loop, ``try``,
-    ``with``, another ``if``) is code that runs at import.
+    f-strings of those, lambdas, and calls of ``numpy``, ``jax.numpy`` and ``math`` (and of the methods of what
+    they return) with constant arguments that name none of the file's functions, classes or lambdas
+    (``jnp.array([1., 2.]).reshape(-1, 1)``, ``np.float32(1e4)``; ``np.fromfunction(f, ...)`` would call ``f``).
+    Default values of the functions defined at import are constant expressions too. A class
+    defined at import holds only docstrings, constant assignments and annotations, methods and nested classes of
+    the same kind. Anything else (a call, a loop, ``try``, ``with``, another ``if``) is code that runs at import.
 
 What it does not cover
     It reads names, not values: it cannot see what a library does with what it is given, and a library function
@@ -72,6 +77,7 @@ What it does not cover
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import functools
 import hashlib
@@ -94,6 +100,7 @@ OWN_IMPORT = "submitted files may not import one another"
 PATCHING = "changing other objects is not allowed in submitted code"
 IMPLICIT = "Python calls it implicitly, behind the grader's back"
 NOT_LIBRARY = "only the libraries' decorators and base classes are allowed"
+ANNOTATION = "annotations may only name types: libraries evaluate them"
 TOO_LARGE = f"too large to check (the cap is {MAX_SOURCE_BYTES:,} bytes)"
 TOO_DEEP = "honest code is never nested this deeply"
 
@@ -118,9 +125,10 @@ BLOCKED_ATTRIBUTES = frozenset({
     # look-ups by a name held in data, evaluated strings, imports, unpickling, classes and code built at run time
     "attrgetter", "methodcaller", "get_type_hints", "ForwardRef", "singledispatch", "singledispatchmethod",
     "update_wrapper", "register_dataclass", "register_dataclass_node", "make_dataclass", "new_class", "mro",
-    "ErrorCategory", "EnumType", "currentframe", "FunctionType", "LambdaType", "CodeType", "find_spec", "import_module", "load_module",
-    "exec_module", "distributions", "entry_points", "measure", "breakpoint", "serialize_executable",
-    "deserialize_and_load", "colocated_python", "f2py", "distutils", "extbuild", "build_and_import_extension"})
+    "ErrorCategory", "EnumType", "currentframe", "FunctionType", "LambdaType", "CodeType", "find_spec",
+    "import_module", "load_module", "exec_module", "distributions", "entry_points", "measure", "breakpoint",
+    "serialize_executable", "deserialize_and_load", "colocated_python", "f2py", "distutils", "extbuild",
+    "build_and_import_extension"})
 READABLE_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__"})  # strings
 
 FORBIDDEN_NAMES = {name: REFLECTION for name in ("vars", "globals", "locals", "dir", "setattr", "delattr",
@@ -133,6 +141,11 @@ PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
 OWN_DECORATOR_ATTRIBUTES = frozenset({"defjvp", "defvjp", "defjvps", "setter", "getter", "deleter"})
 CONSTRUCTORS = ("numpy.", "jax.numpy.", "math.")  # calls allowed in constants: array and number constructors
 TYPE_USERS = frozenset({"isinstance", "issubclass", "print", "str", "repr", "format", "id", "hash"})
+PLAIN_BASES = frozenset({"object"} | {name for name, value in vars(builtins).items()
+                                      if isinstance(value, type) and issubclass(value, BaseException)})
+
+TYPE_NODES = (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.BinOp, ast.BitOr, ast.Constant,
+              ast.expr_context)  # what an annotation may be made of (BinOp: only ``|``)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DEFINITIONS = (*_FUNCTIONS, ast.ClassDef)
@@ -309,28 +322,45 @@ class _Checker(ast.NodeVisitor):
         self.exempt = set(released.get("statements", ()))
         self.exempt_imports = set(released.get("imports", ()))
         self.found: dict[tuple[int, str], Violation] = {}
-        self.parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-        self.defined = {n.name for n in ast.walk(tree) if isinstance(n, _DEFINITIONS)}
-        self.classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
-        self.imported = {name for top in tree.body if isinstance(top, (ast.Import, ast.ImportFrom))
-                         for name, _ in self._bindings(top)}
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.defined: set[str] = set()   # the names of the file's functions and classes
+        self.classes: set[str] = set()
+        imports: list[ast.Import | ast.ImportFrom] = []
+        declared: set[str] = set()       # names some function declares global
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+            if isinstance(node, _DEFINITIONS):
+                self.defined.add(node.name)
+                if isinstance(node, ast.ClassDef):
+                    self.classes.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.append(node)
+            elif isinstance(node, ast.Global):
+                declared.update(node.names)
+        self.imported = {name for node in imports if self.parents[node] is tree for name, _ in self._bindings(node)}
         self.libraries: dict[str, str] = {}  # name -> the library object it is bound to, e.g. jnp -> jax.numpy
         self.sys_names: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and not self._import_problems(node):
-                for name, dotted in self._bindings(node):
-                    self.libraries[name] = dotted
-                    if dotted == "sys":
-                        self.sys_names.add(name)
-        for name in self._rebound():
+        foreign: set[str] = set()        # names bound by the other imports
+        for node in imports:
+            allowed = not self._import_problems(node)
+            for name, dotted in self._bindings(node):
+                if not allowed:
+                    foreign.add(name)
+                    continue
+                self.libraries[name] = dotted
+                if dotted == "sys":
+                    self.sys_names.add(name)
+        for name in self._rebound() | declared:
             self.libraries.pop(name, None)
+        self.code = self._code_names(foreign)
         self.runtime = 0       # > 0: inside a function body or the __main__ block, code that runs later
         self.self_name = None  # in a method: the name of its instance, whose attributes it may set
         self.owner = ""        # the top-level definition being checked
 
     def run(self) -> None:
         for top in self.tree.body:
-            if _digest(top) in self.exempt:
+            if self.exempt and _digest(top) in self.exempt:
                 continue
             self.owner = _owner(top)
             self._module_statement(top)
@@ -351,17 +381,17 @@ class _Checker(ast.NodeVisitor):
         return [(a.asname or a.name, f"{base}.{a.name}") for a in node.names if a.name != "*"]
 
     def _rebound(self) -> set[str]:
-        """Names bound outside function bodies by anything but an allowed import, or declared global: they cannot
-        be trusted to denote a library (``jax = Fake`` would make ``@jax.jit`` run the student's code)."""
-        names = {name for node in ast.walk(self.tree) if isinstance(node, ast.Global) for name in node.names}
+        """Names bound outside function bodies by anything but an allowed import: with those declared global, they
+        cannot be trusted to denote a library (``jax = Fake`` would make ``@jax.jit`` run the student's code)."""
+        names: set[str] = set()
         stack: list[ast.AST] = list(self.tree.body)
         while stack:
             node = stack.pop()
             if isinstance(node, _DEFINITIONS):
                 names.add(node.name)
             if isinstance(node, (*_FUNCTIONS, ast.Lambda)):  # only what the definition evaluates
-                stack += [*getattr(node, "decorator_list", ()), *node.args.defaults, *node.args.kw_defaults]
-                stack = [n for n in stack if n is not None]
+                evaluated = [*getattr(node, "decorator_list", ()), *node.args.defaults, *node.args.kw_defaults]
+                stack += [n for n in evaluated if n is not None]
                 continue
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 names.add(node.id)
@@ -414,7 +444,8 @@ class _Checker(ast.NodeVisitor):
         return problems
 
     def _check_import(self, node: ast.Import | ast.ImportFrom) -> None:
-        if node not in self.tree.body and _digest(node, self.owner) in self.exempt_imports:
+        nested = self.parents[node] is not self.tree
+        if nested and self.exempt_imports and _digest(node, self.owner) in self.exempt_imports:
             return  # an import of the released code, in the function that has it
         for construct, reason in self._import_problems(node):
             self.flag(node, construct, reason)
@@ -464,31 +495,61 @@ class _Checker(ast.NodeVisitor):
             return all(isinstance(t, ast.Name) for target in stmt.targets for t in _flatten(target)) \
                 and self._constant(stmt.value)
         if isinstance(stmt, ast.AnnAssign):
-            return isinstance(stmt.target, ast.Name) and self._constant(stmt.annotation) and (
-                stmt.value is None or self._constant(stmt.value))
+            return isinstance(stmt.target, ast.Name) and (stmt.value is None or self._constant(stmt.value))
         if isinstance(stmt, ast.AugAssign):
             return isinstance(stmt.target, ast.Name) and self._constant(stmt.value)
         return False
 
-    def _constant(self, node: ast.AST | None, names: bool = True) -> bool:
-        """A constant expression: evaluating it runs no code of the submission. ``names``: bare names count."""
+    def _constant(self, node: ast.AST | None, names: str = "any") -> bool:
+        """A constant expression: evaluating it runs no code of the submission. ``names`` says which bare names
+        it may hold: "any" (a value bound at import: naming a function does not call it), "data" (the arguments
+        of a library call, which may call what it is given: no functions, classes or lambdas of the
+        submission) or "library" (a decorator's arguments: only the libraries' names)."""
         if node is None or isinstance(node, ast.Constant):
             return True
         if isinstance(node, ast.Name):
-            return names or node.id in self.libraries
+            return node.id in self.libraries or names == "any" or (names == "data" and node.id not in self.code)
         if isinstance(node, ast.Attribute):
             return self._dotted(node) is not None
-        if isinstance(node, ast.Call):
-            dotted = self._dotted(node.func)
-            return dotted is not None and dotted.startswith(CONSTRUCTORS) and all(
-                self._constant(part, names) for part in [*node.args, *(k.value for k in node.keywords)])
+        if isinstance(node, ast.Call):  # a constructor, or a method of what one returns (jnp.array(...).reshape)
+            func, dotted = node.func, self._dotted(node.func)
+            inner = "library" if names == "library" else "data"
+            made = dotted.startswith(CONSTRUCTORS) if dotted else (isinstance(func, ast.Attribute) and isinstance(
+                func.value, ast.Call) and self._constant(func.value, names))
+            return made and all(self._constant(part, inner) for part in [*node.args, *(k.value for k in node.keywords)])
         if isinstance(node, ast.Lambda):
-            return all(self._constant(d, names) for d in [*node.args.defaults, *node.args.kw_defaults])
+            return names == "any" and all(self._constant(d) for d in [*node.args.defaults, *node.args.kw_defaults])
         if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.UnaryOp, ast.BinOp, ast.BoolOp,
                              ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.JoinedStr, ast.FormattedValue)):
             return all(self._constant(child, names) for child in ast.iter_child_nodes(node)
                        if not isinstance(child, (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)))
         return False
+
+    def _code_names(self, foreign: set[str]) -> set[str]:
+        """Names that may denote code of the submission at import: its functions and classes, what imports other
+        than the libraries' bring (``foreign``), and the names assigned (at module level or in a class body) from
+        those or from lambdas."""
+        names = self.defined | foreign
+        assignments, stack = [], list(self.tree.body)
+        while stack:
+            stmt = stack.pop()
+            if isinstance(stmt, ast.ClassDef) or isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+                stack += stmt.body + getattr(stmt, "orelse", [])
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+                assignments.append((set(self._names_bound(stmt)), stmt.value))
+        readers: dict[str, list[set[str]]] = {}  # name -> the names assigned from values that mention it
+        todo = list(names)
+        for bound, value in assignments:
+            for node in ast.walk(value):
+                if isinstance(node, ast.Lambda):
+                    todo += bound
+                elif isinstance(node, ast.Name):
+                    readers.setdefault(node.id, []).append(bound)
+        while todo:
+            name = todo.pop()
+            names.add(name)
+            todo += [b for bound in readers.pop(name, ()) for b in bound if b not in names]
+        return names
 
     # definitions
 
@@ -503,7 +564,8 @@ class _Checker(ast.NodeVisitor):
             if not self._library_decorator(decorator):
                 self.flag(decorator, f"a decorator that is not a library's ({_short(decorator)})", NOT_LIBRARY)
         if not self.runtime:
-            self._check_signature(node.args, node.returns)
+            self._check_signature(node.args)
+        self._check_annotation(node.returns)
         for child in [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]:
             self.visit(child)
         positional = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
@@ -523,7 +585,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         if not self.runtime:
-            self._check_signature(node.args, None)
+            self._check_signature(node.args)
         self.visit(node.args)
         self.runtime += 1
         try:
@@ -531,15 +593,39 @@ class _Checker(ast.NodeVisitor):
         finally:
             self.runtime -= 1
 
-    def _check_signature(self, args: ast.arguments, returns: ast.expr | None) -> None:
-        """Defaults and annotations of a definition that runs at import are evaluated there: constants only."""
+    def _check_signature(self, args: ast.arguments) -> None:
+        """The defaults of a definition that runs at import are evaluated there: constants only."""
         for default in [*args.defaults, *args.kw_defaults]:
             if default is not None and not self._constant(default):
                 self.flag(default, f"a default value that is not a constant ({_short(default)})", AT_IMPORT)
-        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        for annotation in [*(a.annotation for a in every if a is not None), returns]:
-            if annotation is not None and not self._constant(annotation):
-                self.flag(annotation, f"an annotation that is not a constant ({_short(annotation)})", AT_IMPORT)
+
+    def _check_annotation(self, annotation: ast.expr | None) -> None:
+        """An annotation names a type: Python evaluates it when the definition runs, and libraries evaluate it again
+        (nnx.Module's subclasses go through ``typing.get_type_hints``, in the library's namespace, where a string
+        is code); so no calls, no strings, nothing but names, attributes, subscripts, tuples, lists and ``|``."""
+        if annotation is None:
+            return
+        for node in ast.walk(annotation):
+            if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+                self.flag(node, f"a string annotation ({_short(node)})", ANNOTATION)
+            elif not isinstance(node, TYPE_NODES) or isinstance(node, ast.BinOp) and not isinstance(node.op, ast.BitOr):
+                self.flag(annotation, f"an annotation that is not a type ({_short(annotation)})", ANNOTATION)
+                return
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        """``case C(name=x)`` reads the attribute ``name`` of the subject."""
+        for attribute in node.kwd_attrs:
+            if what := _attribute_problem(attribute):
+                self.flag(node, what)
+        self.generic_visit(node)
 
     def _library_decorator(self, node: ast.expr) -> bool:
         if self._dotted(node) is not None:
@@ -551,7 +637,7 @@ class _Checker(ast.NodeVisitor):
                     and node.attr in OWN_DECORATOR_ATTRIBUTES)
         if isinstance(node, ast.Call):
             return self._dotted(node.func) is not None and all(
-                self._constant(part, names=False) for part in [*node.args, *(k.value for k in node.keywords)])
+                self._constant(part, "library") for part in [*node.args, *(k.value for k in node.keywords)])
         return False
 
     def _class_decorator(self, node: ast.expr) -> bool:
@@ -559,7 +645,7 @@ class _Checker(ast.NodeVisitor):
         dotted = self._dotted(call.func if call else node) or ""
         if not (dotted == "dataclasses.dataclass" or dotted.startswith("typing.")):
             return False
-        return call is None or all(self._constant(part, names=False)
+        return call is None or all(self._constant(part, "library")
                                    for part in [*call.args, *(k.value for k in call.keywords)])
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -571,7 +657,7 @@ class _Checker(ast.NodeVisitor):
                           NOT_LIBRARY)
         for base in node.bases:
             if not (self._dotted(base) is not None
-                    or isinstance(base, ast.Name) and (base.id in self.classes or base.id == "object")):
+                    or isinstance(base, ast.Name) and (base.id in self.classes or base.id in PLAIN_BASES)):
                 self.flag(base, f"a base class that is not a library's ({_short(base)})", NOT_LIBRARY)
         for keyword in node.keywords:
             self.flag(keyword, f"the class keyword {keyword.arg or '**'}=", NOT_LIBRARY)
