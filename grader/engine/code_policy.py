@@ -60,15 +60,16 @@ What may run at import (outside function bodies)
     f-strings of those, lambdas, and calls of ``numpy``, ``jax.numpy`` and ``math`` (and of the methods of what
     they return) with constant arguments that name none of the file's functions, classes or lambdas
     (``jnp.array([1., 2.]).reshape(-1, 1)``, ``np.float32(1e4)``; ``np.fromfunction(f, ...)`` would call ``f``).
-    Default values of the functions defined at import are constant expressions too. A class
-    defined at import holds only docstrings, constant assignments and annotations, methods and nested classes of
-    the same kind. Anything else (a call, a loop, ``try``, ``with``, another ``if``) is code that runs at import.
+    The default values of the functions and lambdas defined at import are constant expressions too (those of a
+    function defined inside another one are ordinary expressions of it). A class defined at import holds only
+    docstrings, constant assignments and annotations, methods and nested classes of the same kind. Anything else
+    (a call, a loop, ``try``, ``with``, another ``if``) is code that runs at import.
 
 What it does not cover
     It reads names, not values: it cannot see what a library does with what it is given, and a library function
     that evaluates strings, unpickles data or looks attributes up by names held in data is an escape it closes
     only for the ones it names (``get_type_hints``, ``singledispatch``, ``register_dataclass``, ``allow_pickle``,
-    ``attrgetter``, ...). String literals are not inspected. Files, processes and the network (``open`` stays
+    ``attrgetter``, ...). String literals are not inspected (but a string is no annotation). Files, processes and the network (``open`` stays
     allowed) are the sandbox's business, and forbidden library shortcuts (``jax.nn.softmax`` inside ``softmax``)
     are the shortcut scan's (:mod:`grader.engine.shortcuts`). A file that cannot be decoded or parsed is no
     violation (importing it reports the error), but one larger than ``MAX_SOURCE_BYTES`` is.
