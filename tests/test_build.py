@@ -14,6 +14,21 @@ def test_committed_exercises_match_the_build(kit):
     assert problems == [], "run `python -m grader.authoring.build` to regenerate exercises/"
 
 
+def test_committed_released_statements_match_the_build(kit):
+    """The code policy's baseline (grader/engine/released_statements.json) is the one the exercises give."""
+    assert build.baseline_drift(build.build_exercises(kit / "solutions")) == [], \
+        "run `python -m grader.authoring.build` to regenerate the released statements"
+
+
+def test_a_stale_baseline_is_reported(tmp_path, kit):
+    files = build.build_exercises(kit / "solutions")
+    baseline = build.write_baseline(files, tmp_path / "released_statements.json")
+    assert build.baseline_drift(files, baseline) == []
+    files["mlp.py"] += "\nEXTRA = 1\n"
+    assert build.baseline_drift(files, baseline) == ["released_statements.json is out of date"]
+    assert build.baseline_drift(files, tmp_path / "missing.json") == ["missing.json is out of date"]
+
+
 def test_build_is_deterministic(kit):
     assert build.build_exercises(kit / "solutions") == build.build_exercises(kit / "solutions")
 
@@ -45,7 +60,7 @@ def test_marker_errors_are_reported(src, error):
         build.clear_solutions(src)
 
 
-def test_build_check_command_reports_drift(tmp_path, kit):
+def test_build_check_command_reports_drift(tmp_path, kit, capsys):
     from .conftest import run
     exercises = tmp_path / "exercises"
     build.write(build.build_exercises(kit / "solutions"), exercises)
@@ -53,3 +68,7 @@ def test_build_check_command_reports_drift(tmp_path, kit):
     (exercises / "mlp.py").write_text((exercises / "mlp.py").read_text() + "\n# edited by hand\n")
     proc = run("-m", "grader.authoring.build", "--check", "--exercises", str(exercises))
     assert proc.returncode == 1 and "mlp.py differs" in proc.stderr
+    stale = tmp_path / "released_statements.json"
+    stale.write_text("{}\n")
+    assert build.main(["--check", "--baseline", str(stale)]) == 1
+    assert "released_statements.json is out of date" in capsys.readouterr().err

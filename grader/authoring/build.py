@@ -8,7 +8,9 @@ Every module of ``solutions/`` is copied to ``exercises/`` with each solution re
         ### END SOLUTION                                       #          raise NotImplementedError("<hint>")
 
 The markers are nbgrader's, so the same sources also feed nbgrader's ``ClearSolutions`` for the notebooks.
-``python -m grader.authoring.build`` rewrites ``exercises/``; ``--check`` only reports drift (exit 1 when out of date).
+``python -m grader.authoring.build`` rewrites ``exercises/`` and the digests of their statements that the code
+policy exempts (``grader/engine/released_statements.json``, see :mod:`grader.engine.code_policy`); ``--check`` only
+reports drift (exit 1 when out of date).
 """
 
 from __future__ import annotations
@@ -120,20 +122,42 @@ def write(files: dict[str, str], exercises: Path) -> None:
         target.write_text(text)
 
 
+def baseline_drift(files: dict[str, str], path: Path | None = None) -> list[str]:
+    """A problem when the code policy's baseline (``path``, by default the one shipped in the package) is not the
+    one the exercise ``files`` give."""
+    from grader.engine import code_policy  # imported here: it loads the rubric, and with it JAX
+
+    path = path or code_policy.BASELINE_FILE
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    return [] if current == code_policy.baseline_json(files) else [f"{path.name} is out of date"]
+
+
+def write_baseline(files: dict[str, str], path: Path | None = None) -> Path:
+    """Write the code policy's baseline for the exercise ``files`` (by default into the package)."""
+    from grader.engine import code_policy
+
+    path = path or code_policy.BASELINE_FILE
+    path.write_text(code_policy.baseline_json(files), encoding="utf-8")
+    return path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--solutions", type=Path, default=KIT / "solutions")
     parser.add_argument("--exercises", type=Path, default=KIT / "exercises")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="the code policy's released statements (default: the file shipped in grader/engine/)")
     parser.add_argument("--check", action="store_true", help="report drift instead of writing")
     args = parser.parse_args(argv)
     files = build_exercises(args.solutions)
     if args.check:
-        problems = drift(files, args.exercises)
+        problems = [f"exercises/{p}" for p in drift(files, args.exercises)] + baseline_drift(files, args.baseline)
         for p in problems:
-            print(f"exercises/{p}", file=sys.stderr)
+            print(p, file=sys.stderr)
         return 1 if problems else 0
     write(files, args.exercises)
-    print(f"wrote {len(files)} files to {args.exercises}")
+    baseline = write_baseline(files, args.baseline)
+    print(f"wrote {len(files)} files to {args.exercises} and the released statements to {baseline.name}")
     return 0
 
 
