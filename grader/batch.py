@@ -144,10 +144,12 @@ def main(argv: list[str]) -> int:
     probes = opts.probes()
     hidden = {s: grading.HiddenInputs(secret, s) for s in folders} if secret else {}
     seeds = {name: h.seeds(probes) for name, h in hidden.items()}
+    accepted = frozenset(s for s in folders if opts.accepts_code(s))
     if args.scheduler:
-        runs = scale.probe_dask(folders, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds)
+        runs = scale.probe_dask(folders, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds,
+                                accepted)
     else:
-        runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds)
+        runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds, accepted)
     for done, (student, run) in enumerate(runs, 1):
         mine = seeds.get(student, {})
         student_ref = {**reference_obs, **references.sound_reference(

@@ -91,12 +91,13 @@ def grade_one(argv: list[str]) -> int:
 
     reference, data = opts.reference_spec(), opts.data_spec()
     hidden = opts.hidden(path, args.student_id)
+    student = args.student_id or path.resolve().name
     probes = opts.probes()
     progress = Progress(not opts.quiet)
     folder = locate.find_exercise_folder(path).folder  # PATH itself, its exercises/, or a repository's folder
     path = path if folder is None or folder == path.resolve() else folder
     progress.show(f"grading {path}")
-    limits = opts.limits(lanes=sandbox.idle_lanes())  # one submission: both cores if idle
+    limits = opts.limits(lanes=sandbox.idle_lanes(), accept_code=opts.accepts_code(student))  # both cores if idle
     result, run = grading.grade_submission(path, reference, limits,
                                            progress=lambda kind, name: progress.show(f"checking {name}"),
                                            probes=probes, data=data, require_isolation=opts.require_isolation,

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR
-from grader.engine import cache_dir, compile_cache, confine, wire
+from grader.engine import cache_dir, code_policy, compile_cache, confine, wire
 from grader.options import DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
@@ -61,6 +61,7 @@ class Limits:
     lanes: int = 1                              # children probing this submission side by side (see idle_lanes)
     require_containment: bool = False           # refuse to run without a layer that keeps private files out of reach
     allow_unconfined: bool = False              # the instructor's explicit leave to grade a secret's probes without one
+    accept_code: bool = False                   # grade code beyond the policy for submitted code as it is (read by the instructor)
 
 
 @dataclasses.dataclass
@@ -223,6 +224,20 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
+def policy_message(rel: str, violations: list) -> str:
+    """What the functions of a file the policy for submitted code refused are told (its first violations)."""
+    shown = "; ".join(v.describe() for v in violations[:3]) + ("; …" if len(violations) > 3 else "")
+    return (f"{rel} was not run: {shown}. Submitted code holds function definitions, constants, plain helpers and "
+            "imports of the numerical libraries (README, Security); an instructor who has read it can grade it as "
+            "it is with --accept-code")
+
+
+def _refusing_module(message: str) -> bytes:
+    """What the child gets in place of a refused file: a module whose import raises ``message``, so whatever
+    imports it fails with the reason."""
+    return f"raise ImportError({message!r})\n".encode()
+
+
 def _copy_in(folder: Path, target: Path) -> Path:
     """A copy of ``folder``'s files (not its subfolders) at ``target``, for children that cannot reach it."""
     target.mkdir()
@@ -352,9 +367,12 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     source = Path(directory).resolve()
     submission = locate.read_submission(source)  # a file skipped: a note for review; an exercise module, its message
     run.notes += submission.problems
+    files, refused = dict(submission.files), {} if limits.accept_code else code_policy.check_files(submission.files)
+    for rel, violations in refused.items():
+        files[rel] = _refusing_module(policy_message(rel, violations))
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
-        write_files(submission.files, tmp / "submission")
+        write_files(files, tmp / "submission")
         shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         cache = compile_cache.ready_directory()
         user = confine.new_child_user() if layers.user else None
@@ -370,7 +388,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         if user is not None:
             _hand_over(tmp, user)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                     dict(seeds or {}), user, submission.module_problems())
+                     dict(seeds or {}), user, {**submission.module_problems(), **{
+                         rel.removesuffix(".py"): policy_message(rel, v) for rel, v in refused.items()
+                         if rel in locate.exercise_files()}})
         groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]

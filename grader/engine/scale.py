@@ -17,6 +17,7 @@ so the gradebook and reports are the same whichever executor probed them.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import secrets
 import tempfile
 from pathlib import Path
@@ -36,15 +37,23 @@ def _with_hidden(probes, seeds: dict[str, int]) -> list[str] | None:
     return [*(rubric.PROBES if probes is None else probes), *seeds]
 
 
+def limits_of(limits: sandbox.Limits, student: str, accepted: frozenset[str]) -> sandbox.Limits:
+    """``limits`` for ``student``: with ``accept_code`` when the instructor accepted their code (--accept-code)."""
+    return dataclasses.replace(limits, accept_code=True) if student in accepted else limits
+
+
 def probe_local(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-                jobs: int, seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+                jobs: int, seeds: dict[str, dict[str, int]] | None = None,
+                accepted: frozenset[str] = frozenset()) -> Iterator[tuple[str, sandbox.SandboxRun]]:
     """Probe each student (id → the folder to grade) with ``jobs`` children at a time; yield (student id, run) as
-    they finish. ``seeds``: each student's (by id) hidden probes and their seeds."""
+    they finish. ``seeds``: each student's (by id) hidden probes and their seeds; ``accepted``: the students whose
+    code the instructor accepted beyond the policy for submitted code."""
     seeds = seeds or {}
 
     def probe(student: str):
         mine = seeds.get(student, {})
-        return student, sandbox.run_probes(students[student], _with_hidden(probes, mine), limits, data=data,
+        return student, sandbox.run_probes(students[student], _with_hidden(probes, mine),
+                                           limits_of(limits, student, accepted), data=data,
                                            require_isolation=require_isolation, seeds=mine)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -66,7 +75,8 @@ def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
 
 def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
                scheduler: str, jobs: int,
-               seeds: dict[str, dict[str, int]] | None = None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+               seeds: dict[str, dict[str, int]] | None = None,
+               accepted: frozenset[str] = frozenset()) -> Iterator[tuple[str, sandbox.SandboxRun]]:
     """Probe each student (id → the folder to grade) as a task of the Dask cluster at ``scheduler`` (``local``: a
     LocalCluster of ``jobs`` workers); yield (student id, run) as they finish."""
     try:
@@ -84,7 +94,8 @@ def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpe
         except (OSError, TimeoutError) as exc:
             raise sandbox.SandboxError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
-            futures = {client.submit(probe_files, sandbox.submission_files(folder), probes, limits, data.to_json(),
+            futures = {client.submit(probe_files, sandbox.submission_files(folder), probes,
+                                     limits_of(limits, s, accepted), data.to_json(),
                                      require_isolation, (seeds or {}).get(s), key=f"grade-{run_id}-{i}",
                                      pure=False, retries=1): s
                        for i, (s, folder) in enumerate(students.items())}
