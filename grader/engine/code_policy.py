@@ -72,10 +72,11 @@ What it does not cover
     It reads names, not values: it cannot see what a library does with what it is given, and a library function
     that evaluates strings, unpickles data or looks attributes up by names held in data is an escape it closes
     only for the ones it names (``get_type_hints``, ``singledispatch``, ``register_dataclass``, ``allow_pickle``,
-    ``attrgetter``, ...). String literals are not inspected (but a string is no annotation). Files, processes and the network (``open`` stays
-    allowed) are the sandbox's business, and forbidden library shortcuts (``jax.nn.softmax`` inside ``softmax``)
-    are the shortcut scan's (:mod:`grader.engine.shortcuts`). A file that cannot be decoded or parsed is no
-    violation (importing it reports the error), but one larger than ``MAX_SOURCE_BYTES`` is.
+    ``attrgetter``, ...; tests/test_code_policy.py walks what the libraries hold under the names it lets through).
+    String literals are not inspected (but a string is no annotation). Files, processes and the network (``open``
+    stays allowed) are the sandbox's business, and forbidden library shortcuts (``jax.nn.softmax`` inside
+    ``softmax``) are the shortcut scan's (:mod:`grader.engine.shortcuts`). A file that cannot be decoded or parsed
+    is no violation (importing it reports the error), but one larger than ``MAX_SOURCE_BYTES`` is.
 """
 
 from __future__ import annotations
