@@ -173,6 +173,9 @@ ALLOWED = {
             def width(self):
                 return self.size
 
+            def describe(self):
+                return f"MLP of width {self.width}"
+
         class Deeper(MLP):
             pass
 
@@ -335,6 +338,32 @@ HOSTILE = {
                             "global jnp, an imported name", 4),
     "rebound import": ("import jax\n\nclass jax:\n    jit = staticmethod(print)\n", "rebinding the imported name jax",
                        3),
+    "a method handed a module as self": ("""
+        import jax.numpy as jnp
+
+        class Model:
+            def reset(self, value):
+                self.exp = value
+
+        def relu(X):
+            Model.reset(jnp, abs)
+        """, "assignment to self.exp", 6),
+    "a method's private read": ("class Model:\n    def peek(self):\n        return self._src\n",
+                                "the private attribute _src", 3),
+    "self rebound in __init__": ("""
+        import jax
+
+        class Model:
+            def __init__(self):
+                self = jax
+                self.numpy = None
+        """, "assignment to self.numpy", 7),
+    "a decorated __call__": ("""
+        class Model:
+            @staticmethod
+            def __call__(self, value):
+                self.exp = value
+        """, "assignment to self.exp", 5),
     "__builtins__": ("def relu(X):\n    return __builtins__['exec']\n", "the name __builtins__", 2),
     "allow_pickle": ("import numpy as np\n\ndef relu(X):\n    return np.load('w.npy', allow_pickle=True)\n",
                      "allow_pickle", 4),

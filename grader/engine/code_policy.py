@@ -25,8 +25,8 @@ What checked code may not do (anywhere, function bodies included)
       the kit; import from the submission itself (relative imports, or a name that is one of its files); use
       ``from m import *``;
     * read, write or delete an attribute whose name starts with ``_`` (``__globals__``, ``__class__``,
-      ``sys._getframe``, ``jax._src``; only ``__name__``, ``__qualname__``, ``__doc__``, ``super().__init__`` and a
-      method's own ``self._x`` are allowed), a frame or traceback attribute (``f_back``, ``tb_frame``,
+      ``sys._getframe``, ``jax._src``; only ``__name__``, ``__qualname__``, ``__doc__``, ``super().__init__`` and
+      ``self._x`` in an instance's own methods are allowed), a frame or traceback attribute (``f_back``, ``tb_frame``,
       ``gi_frame``, ``co_code``, ...) or one of the names in :data:`BLOCKED_ATTRIBUTES`: the libraries' namespaces
       hold the standard modules they import (``dataclasses.sys``, ``typing.types``, a jax module's ``inspect``
       or ``op``), so such names are blocked on every object; so are metaclasses (names ending in ``Meta``), which
@@ -42,8 +42,11 @@ What checked code may not do (anywhere, function bodies included)
     * annotate with anything but a plain type (names, attributes, subscripts, tuples, lists, ``|``): Python
       evaluates annotations, and so do libraries (an nnx.Module subclass goes through ``typing.get_type_hints``
       in flax's namespace, where a string annotation is code);
-    * assign to or delete an attribute of anything but ``self`` in a method (patching ``jnp.exp``, ``optax.sgd``);
-      declare ``global`` a name the module imports, or rebind one outside a function;
+    * assign to or delete an attribute of anything but ``self`` in an instance's own methods (patching ``jnp.exp``,
+      ``optax.sgd``); declare ``global`` a name the module imports, or rebind one outside a function. An instance's
+      own methods are the undecorated ``__init__`` and ``__call__`` whose first parameter, ``self``, is never
+      rebound: Python calls them on the instance, and naming them otherwise is refused, while any other method can
+      be handed a module as ``self`` (``Model.reset(jnp)``);
     * define a function or method with a dunder name, other than the ``__init__`` and ``__call__`` methods that
       nnx modules need (``__del__``, ``__eq__``, ``__array__``, a module's ``__getattr__``: Python calls them
       implicitly, behind the grader's back);
@@ -69,10 +72,11 @@ What it does not cover
     It reads names, not values: it cannot see what a library does with what it is given, and a library function
     that evaluates strings, unpickles data or looks attributes up by names held in data is an escape it closes
     only for the ones it names (``get_type_hints``, ``singledispatch``, ``register_dataclass``, ``allow_pickle``,
-    ``attrgetter``, ...). String literals are not inspected (but a string is no annotation). Files, processes and the network (``open`` stays
-    allowed) are the sandbox's business, and forbidden library shortcuts (``jax.nn.softmax`` inside ``softmax``)
-    are the shortcut scan's (:mod:`grader.engine.shortcuts`). A file that cannot be decoded or parsed is no
-    violation (importing it reports the error), but one larger than ``MAX_SOURCE_BYTES`` is.
+    ``attrgetter``, ...; tests/test_code_policy.py walks what the libraries hold under the names it lets through).
+    String literals are not inspected (but a string is no annotation). Files, processes and the network (``open``
+    stays allowed) are the sandbox's business, and forbidden library shortcuts (``jax.nn.softmax`` inside
+    ``softmax``) are the shortcut scan's (:mod:`grader.engine.shortcuts`). A file that cannot be decoded or parsed
+    is no violation (importing it reports the error), but one larger than ``MAX_SOURCE_BYTES`` is.
 """
 
 from __future__ import annotations
@@ -285,6 +289,28 @@ def _is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
+def _rebinds(function: ast.AST, name: str) -> bool:
+    """Whether ``name`` is bound anywhere inside ``function`` (its nested functions included), other than as the
+    function's own first parameter."""
+    own = {id(function), *(id(a) for a in ast.walk(function.args) if isinstance(a, ast.arg))}
+    for node in ast.walk(function):
+        if id(node) in own:
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) or isinstance(node, ast.arg):
+            bound = [node.id if isinstance(node, ast.Name) else node.arg]
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+            bound = [node.name]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = [a.asname or a.name.partition(".")[0] for a in node.names]
+        elif isinstance(node, (ast.Global, ast.Nonlocal, *_DEFINITIONS)):
+            bound = getattr(node, "names", None) or [node.name]
+        else:
+            continue
+        if name in bound:
+            return True
+    return False
+
+
 def _is_main_guard(test: ast.expr) -> bool:
     """``__name__ == "__main__"`` (either way round)."""
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
@@ -311,7 +337,8 @@ def _kind(stmt: ast.stmt) -> str:
     kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
              ast.With: "a with statement", ast.AsyncWith: "a with statement", ast.Try: "a try statement",
              ast.Raise: "a raise statement", ast.Assert: "an assert statement", ast.Delete: "a del statement",
-             ast.Global: "a global statement", ast.Nonlocal: "a nonlocal statement", ast.Match: "a match statement"}
+             ast.Global: "a global statement", ast.Nonlocal: "a nonlocal statement", ast.Match: "a match statement",
+             ast.Import: "an import", ast.ImportFrom: "an import"}
     return kinds.get(type(stmt), f"a {type(stmt).__name__.lower()} statement")
 
 
@@ -356,7 +383,7 @@ class _Checker(ast.NodeVisitor):
             self.libraries.pop(name, None)
         self.code = self._code_names(foreign)
         self.runtime = 0       # > 0: inside a function body or the __main__ block, code that runs later
-        self.self_name = None  # in a method: the name of its instance, whose attributes it may set
+        self.self_name = None  # in an instance's own method: the name of the instance, which it may change
         self.owner = ""        # the top-level definition being checked
 
     def run(self) -> None:
@@ -573,8 +600,10 @@ class _Checker(ast.NodeVisitor):
         every = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
                                  node.args.vararg, node.args.kwarg] if a is not None}
         outer = self.self_name
-        if in_class:  # a method: its first parameter, when it is called self, is the instance
-            self.self_name = "self" if positional[:1] == ["self"] else None
+        if in_class:  # an instance's own method (see the module's docstring)
+            own = (node.name in METHOD_DUNDERS and not node.decorator_list and positional[:1] == ["self"]
+                   and not _rebinds(node, "self"))
+            self.self_name = "self" if own else None
         elif outer in every:  # a nested function whose own parameter hides the method's self
             self.self_name = None
         try:
@@ -729,14 +758,14 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _own_attribute(self, node: ast.Attribute) -> bool:
-        """``self.x`` (or ``self.x.y``) in a method: the instance's own state."""
+        """``self.x`` (or ``self.x.y``) in an instance's own method: its own state."""
         root = node.value
         while isinstance(root, ast.Attribute):
             root = root.value
         return self.self_name is not None and isinstance(root, ast.Name) and root.id == self.self_name
 
     def _own_private(self, node: ast.Attribute) -> bool:
-        """``self._x`` in a method (not a dunder)."""
+        """``self._x`` in an instance's own method (not a dunder)."""
         return (self.self_name is not None and isinstance(node.value, ast.Name) and node.value.id == self.self_name
                 and node.attr.startswith("_") and not node.attr.startswith("__"))
 
