@@ -370,6 +370,8 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     files, refused = dict(submission.files), {} if limits.accept_code else code_policy.check_files(submission.files)
     for rel, violations in refused.items():
         files[rel] = _refusing_module(policy_message(rel, violations))
+        if rel not in locate.exercise_files():  # an exercise module's functions say it themselves
+            run.notes.append(policy_message(rel, violations))
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
         write_files(files, tmp / "submission")
