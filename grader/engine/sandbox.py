@@ -224,6 +224,13 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
+def _pytest_file(rel: str) -> bool:
+    """A student's tests or pytest configuration (``test_exercises.py``, ``conftest.py``): never graded code, so
+    never copied into the child."""
+    name = rel.rsplit("/", 1)[-1]
+    return name == "conftest.py" or name.startswith("test_")
+
+
 def policy_message(rel: str, violations: list) -> str:
     """What the functions of a file the policy for submitted code refused are told (its first violations)."""
     shown = "; ".join(v.describe() for v in violations[:3]) + ("; …" if len(violations) > 3 else "")
@@ -367,7 +374,8 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     source = Path(directory).resolve()
     submission = locate.read_submission(source)  # a file skipped: a note for review; an exercise module, its message
     run.notes += submission.problems
-    files, refused = dict(submission.files), {} if limits.accept_code else code_policy.check_files(submission.files)
+    files = {rel: text for rel, text in submission.files.items() if not _pytest_file(rel)}
+    refused = {} if limits.accept_code else code_policy.check_files(files)
     for rel, violations in refused.items():
         files[rel] = _refusing_module(policy_message(rel, violations))
         if rel not in locate.exercise_files():  # an exercise module's functions say it themselves
