@@ -63,9 +63,9 @@ class Secret:
 
 
 def refuse_readable_by_children(path: str | Path | None, submission: str | Path) -> None:
-    """Refuse a secret file that a sandboxed child could read: inside the submission, or under a folder every
+    """Refuse a secret file that a sandboxed child could read: inside the submission, under a folder every
     child may read (the Python installation and the system's libraries: :func:`grader.engine.confine.python_roots`,
-    :data:`grader.engine.confine.SYSTEM_READ`)."""
+    :data:`grader.engine.confine.SYSTEM_READ`), or, where Landlock is missing, readable by every user."""
     if path is None:
         return
     from grader.engine import confine
@@ -74,3 +74,6 @@ def refuse_readable_by_children(path: str | Path | None, submission: str | Path)
         if resolved == root or root in resolved.parents:
             raise SecretError(f"the secret file {path} lies inside {root}, which the graded code can read: keep it "
                               "outside the submission, the Python installation and the system's folders")
+    if not confine.available().landlock_abi and confine.open_to_others(resolved):
+        raise SecretError(f"the secret file {path} is readable by every user, and without Landlock so is it by the "
+                          f"graded code: chmod 600 {path}")
