@@ -118,8 +118,16 @@ def _given_package_name() -> str:
     return ASSIGNMENT
 
 
-def notebook_module(nb, package: str | None = None) -> tuple[str, list[str]]:
-    """The module of a notebook: the definitions of its code cells but the autograder cells, in order.
+def _is_students(cell) -> bool:
+    """Whether the student wrote the cell: a solution cell, or one they added (no nbgrader metadata). Locked cells
+    are the instructor's: nbgrader's autograde restores them from the gradebook (``OverwriteCells``)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("solution")) or not (meta.get("locked") or meta.get("grade"))
+
+
+def notebook_module(nb, package: str | None = None, students_only: bool = False) -> tuple[str, list[str]]:
+    """The module of a notebook: the definitions of its code cells but the autograder cells, in order (with
+    ``students_only``, of the cells the student wrote only: what the policy for submitted code checks).
 
     Returns ``(source, notes)``; a note names each cell left out because it does not parse (the kernel would
     have skipped it too).
@@ -127,7 +135,7 @@ def notebook_module(nb, package: str | None = None) -> tuple[str, list[str]]:
     package = package or _given_package_name()
     parts, notes = [], []
     for index, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code" or _is_grade_cell(cell):
+        if cell.cell_type != "code" or _is_grade_cell(cell) or (students_only and not _is_students(cell)):
             continue
         body, problem = _definitions(cell.source, package)
         if problem:
@@ -140,10 +148,22 @@ def notebook_module(nb, package: str | None = None) -> tuple[str, list[str]]:
 
 def write_submission(nb, notebook_id: str, folder: Path, given: Path | None) -> list[str]:
     """Write ``folder/<notebook_id>.py`` (:func:`notebook_module`) and a copy of the given-code package
-    ``given`` as ``folder/chapter/``; return the notes of :func:`notebook_module`."""
+    ``given`` as ``folder/chapter/``; return the notes of :func:`notebook_module`.
+
+    The cells the student wrote are held to the policy for submitted code (:mod:`grader.engine.code_policy`);
+    when they break it, the module is one whose import raises the reason, so its functions score nothing and say
+    which line and construct. (The sandbox then takes the folder as checked: the rest is the instructor's.)"""
+    from grader.engine import code_policy
+
     source, notes = notebook_module(nb)
+    students, _ = notebook_module(nb, students_only=True)
+    violations = code_policy.check_file(f"{notebook_id}.py", students)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{notebook_id}.py").write_text(source, encoding="utf-8")
+    if violations:
+        refused = code_policy.refusal(f"the {notebook_id} notebook", violations)
+        (folder / f"{notebook_id}.py").write_bytes(code_policy.refusing_module(refused))
+    else:
+        (folder / f"{notebook_id}.py").write_text(source, encoding="utf-8")
     if given is not None and given.is_dir():
         shutil.copytree(given, folder / _given_package_name(), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return notes
@@ -213,8 +233,8 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
         kwargs = {"require_isolation": True} if require_isolation else {}
         try:
             with _no_reference_disk_cache():
-                result, run = grading.grade_submission(folder, limits=sandbox.Limits(lanes=sandbox.idle_lanes()),
-                                                       probes=probes, hidden=hidden, **kwargs)
+                limits = sandbox.Limits(lanes=sandbox.idle_lanes(), accept_code=True)  # checked by write_submission
+                result, run = grading.grade_submission(folder, limits=limits, probes=probes, hidden=hidden, **kwargs)
         except Exception as exc:
             raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {type(exc).__name__}: {exc}") \
                 from exc

@@ -137,7 +137,7 @@ def test_without_namespaces_escaped_processes_are_swept(tmp_path):
     path = submissions.make(tmp_path / "student", append={"weight_decay": chain})
     env = dict(os.environ, DL_BASICS_CONFINE="landlock,seccomp")
     proc = subprocess.run([sys.executable, "-m", "grader", str(path), "--only", "l2_penalty", "--format", "json",
-                           "--quiet"], cwd=KIT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           "--quiet", "--accept-code"], cwd=KIT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           timeout=300)
     report = json.loads(proc.stdout)
     assert report["score"] == report["max_score"] and not report["isolation"]["namespaces"]
@@ -159,7 +159,8 @@ def test_a_child_that_leaves_its_process_group_is_still_ended(tmp_path):
     marker = f"dl-basics-setsid-{os.getpid()}"
     body = f"import os\nos.setsid()\nos.execv('/bin/sh', ['sh', '-c', 'sleep 600', {marker!r}])"
     path = submissions.make(tmp_path / "student", bodies={"l2_penalty": body})
-    proc = run("-m", "grader", str(path), "--only", "l2_penalty", "--time-limit", "5", "--format", "json", "--quiet")
+    proc = run("-m", "grader", str(path), "--only", "l2_penalty", "--time-limit", "5", "--format", "json", "--quiet",
+               "--accept-code")
     report = json.loads(proc.stdout)
     assert "did not finish within 5 s" in report["checks"][0]["message"]
     assert [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, marker)] == []

@@ -50,7 +50,7 @@ def test_reference_full_marks_and_json_contract(kit):
     # for nothing)
     assert set(report) == {"score", "max_score", "checks", "isolation", "environment", "not_run"}
     assert report["not_run"] == [c.id for c in rubric.HIDDEN_CHECKS]  # no secret: the hidden checks did not run
-    assert set(report["isolation"]) == {"landlock_abi", "namespaces", "seccomp", "summary"}
+    assert set(report["isolation"]) == {"landlock_abi", "namespaces", "seccomp", "user", "summary"}
     env = report["environment"]
     assert env["kit"] == importlib.metadata.version("dl-basics-grader") and env["python"] == platform.python_version()
     assert env["packages"] == {p: importlib.metadata.version(p) for p in ("jax", "jaxlib", "flax", "optax", "numpy")}
@@ -170,7 +170,9 @@ def hostile_submission(tmp_path):
 
 def test_hostile_submission_cannot_raise_its_score(hostile_submission):
     path, out, marker = hostile_submission
-    proc = grade(str(path), "--format", "json", "--output", str(out), "--time-limit", "10")
+    # accepted by the instructor: the policy for submitted code would refuse it before it runs, and the sandbox must
+    # hold for code that runs
+    proc = grade(str(path), "--format", "json", "--output", str(out), "--time-limit", "10", "--accept-code")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout == ""
     report = json.loads(out.read_text())

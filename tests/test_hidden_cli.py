@@ -79,7 +79,8 @@ def hidden_class(tmp_path_factory):
     env = {**os.environ, "HOME": str(root / "home"), "XDG_CACHE_HOME": str(caches.seed(root / "cache")),
            "DL_BASICS_SECRET": SECRET_TEXT}
     proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(course), "--secret-file", str(secret_path),
-                           "--only", "data_iter,relu", "--jobs", "2", "--quiet"], cwd=KIT, env=env,
+                           "--only", "data_iter,relu", "--jobs", "2", "--quiet",
+                           "--accept-code", "mallory"], cwd=KIT, env=env,  # her prying runs: the walls must hold
                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root, course, secret_path, env

@@ -45,8 +45,9 @@ PROBES = ["sgd", "relu", "l2_penalty", "linear_regression", "mlp"]
 
 def test_two_lanes_observe_what_one_child_does(tmp_path):
     folder = submissions.make(tmp_path / "student", bodies=BODIES)
-    one = sandbox.run_probes(folder, PROBES, limits=sandbox.Limits(lanes=1))
-    two = sandbox.run_probes(folder, PROBES, limits=dataclasses.replace(sandbox.Limits(), lanes=2))
+    accepted = sandbox.Limits(accept_code=True)  # the bodies kill their child: they must run to do so
+    one = sandbox.run_probes(folder, PROBES, limits=dataclasses.replace(accepted, lanes=1))
+    two = sandbox.run_probes(folder, PROBES, limits=dataclasses.replace(accepted, lanes=2))
     assert sandbox.split_probes(PROBES, 2) == [["relu", "mlp"], ["sgd", "l2_penalty", "linear_regression"]]
     assert list(two.observations) == list(one.observations) == PROBES
     differ = [p for p in PROBES if not _same(one.observations[p], two.observations[p])]

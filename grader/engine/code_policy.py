@@ -168,6 +168,20 @@ class Violation:
         return f"{self.file}, line {self.line}: {self.construct} — {self.reason}"
 
 
+def refusal(rel: str, violations: list[Violation]) -> str:
+    """What the functions of a refused file are told: its first violations, and what submitted code may hold."""
+    shown = "; ".join(v.describe() for v in violations[:3]) + ("; …" if len(violations) > 3 else "")
+    return (f"{rel} was not run: {shown}. Submitted code holds function definitions, constants, plain helpers and "
+            "imports of the numerical libraries (README, Security); an instructor who has read it can grade it as "
+            "it is with --accept-code")
+
+
+def refusing_module(message: str) -> bytes:
+    """What the graded process gets in place of a refused file: a module whose import raises ``message``, so
+    its functions, and whatever imports it, fail with the reason."""
+    return f"raise ImportError({message!r})\n".encode()
+
+
 # --- the baseline ----------------------------------------------------------------------------------------------
 
 def canonical_dump(node: ast.AST) -> str:

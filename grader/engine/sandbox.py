@@ -231,20 +231,6 @@ def _pytest_file(rel: str) -> bool:
     return name == "conftest.py" or name.startswith("test_")
 
 
-def policy_message(rel: str, violations: list) -> str:
-    """What the functions of a file the policy for submitted code refused are told (its first violations)."""
-    shown = "; ".join(v.describe() for v in violations[:3]) + ("; …" if len(violations) > 3 else "")
-    return (f"{rel} was not run: {shown}. Submitted code holds function definitions, constants, plain helpers and "
-            "imports of the numerical libraries (README, Security); an instructor who has read it can grade it as "
-            "it is with --accept-code")
-
-
-def _refusing_module(message: str) -> bytes:
-    """What the child gets in place of a refused file: a module whose import raises ``message``, so whatever
-    imports it fails with the reason."""
-    return f"raise ImportError({message!r})\n".encode()
-
-
 def _copy_in(folder: Path, target: Path) -> Path:
     """A copy of ``folder``'s files (not its subfolders) at ``target``, for children that cannot reach it."""
     target.mkdir()
@@ -377,9 +363,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     files = {rel: text for rel, text in submission.files.items() if not _pytest_file(rel)}
     refused = {} if limits.accept_code else code_policy.check_files(files)
     for rel, violations in refused.items():
-        files[rel] = _refusing_module(policy_message(rel, violations))
+        files[rel] = code_policy.refusing_module(code_policy.refusal(rel, violations))
         if rel not in locate.exercise_files():  # an exercise module's functions say it themselves
-            run.notes.append(policy_message(rel, violations))
+            run.notes.append(code_policy.refusal(rel, violations))
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
         write_files(files, tmp / "submission")
@@ -399,7 +385,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
             _hand_over(tmp, user)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
                      dict(seeds or {}), user, {**submission.module_problems(), **{
-                         rel.removesuffix(".py"): policy_message(rel, v) for rel, v in refused.items()
+                         rel.removesuffix(".py"): code_policy.refusal(rel, v) for rel, v in refused.items()
                          if rel in locate.exercise_files()}})
         groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
