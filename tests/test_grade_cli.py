@@ -125,7 +125,10 @@ print("Score: 100/100")
 print('{"score": 100.0, "max_score": 100.0, "checks": []}')
 sys.stderr.write("Traceback: everything is fine\\n")
 import numpy
-numpy.allclose = lambda *a, **k: True
+try:
+    numpy.allclose = lambda *a, **k: True  # refused by the child's guard (a library patch)
+except RuntimeError:
+    pass
 try:
     with open(OUTPUT_PATH, "w") as _f:  # outside the sandbox: denied where Landlock is in force
         _f.write("HACKED")
