@@ -42,7 +42,8 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
     shortcuts = shortcuts or {}
     for check in checks:
         if check.target in shortcuts:
-            results.append(CheckResult(check.id, check.target, 0.0, check.points, False, shortcuts[check.target]))
+            results.append(CheckResult(check.id, check.target, 0.0, check.points, False, shortcuts[check.target],
+                                       hidden=not check.visible))
             continue
         try:
             verdict = check.judge(student[check.probe], reference[check.probe], check)

