@@ -397,38 +397,83 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         files[rel] = code_policy.refusing_module(code_policy.refusal(rel, violations))
         if rel not in locate.exercise_files():  # an exercise module's functions say it themselves
             run.notes.append(code_policy.refusal(rel, violations))
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        tmp = Path(tmp)
-        write_files(files, tmp / "submission")
-        shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
-        cache = compile_cache.ready_directory()
-        user = confine.new_child_user() if layers.user else None
-        if user is not None and cache is not None and not confine.open_to_others(compile_cache.share(cache)):
-            cache = _copy_in(cache, tmp / "cache")  # under a private folder: the children read a copy
-        if data.name == "digits" and cache is not None and (cache / datasets.DIGITS_FILE).is_file():
-            data = dataclasses.replace(data, data_dir=str(cache))  # the saved split: no scikit-learn import
-        elif user is not None and data.data_dir and not confine.open_to_others(data.data_dir):
-            data = dataclasses.replace(data, data_dir=str(_copy_in(Path(data.data_dir), tmp / "data")))
-        read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
-        if cache is not None and str(cache) not in read:
-            read.append(str(cache))
+    user = confine.new_child_user() if layers.user else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-", dir=_temp_parent(user)) as tmp:
+            _probe_in(Path(tmp), run, files, refused, submission, source, in_order, user, layers, limits, data,
+                      budget, progress, seeds)
+    finally:
         if user is not None:
-            _hand_over(tmp, user)
-        groups = split_probes(in_order, limits.lanes)
-        lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                     dict(seeds or {}), user, _SeedGate(len(groups)), {**submission.module_problems(), **{
-                         rel.removesuffix(".py"): code_policy.refusal(rel, v) for rel, v in refused.items()
-                         if rel in locate.exercise_files()}})
-        if len(groups) == 1:
-            parts = [lane.run(0, groups[0])]
-        else:
-            with concurrent.futures.ThreadPoolExecutor(len(groups), thread_name_prefix="lane") as pool:
-                parts = list(pool.map(lane.run, range(len(groups)), groups))
+            _sweep_shared_folders(user)
+    run.observations = {p: run.observations[p] for p in probes}
+    return run
+
+
+def _probe_in(tmp: Path, run: SandboxRun, files, refused, submission, source: Path, in_order: list[str],
+              user: int | None, layers: confine.Layers, limits: Limits, data: datasets.DataSpec, budget,
+              progress, seeds) -> None:
+    """The part of :func:`run_probes` inside the submission's temporary folder ``tmp``: lay out the copies, run the
+    lanes, gather their observations and findings into ``run``."""
+    write_files(files, tmp / "submission")
+    shutil.copytree(GRADER_DIR, tmp / "lib" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    cache = compile_cache.ready_directory()
+    if user is not None and cache is not None and not confine.open_to_others(compile_cache.share(cache)):
+        cache = _copy_in(cache, tmp / "cache")  # under a private folder: the children read a copy
+    if data.name == "digits" and cache is not None and (cache / datasets.DIGITS_FILE).is_file():
+        data = dataclasses.replace(data, data_dir=str(cache))  # the saved split: no scikit-learn import
+    elif user is not None and data.data_dir and not confine.open_to_others(data.data_dir):
+        data = dataclasses.replace(data, data_dir=str(_copy_in(Path(data.data_dir), tmp / "data")))
+    read = [str(tmp / "submission"), str(tmp / "lib")] + ([data.data_dir] if data.data_dir else [])
+    if cache is not None and str(cache) not in read:
+        read.append(str(cache))
+    if user is not None:
+        _hand_over(tmp, user)
+    not_run = {**submission.module_problems(), **{rel.removesuffix(".py"): code_policy.refusal(rel, v)
+                                                  for rel, v in refused.items() if rel in locate.exercise_files()}}
+    groups = split_probes(in_order, limits.lanes)
+    lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
+                 dict(seeds or {}), user, _SeedGate(len(groups)), not_run)
+    if len(groups) == 1:
+        parts = [lane.run(0, groups[0])]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(len(groups), thread_name_prefix="lane") as pool:
+            parts = list(pool.map(lane.run, range(len(groups)), groups))
     for part in parts:
         run.observations.update(part.observations)
         run.add_findings(part.shortcuts, part.notes)
-    run.observations = {p: run.observations[p] for p in probes}
-    return run
+
+
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # writable by every user: the children's user too, without Landlock
+
+
+def _temp_parent(user: int | None) -> str | None:
+    """Where the submission's temporary folder goes: the usual place, unless the children's own ``user`` could
+    not pass through it (a private ``TMPDIR``), then the system's ``/tmp``."""
+    default = Path(tempfile.gettempdir()).resolve()
+    if user is None or all(folder.stat().st_mode & 0o001 for folder in (default, *default.parents)):
+        return None
+    return "/tmp"
+
+
+def _sweep_shared_folders(user: int) -> None:
+    """Remove what the children's ``user`` left in the folders every user may write (without Landlock and a mount
+    namespace nothing stops it writing there): nothing it wrote outlives its grading, nor reaches a later run.
+    The user is the submission's alone, so everything it owns there is its own."""
+    for folder in SHARED_FOLDERS:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != user:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 @dataclasses.dataclass(frozen=True)

@@ -790,6 +790,14 @@ def _atk_container():
         if not results:
             time.sleep(0.2)
     _atk_note("tmp=" + (",".join(sorted(set(results))) or "none"))
+    # leave files where every user may write, for a later run to find: the grader sweeps them away
+    for shared in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            with open(_atk_os.path.join(shared, _ATK_TOKEN + "-left"), "wb") as left:
+                left.write(b"hidden inputs would go here")
+            _atk_note("left=" + shared)
+        except OSError as exc:
+            _atk_note("left=" + type(exc).__name__)
 '''
 
 # ----------------------------------------------------------------------------------------- hidden probes' seeds
