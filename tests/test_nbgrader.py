@@ -267,11 +267,12 @@ def test_forgeries_gain_nothing(graded_course, grade_results):
     home = graded_course.parent / "home"
     assert not (home / "forged-checks").exists() and not (home / "forged-cache").exists()
     assert caches.changed(home / "cache") == []  # no reference planted, nothing compiled into the cache
-    # the getattr lookup of jax.nn.softmax costs softmax all its checks (the sandbox's run-time tripwire)
-    assert all(alone[c] == 0 for c in notebook_checks(SOFTMAX_NOTEBOOK) if c.startswith("softmax."))
-    # broken code scores what it earns: the naive cross-entropy fails at large logits, the stubs score nothing
-    assert alone["cross_entropy.stability.large_logits"] == 0 and alone["cross_entropy.values"] == 5
+    # looking jax.nn.softmax up by a computed name is refused by the policy for submitted code before it runs: the
+    # functions of that file, softmax and cross_entropy, score nothing
+    assert all(alone[c] == 0 for c in notebook_checks(SOFTMAX_NOTEBOOK))
+    # broken code scores what it earns: the stubs nothing, relu as |x| its gradient's sign nowhere
     assert all(alone[c] == 0 for c in alone if c.split(".")[0] in ("data_iter", "l2_penalty"))
+    assert alone["sgd.no_mutation"] == rubric.BY_ID["sgd.no_mutation"].points
 
 
 def test_kernel_forgeries_are_overridden(executed_course, grade_results):
