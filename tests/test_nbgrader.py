@@ -270,7 +270,7 @@ def test_forgeries_gain_nothing(graded_course, grade_results):
     # looking jax.nn.softmax up by a computed name is refused by the policy for submitted code before it runs: the
     # functions of that file, softmax and cross_entropy, score nothing
     assert all(alone[c] == 0 for c in notebook_checks(SOFTMAX_NOTEBOOK))
-    # broken code scores what it earns: the stubs nothing, relu as |x| its gradient's sign nowhere
+    # broken code scores what it earns: the stubs nothing; sgd, which forgets the batch size, leaves its inputs alone
     assert all(alone[c] == 0 for c in alone if c.split(".")[0] in ("data_iter", "l2_penalty"))
     assert alone["sgd.no_mutation"] == rubric.BY_ID["sgd.no_mutation"].points
 
