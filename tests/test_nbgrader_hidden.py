@@ -18,7 +18,8 @@ from grader import rubric
 from grader.authoring.course import ASSIGNMENT
 
 from .conftest import KIT
-from .test_nbgrader import isolated_env, nbgrader, with_bugs
+from .attacks.hijacks import HIJACKS
+from .test_nbgrader import STUB, isolated_env, nbgrader, with_bugs
 
 SECRET_TEXT = "nbgrader-hidden-" + "7c" * 16
 # Keeps float16 only for the public (4, 5) float16 array: right on every public input, wrong on other shapes.
@@ -39,10 +40,13 @@ def hidden_course(tmp_path_factory):
     config.write_text(config.read_text() + f"c.SandboxGrades.secret_file = {str(secret_path)!r}\n")
     env = isolated_env(root.parent / "home")
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", env=env)
-    for student, bugs in (("ada", {}), ("grace", {"relu": PUBLIC_ONLY_RELU})):
+    students = {"ada": ({}, None), "grace": ({"relu": PUBLIC_ONLY_RELU}, None)}
+    students.update({f"hijack-{name.replace('_', '-')}": ({"relu": STUB}, {"relu-solution": [code]})
+                     for name, (code, _) in HIJACKS.items()})
+    for student, (bugs, added) in students.items():
         target = root / "submitted" / student / ASSIGNMENT
         shutil.copytree(root / "source" / ASSIGNMENT, target)
-        with_bugs(target / "mlp.ipynb", bugs)
+        with_bugs(target / "mlp.ipynb", bugs, added)
     nbgrader(root, "autograde", ASSIGNMENT, "--notebook", "mlp", env=env)
     return root, secret_path, env
 
@@ -52,6 +56,15 @@ def points(root, student: str) -> dict[str, float]:
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {i: gb.find_grade(course.grade_id(i), "mlp", ASSIGNMENT, student).score
                 for i in RELU_CHECKS + ["relu.hidden"]}
+
+
+@pytest.mark.parametrize("name", sorted(HIJACKS))
+def test_engine_hijacks_in_a_notebook_earn_nothing(name, hidden_course):
+    """Each hijack of tests/attacks/hijacks.py in a cell the student added after the relu stub: relu's checks, its
+    hidden check included, score the stub's nothing in the gradebook."""
+    root, _, _ = hidden_course
+    got = points(root, f"hijack-{name.replace('_', '-')}")
+    assert got == {i: 0.0 for i in got}, got
 
 
 def test_release_strips_the_hidden_cells(hidden_course):
