@@ -149,6 +149,19 @@ PINS=(
 )
 "$VENV/bin/python" -m pip install --no-cache-dir -e "$KIT" "${PINS[@]}"
 
+# The sandboxed children run as users of their own where the image lacks Landlock: they must reach the
+# interpreter (every user may pass through the folders above it), never the solutions or the secret.
+"$VENV/bin/python" -c '
+import os, sys
+from pathlib import Path
+for start in {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(os.path.realpath(sys.executable))}:
+    for folder in start.parents:
+        if not folder.stat().st_mode & 0o001:
+            folder.chmod(folder.stat().st_mode | 0o001)
+'
+chmod -R go-rwx "$KIT/solutions"
+[ -f "$ROOT/source/@SECRET@" ] && chmod 600 "$ROOT/source/@SECRET@"
+
 export PATH="$VENV/bin:$PATH"
 # JAX's compilation cache, which the sandboxed children read, filled by trusted code.
 grade warm
@@ -218,7 +231,12 @@ if ! python3 -I -m grader.locate --copy-to "$WORK/exercises" --notes "$WORK/note
     exit 0
 fi
 
-ARGS=("$WORK/exercises" --format gradescope --output "$RESULTS" --quiet)
+# The solutions and the secret stay root's alone: where the container has no Landlock, the sandboxed children
+# run as users of their own, to whom only these modes keep them unreadable. Grading refuses to run without one of
+# the two (--require-containment)@UNCONFINED_NOTE@.
+chmod -R go-rwx "$ROOT/source/@KIT_DIR@/solutions" 2>/dev/null || true
+[ -f "$SECRET_FILE" ] && chmod 600 "$SECRET_FILE"
+ARGS=("$WORK/exercises" --format gradescope --output "$RESULTS" --quiet --require-containment@UNCONFINED@)
 if [ -f "$SECRET_FILE" ]; then
     ARGS+=(--secret-file "$SECRET_FILE" --student-id "$(student_id)")
 fi
@@ -305,12 +323,15 @@ def setup_script(pyproject: dict | None = None) -> str:
     pyproject = pyproject or _kit_pyproject()
     major, minor = minimum_python(pyproject)
     pins = "\n".join(f"    {shlex.quote(pin)}" for pin in pinned_dependencies(pyproject))
-    return _fill(SETUP, {"ROOT_ENV": ROOT_ENV, "KIT_DIR": KIT_DIR, "MIN_DOTTED": f"{major}.{minor}",
+    return _fill(SETUP, {"ROOT_ENV": ROOT_ENV, "KIT_DIR": KIT_DIR, "SECRET": SECRET, "MIN_DOTTED": f"{major}.{minor}",
                          "MIN_TUPLE": f"({major}, {minor})", "PINS": pins})
 
 
-def run_script() -> str:
-    return _fill(RUN, {"ROOT_ENV": ROOT_ENV, "SECRET": SECRET})
+def run_script(allow_unconfined: bool = False) -> str:
+    return _fill(RUN, {"ROOT_ENV": ROOT_ENV, "SECRET": SECRET, "KIT_DIR": KIT_DIR,
+                       "UNCONFINED": " --allow-unconfined" if allow_unconfined else "",
+                       "UNCONFINED_NOTE": ", unless the instructor allowed it (grade gradescope --allow-unconfined)"
+                       if allow_unconfined else ""})
 
 
 def readme(target: Path, with_secret: bool) -> str:
@@ -332,7 +353,8 @@ def _problems(target: Path) -> list[str]:
     return []
 
 
-def write_autograder(target_dir: str | Path, force: bool = False, secret_file: str | Path | None = None) -> Path:
+def write_autograder(target_dir: str | Path, force: bool = False, secret_file: str | Path | None = None,
+                     allow_unconfined: bool = False) -> Path:
     """Write the autograder into ``target_dir`` (see the module docstring); return its path.
 
     A non-empty ``target_dir`` is refused unless ``force``, which replaces what an earlier autograder wrote
@@ -362,7 +384,7 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
         shutil.copy2(KIT / name, kit / name)
     for folder in KIT_FOLDERS:
         shutil.copytree(KIT / folder, kit / folder, ignore=_ignore("*.egg-info"))
-    for name, text, mode in (("setup.sh", setup_script(), 0o755), ("run_autograder", run_script(), 0o755),
+    for name, text, mode in (("setup.sh", setup_script(), 0o755), ("run_autograder", run_script(allow_unconfined), 0o755),
                              ("README.md", readme(target, secret is not None), 0o644)):
         path = target / name
         path.write_text(text)
@@ -387,9 +409,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the instructor's secret, copied into DIR/secret, so the hidden per-student checks run")
     parser.add_argument("--force", action="store_true",
                         help="write into a non-empty DIR, replacing what an earlier autograder wrote (its secret too)")
+    parser.add_argument("--allow-unconfined", action="store_true",
+                        help="grade even in an image where neither Landlock nor a user of the children's own keeps "
+                             "the solutions and the secret out of the graded code's reach (by default such a run "
+                             "gives the student the grader-failure result)")
     args = parser.parse_args(argv)
     try:
-        target = write_autograder(args.dir, force=args.force, secret_file=args.secret_file)
+        target = write_autograder(args.dir, force=args.force, secret_file=args.secret_file,
+                                  allow_unconfined=args.allow_unconfined)
     except CannotRun as exc:
         print(f"grade gradescope: {exc}", file=sys.stderr)
         return 2
