@@ -132,22 +132,28 @@ def send_key(fd: int, key: bytes) -> None:
         os.close(fd)
 
 
-def receive_key(fd: int) -> bytes:
-    """Child side, once at boot: read exactly the 32-byte key from the key pipe and close it."""
+def _read_pipe(fd: int, most: int, what: str) -> bytes:
+    """Read from ``fd`` until its writer closes it or ``most`` bytes have come, then close it."""
     got = b""
     try:
-        while len(got) < KEY_BYTES:
-            chunk = os.read(fd, KEY_BYTES - len(got))
+        while len(got) < most:
+            chunk = os.read(fd, most - len(got))
             if not chunk:
                 break
             got += chunk
     except OSError as exc:
-        raise WireError(f"the key pipe could not be read ({exc})") from exc
+        raise WireError(f"the {what} pipe could not be read ({exc})") from exc
     finally:
         try:
             os.close(fd)
         except OSError:
             pass
+    return got
+
+
+def receive_key(fd: int) -> bytes:
+    """Child side, once at boot: read exactly the 32-byte key from the key pipe and close it."""
+    got = _read_pipe(fd, KEY_BYTES, "key")
     if len(got) != KEY_BYTES:
         raise WireError(f"the key pipe gave {len(got)} bytes, not {KEY_BYTES}")
     return got
@@ -167,20 +173,7 @@ def send_seeds(fd: int, seeds: dict[str, int]) -> None:
 
 def receive_seeds(fd: int) -> dict[str, int]:
     """Child side, before its first hidden probe: read the seeds until the parent closes the pipe."""
-    got = b""
-    try:
-        while len(got) <= MAX_SEEDS_BYTES:
-            chunk = os.read(fd, MAX_SEEDS_BYTES + 1 - len(got))
-            if not chunk:
-                break
-            got += chunk
-    except OSError as exc:
-        raise WireError(f"the seed pipe could not be read ({exc})") from exc
-    finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    got = _read_pipe(fd, MAX_SEEDS_BYTES, "seed")
     try:
         return {str(k): int(v) for k, v in json.loads(got.decode()).items()}
     except (ValueError, AttributeError, TypeError) as exc:
