@@ -6,8 +6,9 @@ Measures (1) `grade` on the reference, one cold process (with the reference's ob
 before they were cached on disk, and with the cache), and with `--report-dir` (figures drawn); (1b) the two
 classifier trainings on a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by
 `tests/fashion_like.py`: the real files cannot be fetched here), student in the sandbox and reference in the
-parent, as `grade --dataset fashion-mnist` runs them; (1c) the cost of the kernel confinement: one sandboxed
-child on one small probe with no kernel layers and with every layer; (2) `pytest exercises/ --dl-submission solutions/`;
+parent, as `grade --dataset fashion-mnist` runs them; (1c) the cost of the confinement: one sandboxed
+child on one small probe with no kernel layers, with the kernel's, and with the children's own user too, and the
+policy for submitted code on the solutions' files; (2) `pytest exercises/ --dl-submission solutions/`;
 (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2, and on a Dask LocalCluster of 2 workers; (4) `nbgrader autograde` of the
 same chapter for one student; and the floors: `python -c "import jax"` and the pure training compute (the four
 trainings of the reference, in one warm process). Runs `grade warm` first (the compilation cache children read). Prints each median, then each speed target
@@ -44,7 +45,7 @@ def median(fn, runs: int) -> float:
 
 
 def training_floor() -> float:
-    code = ("import time\nfrom grader import trusted\nfrom grader.checks import training as t\n"
+    code = ("import time\nfrom grader.engine import trusted\nfrom grader.checks.trainings import tasks as t\n"
             "probes = [t.probe_linear_regression, t.probe_softmax_regression, t.probe_mlp, t.probe_weight_decay]\n"
             "[p(dict(trusted.FUNCTIONS)) for p in probes]\n"
             "s = time.perf_counter()\n[p(dict(trusted.FUNCTIONS)) for p in probes]\nprint(time.perf_counter() - s)\n")
@@ -53,7 +54,7 @@ def training_floor() -> float:
 
 def fashion_sized(directory: Path) -> float:
     """Seconds for the sandboxed softmax-regression and MLP trainings (and their reference) on 60,000 images."""
-    code = ("import sys, time\nfrom pathlib import Path\nfrom grader import datasets, grading\n"
+    code = ("import sys, time\nfrom pathlib import Path\nfrom grader import grading\nfrom grader.data import datasets\n"
             "from tests import fashion_like\n"
             f"d = Path({str(directory)!r})\nsums = fashion_like.write(d, 60000, 10000)\n"
             "spec = datasets.DataSpec('fashion-mnist', str(d), tuple(sorted(sums.items()))).resolve()\n"
@@ -69,13 +70,28 @@ def fashion_sized(directory: Path) -> float:
 
 def child_seconds(layers: str, runs: int) -> float:
     """Median seconds of one sandboxed child grading one small probe (l2_penalty) with the given layers
-    (``DL_BASICS_CONFINE``: ``none`` or ``landlock,namespaces,seccomp``), in one warm parent."""
-    code = ("import statistics, time\nfrom grader import confine, sandbox\n"
+    (``DL_BASICS_CONFINE``: ``none``, ``landlock,namespaces,seccomp``, or with ``user`` too), in one warm parent."""
+    code = ("import statistics, time\nfrom grader.engine import confine, sandbox\n"
             "def once():\n    s = time.perf_counter()\n"
             "    sandbox.run_probes('solutions', ['l2_penalty'])\n    return time.perf_counter() - s\n"
             f"once()\nprint(confine.available().describe())\nprint(statistics.median(once() for _ in range({runs})))\n")
     env = dict(os.environ, DL_BASICS_CONFINE=layers)
     proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT, env=env)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return float(proc.stdout.split()[-1])
+
+
+def policy_seconds(runs: int) -> float:
+    """Median seconds of the policy for submitted code on the solutions' files (what each submission costs the
+    grading process before its child starts), in one warm process."""
+    code = ("import statistics, time\nfrom grader import locate\nfrom grader.engine import code_policy\n"
+            "files = locate.read_submission_files(__import__('pathlib').Path('solutions'))[0]\n"
+            "code_policy.check_files(files)\n"
+            "def once():\n    s = time.perf_counter()\n    code_policy.check_files(files)\n"
+            "    return time.perf_counter() - s\n"
+            f"print(statistics.median(once() for _ in range({runs})))\n")
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
     return float(proc.stdout.split()[-1])
@@ -93,8 +109,11 @@ def main() -> int:
     r["import jax"] = median(lambda: timed([PY, "-c", "import jax"]), args.runs)
     if "confine" not in skip:
         r["sandboxed child, one probe, no kernel layers"] = child_seconds("none", max(args.runs, 5))
-        r["sandboxed child, one probe, every layer"] = child_seconds("landlock,namespaces,seccomp",
+        r["sandboxed child, one probe, kernel layers"] = child_seconds("landlock,namespaces,seccomp",
+                                                                      max(args.runs, 5))
+        r["sandboxed child, one probe, every layer"] = child_seconds("landlock,namespaces,seccomp,user",
                                                                      max(args.runs, 5))
+        r["policy for submitted code, the solutions' files"] = policy_seconds(max(args.runs, 5))
     r["training compute (4 tasks, warm)"] = median(training_floor, args.runs)
     no_cache = dict(os.environ, DL_BASICS_NO_CACHE="1")
     r["grade solutions/ (cold, reference recomputed)"] = median(
@@ -147,6 +166,8 @@ def main() -> int:
     if "sandboxed child, one probe, every layer" in r:
         cost = r["sandboxed child, one probe, every layer"] - r["sandboxed child, one probe, no kernel layers"]
         target("confinement cost per child", f"{cost:+.2f} s", "<= 0.3 s")
+        user = r["sandboxed child, one probe, every layer"] - r["sandboxed child, one probe, kernel layers"]
+        target("  of which the children's own user", f"{user:+.2f} s", "")
     target("grade solutions/", f"{g:.1f} s", "<= 8 s on 2 cores")
     if "nbgrader autograde (1 student)" in r:
         target("grade / nbgrader autograde", f"{g / r['nbgrader autograde (1 student)']:.2f}", "<= 0.25")
