@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR
-from grader.engine import cache_dir, code_policy, compile_cache, confine, wire
+from grader.engine import cache_dir, code_policy, compile_cache, confine, probing, wire
 from grader.options import DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
@@ -397,11 +397,20 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         files[rel] = code_policy.refusing_module(code_policy.refusal(rel, violations))
         if rel not in locate.exercise_files():  # an exercise module's functions say it themselves
             run.notes.append(code_policy.refusal(rel, violations))
-    user = confine.new_child_user() if layers.user else None
+    not_run = {**submission.module_problems(), **{rel.removesuffix(".py"): code_policy.refusal(rel, v)
+                                                  for rel, v in refused.items() if rel in locate.exercise_files()}}
+    # A probe whose functions all live in files that were refused or not read needs no child: the probing engine
+    # records why, as the child would (no student code runs for it).
+    errors = {f: not_run[m] for f, m in rubric.STUDENT_FUNCTIONS.items() if m in not_run}
+    settled = [p for p in in_order if all(f in errors for f in rubric.ALL_PROBES[p].uses)]
+    run.observations.update(probing.observe({}, errors, settled, data, seeds))
+    in_order = [p for p in in_order if p not in settled]
+    user = confine.new_child_user() if layers.user and in_order else None
     try:
-        with tempfile.TemporaryDirectory(prefix="grade-", dir=_temp_parent(user)) as tmp:
-            _probe_in(Path(tmp), run, files, refused, submission, source, in_order, user, layers, limits, data,
-                      budget, progress, seeds)
+        if in_order:
+            with tempfile.TemporaryDirectory(prefix="grade-", dir=_temp_parent(user)) as tmp:
+                _probe_in(Path(tmp), run, files, not_run, source, in_order, user, layers, limits, data, budget,
+                          progress, seeds)
     finally:
         if user is not None:
             _sweep_shared_folders(user)
@@ -409,9 +418,9 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     return run
 
 
-def _probe_in(tmp: Path, run: SandboxRun, files, refused, submission, source: Path, in_order: list[str],
-              user: int | None, layers: confine.Layers, limits: Limits, data: datasets.DataSpec, budget,
-              progress, seeds) -> None:
+def _probe_in(tmp: Path, run: SandboxRun, files: dict[str, bytes], not_run: dict[str, str], source: Path,
+              in_order: list[str], user: int | None, layers: confine.Layers, limits: Limits,
+              data: datasets.DataSpec, budget, progress, seeds) -> None:
     """The part of :func:`run_probes` inside the submission's temporary folder ``tmp``: lay out the copies, run the
     lanes, gather their observations and findings into ``run``."""
     write_files(files, tmp / "submission")
@@ -428,8 +437,6 @@ def _probe_in(tmp: Path, run: SandboxRun, files, refused, submission, source: Pa
         read.append(str(cache))
     if user is not None:
         _hand_over(tmp, user)
-    not_run = {**submission.module_problems(), **{rel.removesuffix(".py"): code_policy.refusal(rel, v)
-                                                  for rel, v in refused.items() if rel in locate.exercise_files()}}
     groups = split_probes(in_order, limits.lanes)
     lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
                  dict(seeds or {}), user, _SeedGate(len(groups)), not_run)
