@@ -100,6 +100,24 @@ BOOK_STYLE = {
 }
 
 
+BOOK_LITERAL_DATA_ITER = """
+    import random
+    num_examples = len(features)
+    indices = list(range(num_examples))
+    # The examples are read at random, in no particular order
+    random.shuffle(indices)
+    for i in range(0, num_examples, batch_size):
+        batch_indices = jnp.array(indices[i: min(i + batch_size, num_examples)])
+        yield features[batch_indices], labels[batch_indices]
+"""
+
+
+def test_book_literal_data_iter_passes(tmp_path):
+    """The book's data_iter word for word (Python's random.shuffle, the key unused): a scoring matter, not reflection."""
+    folder = submissions.make(tmp_path / "book", bodies={"data_iter": BOOK_LITERAL_DATA_ITER})
+    assert _messages(check_files(_folder(folder))) == []
+
+
 def test_book_style_submission_passes(tmp_path):
     """The d2l book's chapter 3 and 4 code, carried over to JAX as literally as it goes."""
     folder = submissions.make(tmp_path / "book", bodies=BOOK_STYLE)

@@ -21,7 +21,8 @@ The baseline: the released exercise files
 
 What checked code may not do (anywhere, function bodies included)
     * import anything but ``jax``, ``numpy``, ``optax``, ``flax`` (their public modules), ``math``, ``functools``,
-      ``itertools``, ``typing``, ``collections``, ``numbers``, ``dataclasses``, ``sys`` and ``__future__``; import
+      ``itertools``, ``typing``, ``collections``, ``numbers``, ``dataclasses``, ``random`` (the book shuffles with
+      it), ``sys`` and ``__future__``; import
       the kit; import from the submission itself (relative imports, or a name that is one of its files); use
       ``from m import *``;
     * read, write or delete an attribute whose name starts with ``_`` (``__globals__``, ``__class__``,
@@ -112,7 +113,7 @@ TOO_DEEP = "honest code is never nested this deeply"
 # Importable roots, and whether their submodules may be imported too.
 LIBRARIES = {"jax": True, "numpy": True, "optax": True, "flax": True, "collections": True, "math": False,
              "functools": False, "itertools": False, "typing": False, "numbers": False, "dataclasses": False,
-             "sys": False, "__future__": False}
+             "sys": False, "random": False, "__future__": False}
 KIT_ROOTS = frozenset({KIT_PACKAGE, "solutions", "exercises", "tests"})
 SYS_ALLOWED = frozenset({"argv", "stdout", "stderr", "exit", "float_info", "maxsize", "version_info"})
 
