@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import caches
 from tests.attacks import harness
 from tests.attacks.hijacks import HIJACKS
 
@@ -41,6 +42,7 @@ def lab(tmp_path_factory):
 
 def _batch(lab, out: str, *extra: str):
     dirs = harness.RunDirs(lab["root"] / f"run-{out}").create()
+    caches.seed(dirs.cache)  # the suite's trusted caches: no second `grade warm`
     run = harness.run_grade(lab["kit"], dirs, ["batch", str(lab["class"]), "--jobs", "2", "--only", "relu",
                                                "--secret-file", str(lab["secret"]), "--out",
                                                str(lab["root"] / out), "--quiet", *extra], timeout=900)
@@ -97,6 +99,7 @@ def test_accepted_hijacks_still_earn_nothing(name, accepted):
 
 def test_a_hijack_through_grade_with_a_secret(lab):
     dirs = harness.RunDirs(lab["root"] / "run-single").create()
+    caches.seed(dirs.cache)
     run = harness.run_grade(lab["kit"], dirs, [str(lab["class"] / "sys_modules"), "--only", "relu", "--secret-file",
                                                str(lab["secret"]), "--format", "json", "--quiet"], timeout=600)
     assert run.status == 0, run.brief()
