@@ -470,11 +470,7 @@ def batch_b(lab, shortcut_students) -> dict[str, dict | None]:
         print(f"\nbatch {batch} (--only {only}): {run.seconds:.1f} s")
         assert run.status == 0 and not run.timed_out, run.brief()
         harness.assert_imported_copy(run, kit)
-        for student in students:
-            try:
-                reports[student] = json.loads((out / f"{student}.json").read_text())
-            except (OSError, ValueError):
-                reports[student] = None
+        reports.update(harness.read_reports(out, students))
     return reports
 
 

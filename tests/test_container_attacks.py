@@ -24,7 +24,6 @@ the batch beside mallory must match), with "process boundary only" in the report
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import secrets
@@ -77,16 +76,6 @@ class Container:
     alone: dict | None                 # the victim's report from that run
 
 
-def _read_reports(out: Path, students) -> dict[str, dict | None]:
-    reports = {}
-    for student in students:
-        try:
-            reports[student] = json.loads((out / f"{student}.json").read_text())
-        except (OSError, ValueError):
-            reports[student] = None
-    return reports
-
-
 @pytest.fixture(scope="module")
 def container(tmp_path_factory):
     why = user_layer_missing()
@@ -127,7 +116,7 @@ def container(tmp_path_factory):
         for path in sorted(out.rglob("*")) if out.is_dir() else []:
             if path.is_file():
                 outputs[path.relative_to(out).as_posix()] = path.read_bytes()
-        reports = _read_reports(out, ("mallory", "victim"))
+        reports = harness.read_reports(out, ("mallory", "victim"))
         gradebook = (out / "gradebook.csv").read_text() if (out / "gradebook.csv").is_file() else ""
         print(f"\ncontainer batch: {batch.seconds:.1f} s; mallory: "
               f"{_message(reports.get('mallory'), 'relu.values')[:230]}")
@@ -142,7 +131,7 @@ def container(tmp_path_factory):
         unconfined = harness.run_grade(kit, dirs, [*args, "--out", str(dirs.root / "unconfined"),
                                                    "--allow-unconfined"], timeout=300, markers=[token],
                                        env=unconfined_env)
-        alone = _read_reports(dirs.root / "unconfined", ("victim",))["victim"]
+        alone = harness.read_reports(dirs.root / "unconfined", ("victim",))["victim"]
         print(f"no confinement: refused in {refused.seconds:.1f} s, graded with --allow-unconfined in "
               f"{unconfined.seconds:.1f} s")
         yield Container(root, token, secret, batch, reports, outputs, gradebook, kit_changes, class_changes,

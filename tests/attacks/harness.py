@@ -344,6 +344,17 @@ def run_grade(kit: Path, dirs: RunDirs, args: list[str], timeout: float, markers
                tree_maxrss_kib=getattr(rusage, "ru_maxrss", None), survivors=left)
 
 
+def read_reports(out: Path, students) -> dict[str, dict | None]:
+    """Each student's JSON report in the batch folder ``out``, or None where there is none (or it does not parse)."""
+    reports = {}
+    for student in students:
+        try:
+            reports[student] = json.loads((out / f"{student}.json").read_text())
+        except (OSError, ValueError):
+            reports[student] = None
+    return reports
+
+
 def assert_imported_copy(run: Run, kit: Path) -> None:
     """The grade process imported the throwaway copy's grader, not the checkout the suite lives in."""
     where = run.grader_file
