@@ -11,8 +11,8 @@ messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr
 With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
 and the folder's name (the student id).
 
-A student's folder is a real folder of DIR (a symbolic link is not one; a name with a control character is
-skipped, and said); what is graded in it is found by :func:`grader.locate.find_exercise_folder`: the exercise
+A student's folder is a real folder of DIR. A symbolic link is not followed, and a name with a control character
+is not used as a path: each gets its row with no points and a report saying why. What is graded in a folder is found by :func:`grader.locate.find_exercise_folder`: the exercise
 files at its top, its ``exercises/`` folder, or a cloned repository's folder further down.
 """
 
@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from grader.reports import class_view, report
@@ -35,21 +36,32 @@ from grader.options import CannotRun, GradeOptions
 from grader.progress import Progress
 
 
-def submissions(root: Path, out: Path) -> list[Path]:
-    """The students' folders in ``root``, by name: real folders (a symbolic link is no student's, wherever it
-    points), not hidden, not ``out``. A link to a folder, and a folder whose name has a control character, are
-    skipped with a line on stderr."""
-    found = []
+def submissions(root: Path, out: Path) -> tuple[list[Path], dict[str, str]]:
+    """The students' folders in ``root``, by name: real folders, not hidden, not ``out``; and the entries that stand
+    where a student's folder would but are not graded (id → why, said on stderr too): a symbolic link to a folder
+    (never followed, wherever it points) and a folder whose name has a control character."""
+    found, skipped = [], {}
     with os.scandir(root) as entries:
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_dir():  # is_dir follows a link: a link to a folder is said
                 continue
             why = "a symbolic link, not a student's folder" if entry.is_symlink() else locate.bad_name(entry.name)
             if why:
-                print(f"grade batch: skipped {locate.shown(entry.name)}: {why}", file=sys.stderr)
+                print(f"grade batch: not graded {locate.shown(entry.name)}: {why}", file=sys.stderr)
+                skipped[entry.name] = why
             elif Path(entry.path).resolve() != out.resolve():
                 found.append(Path(entry.path))
-    return sorted(found)
+    return sorted(found), skipped
+
+
+def not_graded(why: str, reference_obs, only, data) -> tuple[grading.Result, object]:
+    """The result (and run) of an entry no child looked into: every function's checks fail with ``why``."""
+    from grader.engine import probing, sandbox
+
+    errors = {f: f"not graded: {why}" for f in rubric.STUDENT_FUNCTIONS}
+    run = sandbox.SandboxRun(probing.observe({}, errors, only, data), {}, [], confine.available())
+    with tempfile.TemporaryDirectory(prefix="grade-empty-") as empty:  # no file of it is read
+        return grading.judge_submission(empty, run, reference_obs, only, data), run
 
 
 def exercise_folders(students: list[Path]) -> dict[str, Path]:
@@ -127,7 +139,7 @@ def main(argv: list[str]) -> int:
         return 2
     out = Path(args.out) if args.out else root / "grades"
     writable_folder(out)
-    students = submissions(root, out)
+    students, skipped = submissions(root, out)
     folders = exercise_folders(students)  # student id → the folder graded
     only = None if opts.only is None else list(opts.only)
     progress = Progress(not opts.quiet)
@@ -150,19 +162,24 @@ def main(argv: list[str]) -> int:
                                 accepted)
     else:
         runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds, accepted)
-    for done, (student, run) in enumerate(runs, 1):
+    total = len(students) + len(skipped)
+    for student, why in skipped.items():
+        results[student], run = not_graded(why, reference_obs, only, data)
+        fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
+    for done, (student, run) in enumerate(runs, len(skipped) + 1):
         mine = seeds.get(student, {})
         student_ref = {**reference_obs, **references.sound_reference(
             references.observations(reference, list(mine), data, mine), reference)} if mine else reference_obs
-        result = grading.judge_submission(folders[student], run, student_ref, only, data, hidden.get(student))
-        results[student] = result
-        fingerprints[student] = class_view.wrong_answer_fingerprints(result, run.observations)
+        results[student] = grading.judge_submission(folders[student], run, student_ref, only, data,
+                                                     hidden.get(student))
+        fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
+        progress.show(_bar(done, total, student))
+    progress.done()
+    for student, result in results.items():
         (out / f"{report_stem(student)}.json").write_text(result.to_json() + "\n")
         (out / f"{report_stem(student)}.md").write_text(report.markdown(result))
         per_target = result.by_target()
         rows.append([student, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
-        progress.show(_bar(done, len(students), student))
-    progress.done()
     rows.sort(key=lambda r: r[0])
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)

@@ -170,8 +170,13 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
             found[function] = run_time_shortcut_message(function, names)
     result = judge(run.observations, reference_obs, checks, found)
     review = tuple(dict.fromkeys([*shortcuts.review_flags(directory), *run.notes]))
-    return dataclasses.replace(result, isolation=run.layers.to_json(), review=review, not_run=not_run,
+    return dataclasses.replace(result, isolation=_isolation(run), review=review, not_run=not_run,
                                environment=manifest.environment(data, hidden.secret if hidden else None))
+
+
+def _isolation(run: SandboxRun) -> dict:
+    """What a report says of the sandbox: its layers, and the time limits the submission ran under."""
+    return {**run.layers.to_json(), **({"time_limits": run.limits} if run.limits else {})}
 
 
 @dataclasses.dataclass(frozen=True)

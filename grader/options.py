@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, one module's import
+DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, the imports of one child
+DEFAULT_TIME_BUDGET = 600.0  # seconds: the whole submission, every import, check, training and restart included
 PYTEST_PREFIX = "dl-"       # the pytest plugin's options are --dl-reference, --dl-only, ...
 
 GRADE, BATCH, PYTEST, WARM = "grade", "batch", "pytest", "warm"
@@ -98,6 +99,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("time-limit", lambda: dict(
         type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
         help=f"wall time for one function's checks or one training task (default {DEFAULT_TIME_LIMIT:g})")),
+    Option("time-budget", lambda: dict(
+        type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
+        help=f"wall time for a whole submission, its imports, checks, trainings and restarts included: what "
+             f"remains when it runs out is not checked (default {DEFAULT_TIME_BUDGET:g})")),
     Option("only", lambda: dict(
         type=only_probes, default=None, metavar="FUNCTIONS",
         help="grade only these functions (comma-separated), with the trainings that use them (cross_entropy "
@@ -162,6 +167,7 @@ class GradeOptions:
     dataset: str = "digits"
     data_dir: str | None = None
     time_limit: float = DEFAULT_TIME_LIMIT
+    time_budget: float = DEFAULT_TIME_BUDGET
     only: tuple[str, ...] | None = None          # probes, as --only's parser gives them
     require_isolation: bool = False
     require_containment: bool = False
@@ -205,6 +211,7 @@ class GradeOptions:
         from grader.engine import sandbox
 
         return dataclasses.replace(sandbox.Limits(), probe_seconds=self.time_limit, import_seconds=self.time_limit,
+                                   time_budget=self.time_budget,
                                    require_containment=self.require_containment,
                                    allow_unconfined=self.allow_unconfined, **changes)
 

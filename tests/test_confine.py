@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import confine
+from grader.engine import confine, sandbox
 
 from .conftest import KIT, run
 
@@ -100,10 +100,11 @@ def test_namespaces_hide_the_parent_and_the_network(tmp_path):
 def test_reports_name_the_layers_in_force(tmp_path):
     proc = run("-m", "grader", "solutions", "--only", "l2_penalty", "--format", "json", "--quiet")
     report = json.loads(proc.stdout)
-    assert report["isolation"] == LAYERS.to_json()
+    limits = sandbox.Limits().budget_text()
+    assert report["isolation"] == {**LAYERS.to_json(), "time_limits": limits}
     assert report["score"] == report["max_score"]
     text = run("-m", "grader", "solutions", "--only", "l2_penalty", "--quiet").stdout
-    assert f"Sandbox: {LAYERS.describe()}" in text
+    assert f"Sandbox: {LAYERS.describe()}; {limits}" in text
 
 
 def test_require_isolation_refuses_a_machine_without_every_layer(tmp_path):

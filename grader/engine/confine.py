@@ -46,7 +46,7 @@ EXIT_CONFINEMENT = 97  # the child's status when it could not apply the policy i
 
 _SYS_LANDLOCK_CREATE_RULESET, _SYS_LANDLOCK_ADD_RULE, _SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 _LANDLOCK_CREATE_RULESET_VERSION = 1 << 0
-UNSHARE_FLAGS = ("--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--mount-proc")
+UNSHARE_FLAGS = ("--user", "--map-root-user", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,22 +204,27 @@ def wrap_command(command: list[str], layers: Layers) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """Paths the child may read, the one folder it may write, and the layers it must apply."""
+    """Paths the child may read, the folder it may write, the layers it must apply, and (with namespaces) the
+    size and file count of the memory file system mounted on that folder."""
 
     read: tuple[str, ...]
     write: tuple[str, ...]
     layers: Layers
+    write_bytes: int = 0     # tmpfs size of each ``write`` folder (0: no tmpfs)
+    write_files: int = 0     # tmpfs inodes: files and folders together
 
     def to_json(self) -> str:
         return json.dumps({"read": list(self.read), "write": list(self.write),
                            "landlock_abi": self.layers.landlock_abi, "namespaces": self.layers.namespaces,
-                           "seccomp": self.layers.seccomp, "user": self.layers.user})
+                           "seccomp": self.layers.seccomp, "user": self.layers.user,
+                           "write_bytes": self.write_bytes, "write_files": self.write_files})
 
     @classmethod
     def from_json(cls, text: str) -> "Policy":
         d = json.loads(text)
         return cls(tuple(d["read"]), tuple(d["write"]),
-                   Layers(int(d["landlock_abi"]), bool(d["namespaces"]), bool(d["seccomp"]), bool(d["user"])))
+                   Layers(int(d["landlock_abi"]), bool(d["namespaces"]), bool(d["seccomp"]), bool(d["user"])),
+                   int(d.get("write_bytes", 0)), int(d.get("write_files", 0)))
 
 
 # Files and folders outside the Python installation that an interpreter running JAX on the CPU reads.
@@ -253,7 +258,8 @@ def python_roots() -> list[str]:
     return sorted(r for r in roots if r)
 
 
-def make_policy(layers: Layers, read_extra: list[str], write: list[str], protected: list[str]) -> Policy:
+def make_policy(layers: Layers, read_extra: list[str], write: list[str], protected: list[str],
+                write_bytes: int = 0, write_files: int = 0) -> Policy:
     """The child's allow-list. A root that would contain a ``protected`` path (the kit checkout, the caches,
     the submissions being graded) is left out, so no rule ever reaches them; ``read_extra`` are the child's
     own copies and the dataset's files."""
@@ -266,7 +272,9 @@ def make_policy(layers: Layers, read_extra: list[str], write: list[str], protect
         if any(p == resolved or resolved in p.parents for p in protected_paths) and root not in read_extra:
             continue
         reads.append(root)
-    return Policy(tuple(dict.fromkeys(reads)), tuple(write), layers)
+    bounded = layers.namespaces and write_bytes > 0
+    return Policy(tuple(dict.fromkeys(reads)), tuple(write), layers, write_bytes if bounded else 0,
+                  write_files if bounded else 0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -348,19 +356,22 @@ def apply_landlock(policy: Policy) -> None:
 
 # System calls no probe needs, by architecture. Sockets of every family (network and named Unix sockets
 # alike; socketpair stays), tracing and cross-process memory, file handles, mounts and namespaces, kernel
-# modules, BPF, perf, keyrings, io_uring (which bypasses seccomp), and the machine's clock, name and power.
+# modules, BPF, perf, keyrings, io_uring (which bypasses seccomp), the machine's clock, name and power, and
+# memory shared outside the child's address space, where ``RLIMIT_AS`` does not count it: memory files
+# (``memfd_create``, ``memfd_secret``), System V shared memory and POSIX message queues.
 _DENIED_SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
-        "socket": 41, "ptrace": 101, "syslog": 103, "personality": 135, "pivot_root": 155, "acct": 163,
-        "settimeofday": 164, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
-        "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173, "init_module": 175,
-        "delete_module": 176, "quotactl": 179, "clock_settime": 227, "kexec_load": 246, "add_key": 248,
-        "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "fanotify_init": 300,
-        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
-        "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
-        "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-        "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
+        "shmget": 29, "socket": 41, "ptrace": 101, "syslog": 103, "personality": 135, "pivot_root": 155,
+        "acct": 163, "settimeofday": 164, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168,
+        "reboot": 169, "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173, "init_module": 175,
+        "delete_module": 176, "quotactl": 179, "clock_settime": 227, "mq_open": 240, "kexec_load": 246,
+        "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298,
+        "fanotify_init": 300, "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308,
+        "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "memfd_create": 319,
+        "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
+        "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+        "fsmount": 432, "fspick": 433, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
+        "memfd_secret": 447,
     },
 }
 _AUDIT_ARCH = {"x86_64": 0xC000003E}
@@ -375,42 +386,61 @@ _SIGNAL_SYSCALLS: dict[str, dict[str, int]] = {
 }
 _DENIED_SIGNALS: dict[str, dict[str, int]] = {"x86_64": {"tkill": 200, "pidfd_send_signal": 424, "pidfd_open": 434}}
 
+# New processes and threads: ``clone`` is allowed unless its flags (the first argument) ask for a new namespace
+# (mount, cgroup, UTS, IPC, user, PID, network, time). ``clone3`` passes its flags in memory a filter cannot read,
+# so it answers ENOSYS, on which the C library falls back to ``clone``.
+_CLONE: dict[str, int] = {"x86_64": 56}
+_CLONE3: dict[str, int] = {"x86_64": 435}
+CLONE_NAMESPACE_FLAGS = (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
+                         | 0x40000000 | 0x00000080)
+_EPERM, _ENOSYS = 1, 38
+
 
 def _seccomp_program(machine: str, pid: int) -> bytes:
     """A classic-BPF filter: wrong architecture → kill; x32 or a denied call → EPERM; a signal to another
-    process than ``pid`` → EPERM; anything else → allow."""
-    denied = sorted({**_DENIED_SYSCALLS[machine], **_DENIED_SIGNALS[machine]}.values())
-    signalling = sorted(_SIGNAL_SYSCALLS[machine].values())
-    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
+    process than ``pid`` → EPERM; ``clone`` with a namespace flag → EPERM; ``clone3`` → ENOSYS; anything else →
+    allow. Jumps are written to labels and resolved at the end (offsets count from the next instruction, forward
+    only, at most 255)."""
+    ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    errno = 0x00050000
+    program: list[tuple[int, object, object, int]] = []   # (code, jump if true, jump if false, k)
 
-    def ins(code, jt, jf, k):
-        return struct.pack("=HBBI", code, jt, jf, k)
+    def emit(code, k, jt=0, jf=0):
+        program.append((code, jt, jf, k))
 
-    n, m = len(denied), len(signalling)
-    # layout: 0-4 header, 5.. denied (n), then signalling (m), then ALLOW, EPERM, then the pid check (5)
-    allow_at = 5 + n + m
-    eperm_at, check_at = allow_at + 1, allow_at + 2
-    prog = [ins(ld_abs, 0, 0, 4),                                   # A = seccomp_data.arch
-            ins(jeq, 1, 0, _AUDIT_ARCH[machine]),
-            ins(ret, 0, 0, kill),
-            ins(ld_abs, 0, 0, 0),                                   # A = seccomp_data.nr
-            ins(jge, eperm_at - 5, 0, _X32_SYSCALL_BIT)]            # x32 calls → EPERM
-    for nr in denied:
-        here = len(prog)
-        prog.append(ins(jeq, eperm_at - here - 1, 0, nr))
-    for nr in signalling:
-        here = len(prog)
-        prog.append(ins(jeq, check_at - here - 1, 0, nr))
-    prog += [ins(ret, 0, 0, allow), ins(ret, 0, 0, eperm)]
-    me, group = pid & 0xFFFFFFFF, (-pid) & 0xFFFFFFFF
-    prog += [ins(ld_abs, 0, 0, 16),                                 # A = low half of args[0]: the target pid
-             ins(jeq, 3, 0, 0),                                     # 0: own process group
-             ins(jeq, 2, 0, me),                                    # this process
-             ins(jeq, 1, 0, group),                                 # its group, when it leads one
-             ins(ret, 0, 0, eperm),
-             ins(ret, 0, 0, allow)]
-    return b"".join(prog)
+    arg0_low = 16                                           # offsetof(seccomp_data, args[0]) (little endian)
+    emit(ld_abs, 4)                                         # A = seccomp_data.arch
+    emit(jeq, _AUDIT_ARCH[machine], 1, 0)
+    emit(ret, kill)
+    emit(ld_abs, 0)                                         # A = seccomp_data.nr
+    emit(jge, _X32_SYSCALL_BIT, "eperm")
+    for nr in sorted({**_DENIED_SYSCALLS[machine], **_DENIED_SIGNALS[machine]}.values()):
+        emit(jeq, nr, "eperm")
+    for nr in sorted(_SIGNAL_SYSCALLS[machine].values()):
+        emit(jeq, nr, "signal")
+    emit(jeq, _CLONE[machine], "clone")
+    emit(jeq, _CLONE3[machine], "enosys")
+    emit(ret, allow)                                        # any other call
+    labels = {"signal": len(program)}                       # the target pid: 0 (own group), this process, its group
+    emit(ld_abs, arg0_low)
+    emit(jeq, 0, "allow")
+    emit(jeq, pid & 0xFFFFFFFF, "allow")
+    emit(jeq, (-pid) & 0xFFFFFFFF, "allow", "eperm")
+    labels["clone"] = len(program)                          # the flags: no new namespace
+    emit(ld_abs, arg0_low)
+    emit(jset, CLONE_NAMESPACE_FLAGS, "eperm", "allow")
+    labels["allow"] = len(program)                          # the answers, after every jump to them (BPF jumps forward)
+    emit(ret, allow)
+    labels["eperm"] = len(program)
+    emit(ret, errno | _EPERM)
+    labels["enosys"] = len(program)
+    emit(ret, errno | _ENOSYS)
+
+    def offset(at: int, target) -> int:
+        return target if isinstance(target, int) else labels[target] - at - 1
+    return b"".join(struct.pack("=HBBI", code, offset(i, jt), offset(i, jf), k)
+                    for i, (code, jt, jf, k) in enumerate(program))
 
 
 def apply_seccomp() -> None:
@@ -429,8 +459,25 @@ def apply_seccomp() -> None:
     _check(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")
 
 
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
+
+
+def mount_scratch(policy: Policy) -> None:
+    """Mount a memory file system of ``policy.write_bytes`` bytes and ``policy.write_files`` inodes on each folder
+    the child may write (its home), in the child's own mount namespace: what the code writes there cannot exceed
+    it, no one outside sees it, and it is gone when the namespace ends (the last process of the child)."""
+    libc = _libc()
+    options = f"size={policy.write_bytes},nr_inodes={policy.write_files},mode=0700".encode()
+    for folder in policy.write:
+        _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV | _MS_NOEXEC),
+                          ctypes.c_char_p(options)), f"mount(tmpfs on {folder})")
+
+
 def apply(policy: Policy) -> None:
-    """Apply every layer the policy names that is the child's to apply (namespaces are the parent's)."""
+    """Apply every layer the policy names that is the child's to apply (namespaces are the parent's): the
+    bounded home first (it needs ``mount``), then Landlock (its rules name the mounted home), then seccomp."""
+    if policy.write_bytes:
+        mount_scratch(policy)
     if policy.layers.landlock_abi:
         apply_landlock(policy)
     if policy.layers.seccomp:

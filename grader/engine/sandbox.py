@@ -10,9 +10,12 @@ frames authenticated with a key handed over before any student code runs (see :m
 parent accepts only the frames of the protocol, in order, for the probes it asked for, within a memory
 budget per submission.
 
-Wall time is limited per probe: when a probe (or the import of a module) overruns, or the child dies, the
-parent ends the whole process tree, records the failure for that probe only, and starts a new child for the
-probes that remain. The parent is a child subreaper, so processes that escape the session (``setsid``,
+Wall time is limited three ways: the imports of one child together (``import_seconds``), each probe
+(``probe_seconds``), and the whole submission (``time_budget``: every child, import, probe and restart). When a
+probe or the imports overrun, or the child dies, the parent ends the whole process tree, records the failure for
+that probe (or module) only, and starts a new child for the probes that remain; a child that settles nothing is not
+replaced, so a lane starts at most one child per probe and module. When the budget runs out, the probe under way and
+every probe not yet run fail with a message saying so. The parent is a child subreaper, so processes that escape the session (``setsid``,
 double fork) are re-parented to it and ended too.
 """
 
@@ -36,8 +39,8 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR
-from grader.engine import cache_dir, code_policy, compile_cache, confine, probing, wire
-from grader.options import DEFAULT_TIME_LIMIT
+from grader.engine import cache_dir, cleanup, code_policy, compile_cache, confine, probing, wire
+from grader.options import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
 
@@ -66,6 +69,15 @@ class Limits:
     require_containment: bool = False           # refuse to run without a layer that keeps private files out of reach
     allow_unconfined: bool = False              # the instructor's explicit leave to grade a secret's probes without one
     accept_code: bool = False                   # grade code beyond the policy for submitted code as it is (read by the instructor)
+    time_budget: float = DEFAULT_TIME_BUDGET    # wall time of the whole submission: every child, import and probe
+    home_bytes: int = 256 << 20                 # the child's writable home, a tmpfs of this size (with namespaces)
+    home_files: int = 8192                      # ... and of this many files and folders
+    processes: int = 1024                       # processes and threads of one submission (with the user layer)
+
+    def budget_text(self) -> str:
+        """How long a submission may take, for a report: 'time budget 600 s (60 s per import, 60 s per check)'."""
+        return (f"time budget {self.time_budget:g} s ({self.import_seconds:g} s for the imports, "
+                f"{self.probe_seconds:g} s per check)")
 
 
 @dataclasses.dataclass
@@ -77,6 +89,7 @@ class SandboxRun:
     shortcuts: dict[str, list[str]]
     notes: list[str]
     layers: confine.Layers
+    limits: str = ""          # the time limits it ran under, for a report (:meth:`Limits.budget_text`)
 
     def add_findings(self, shortcuts: dict[str, list[str]], notes: list[str]) -> None:
         """Add another child's tripwire hits and review notes to this run's, without repeats."""
@@ -294,20 +307,25 @@ def _environment(home: Path, cache: Path | None) -> dict[str, str]:
     return env
 
 
-def _rlimits(limits: Limits) -> list[tuple[int, int, str]]:
-    return [(resource.RLIMIT_AS, limits.memory_bytes, "--as"), (resource.RLIMIT_CPU, limits.cpu_seconds, "--cpu"),
-            (resource.RLIMIT_FSIZE, limits.output_bytes, "--fsize"), (resource.RLIMIT_CORE, 0, "--core")]
+def _rlimits(limits: Limits, own_user: bool) -> list[tuple[int, int, str]]:
+    """The child's resource limits. The process count (threads included) counts per user, so it is set only when
+    the submission has a user of its own: for any other user it would count their unrelated processes too."""
+    out = [(resource.RLIMIT_AS, limits.memory_bytes, "--as"), (resource.RLIMIT_CPU, limits.cpu_seconds, "--cpu"),
+           (resource.RLIMIT_FSIZE, limits.output_bytes, "--fsize"), (resource.RLIMIT_CORE, 0, "--core")]
+    if own_user:
+        out.append((resource.RLIMIT_NPROC, limits.processes, "--nproc"))
+    return out
 
 
-def _limited(command: list[str], limits: Limits) -> tuple[list[str], Callable[[], None] | None]:
+def _limited(command: list[str], limits: Limits, own_user: bool) -> tuple[list[str], Callable[[], None] | None]:
     """Apply the limits with util-linux's ``prlimit`` where there is one: running Python between fork and exec
     (``preexec_fn``) in a process with JAX's threads can deadlock. Without it, fall back to ``preexec_fn``."""
     prlimit = shutil.which("prlimit")
     if prlimit:
-        return [prlimit, *(f"{flag}={value}" for _, value, flag in _rlimits(limits)), "--", *command], None
+        return [prlimit, *(f"{flag}={value}" for _, value, flag in _rlimits(limits, own_user)), "--", *command], None
 
     def preexec() -> None:
-        for kind, value, _ in _rlimits(limits):
+        for kind, value, _ in _rlimits(limits, own_user):
             resource.setrlimit(kind, (value, value))
     return command, preexec
 
@@ -375,6 +393,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     split. ``require_isolation``: raise :class:`SandboxError` unless every confinement layer is available.
     """
     _become_subreaper()
+    ends_at = time.monotonic() + limits.time_budget
     layers = confine.available()
     if require_isolation and not layers.complete:
         raise SandboxError(f"full isolation was required, but this machine offers only: {layers.describe()}")
@@ -386,7 +405,7 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
             "--allow-unconfined to grade anyway")
     probes = list(rubric.PROBES) if probes is None else list(probes)
     in_order = sorted(probes, key=lambda p: rubric.ALL_PROBES[p].hidden)  # every child: public probes first
-    run = SandboxRun({}, {}, [], layers)
+    run = SandboxRun({}, {}, [], layers, limits.budget_text())
     budget = wire.Budget(wire.DEFAULT_BUDGET)
     source = Path(directory).resolve()
     submission = locate.read_submission(source)  # a file skipped: a note for review; an exercise module, its message
@@ -406,21 +425,23 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     run.observations.update(probing.observe({}, errors, settled, data, seeds))
     in_order = [p for p in in_order if p not in settled]
     user = confine.new_child_user() if layers.user and in_order else None
+    tmp = Path(tempfile.mkdtemp(prefix="grade-", dir=_temp_parent(user))) if in_order else None
     try:
-        if in_order:
-            with tempfile.TemporaryDirectory(prefix="grade-", dir=_temp_parent(user)) as tmp:
-                _probe_in(Path(tmp), run, files, not_run, source, in_order, user, layers, limits, data, budget,
-                          progress, seeds)
+        if tmp is not None:
+            _probe_in(tmp, run, files, not_run, source, in_order, user, layers, limits, data, budget, progress, seeds,
+                      ends_at)
     finally:
+        problems = [cleanup.remove_tree(tmp)] if tmp is not None else []
         if user is not None:
-            _sweep_shared_folders(user)
+            problems += _sweep_shared_folders(user)
+        run.notes += [f"cleaning up after the submission: {p}" for p in problems if p]
     run.observations = {p: run.observations[p] for p in probes}
     return run
 
 
 def _probe_in(tmp: Path, run: SandboxRun, files: dict[str, bytes], not_run: dict[str, str], source: Path,
               in_order: list[str], user: int | None, layers: confine.Layers, limits: Limits,
-              data: datasets.DataSpec, budget, progress, seeds) -> None:
+              data: datasets.DataSpec, budget, progress, seeds, ends_at: float) -> None:
     """The part of :func:`run_probes` inside the submission's temporary folder ``tmp``: lay out the copies, run the
     lanes, gather their observations and findings into ``run``."""
     write_files(files, tmp / "submission")
@@ -439,7 +460,7 @@ def _probe_in(tmp: Path, run: SandboxRun, files: dict[str, bytes], not_run: dict
         _hand_over(tmp, user)
     groups = split_probes(in_order, limits.lanes)
     lane = _Lane(tmp, layers, read, _protected_paths(source), limits, data, budget, cache, progress,
-                 dict(seeds or {}), user, _SeedGate(len(groups)), not_run)
+                 dict(seeds or {}), user, _SeedGate(len(groups)), ends_at, not_run)
     if len(groups) == 1:
         parts = [lane.run(0, groups[0])]
     else:
@@ -462,10 +483,11 @@ def _temp_parent(user: int | None) -> str | None:
     return "/tmp"
 
 
-def _sweep_shared_folders(user: int) -> None:
+def _sweep_shared_folders(user: int) -> list[str]:
     """Remove what the children's ``user`` left in the folders every user may write (without Landlock and a mount
     namespace nothing stops it writing there): nothing it wrote outlives its grading, nor reaches a later run.
-    The user is the submission's alone, so everything it owns there is its own."""
+    The user is the submission's alone, so everything it owns there is its own. Returns what could not be removed."""
+    problems = []
     for folder in SHARED_FOLDERS:
         try:
             entries = list(os.scandir(folder))
@@ -473,14 +495,11 @@ def _sweep_shared_folders(user: int) -> None:
             continue
         for entry in entries:
             try:
-                if entry.stat(follow_symlinks=False).st_uid != user:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
+                if entry.stat(follow_symlinks=False).st_uid == user:
+                    problems.append(cleanup.remove_tree(entry.path))
             except OSError:
                 pass
+    return [p for p in problems if p]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -499,6 +518,7 @@ class _Lane:
     seeds: dict[str, int]
     user: int | None
     gate: _SeedGate
+    ends_at: float                                                      # time.monotonic() when the time budget runs out
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # module → why its file was not read
 
     def run(self, lane: int, probes: list[str]) -> SandboxRun:
@@ -514,14 +534,19 @@ class _Lane:
         broken: dict[str, str] = dict(self.skipped)
         remaining, attempt = list(probes), 0
         while remaining:
+            if time.monotonic() >= self.ends_at:
+                for p in remaining:
+                    out.observations[p] = _failed(f"not checked: {_out_of_budget(self.limits)}")
+                break
             before = (len(out.observations), len(broken))
             home = self.tmp / f"home{lane}-{attempt}"
             home.mkdir(mode=0o700)
             if self.user is not None:
                 os.chown(home, self.user, self.user)
-            policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected)
+            policy = confine.make_policy(self.layers, self.read, [str(home)], self.protected,
+                                         self.limits.home_bytes, self.limits.home_files)
             child = _Child(self.tmp, home, f"{lane}-{attempt}", policy, self.limits, self.data, self.budget,
-                           self.cache, self.seeds, self.user, self.gate, lane, out.notes)
+                           self.cache, self.seeds, self.user, self.gate, lane, out.notes, self.ends_at)
             child.run(remaining, broken, out.observations, self.progress)
             out.add_findings(child.shortcuts, child.notes)
             remaining = [p for p in remaining if p not in out.observations]
@@ -539,10 +564,10 @@ class _Child:
     def __init__(self, tmp: Path, home: Path, attempt: str, policy: confine.Policy, limits: Limits,
                  data: datasets.DataSpec, budget: wire.Budget, cache: Path | None, seeds: dict[str, int],
                  user: int | None = None, gate: _SeedGate | None = None, lane: int = 0,
-                 known_notes: list[str] = ()):
+                 known_notes: list[str] = (), ends_at: float = float("inf")):
         self.tmp, self.home, self.attempt, self.policy, self.user = tmp, home, attempt, policy, user
         self.limits, self.data, self.budget, self.cache, self.seeds = limits, data, budget, cache, seeds
-        self.gate, self.lane = gate or _SeedGate(1), lane
+        self.gate, self.lane, self.ends_at = gate or _SeedGate(1), lane, ends_at
         self.shortcuts: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.seed_write: int | None = None
@@ -562,7 +587,8 @@ class _Child:
         command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(seed_read),
                    str(self.tmp / "submission"), ",".join(probes), json.dumps(broken), self.data.to_json(),
                    self.policy.to_json()]
-        command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits)
+        command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits,
+                                    self.user is not None)
         self.out_path = self.tmp / f"output{self.attempt}.txt"
         with open(self.out_path, "wb") as out_file, _registry_lock:
             proc = subprocess.Popen(
@@ -590,10 +616,14 @@ class _Child:
         loaded = False
         try:
             while True:
-                timeout = deadline - time.monotonic()
+                timeout = min(deadline, self.ends_at) - time.monotonic()
                 if timeout <= 0:
-                    _fail_current(stage, current, f"did not finish within {_budget_text(stage, self.limits)} "
-                                  "(an endless loop?)", broken, observations)
+                    if deadline <= self.ends_at:
+                        _fail_current(stage, current, f"did not finish within {_budget_text(stage, self.limits)} "
+                                      "(an endless loop?)", broken, observations)
+                    else:
+                        _fail_current(stage, current, f"was stopped: {_out_of_budget(self.limits)}", broken,
+                                      observations)
                     break
                 ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
                 if ready:
@@ -658,8 +688,8 @@ class _Child:
         return {f: names for f, names in known.items() if names}, kept
 
     def _handle(self, kind, payload, name, stage, current, deadline, sandbox_path, observations, probes, progress):
-        if kind == "I":
-            return "import", payload.decode(errors="replace"), time.monotonic() + self.limits.import_seconds
+        if kind == "I":  # the next module: the imports share one limit (the child's start set the deadline)
+            return "import", payload.decode(errors="replace"), deadline
         if kind == "L":
             return "loaded", None, deadline
         if kind == "H":  # every public probe of this child has its result: only now do the seeds leave the parent,
@@ -702,8 +732,14 @@ class _Child:
 
 
 def _budget_text(stage: str, limits: Limits) -> str:
-    seconds = limits.import_seconds if stage == "import" else limits.probe_seconds
-    return f"{seconds:g} s"
+    if stage == "import":
+        return f"the {limits.import_seconds:g} s the imports may take"
+    return f"{limits.probe_seconds:g} s"
+
+
+def _out_of_budget(limits: Limits) -> str:
+    return (f"the submission's time budget of {limits.time_budget:g} s ran out (every import, check and restart "
+            "counts; an endless loop or a slow import elsewhere?)")
 
 
 def _failed(message: str) -> Observations:

@@ -98,7 +98,8 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
                    f"{', '.join(result.not_run)}. They test the same properties on inputs only your instructor's "
                    "secret gives, when your work is graded.")
     if result.isolation is not None:
-        out.append(f"Sandbox: {result.isolation.get('summary', '')}")
+        limits = result.isolation.get("time_limits")
+        out.append(f"Sandbox: {result.isolation.get('summary', '')}" + (f"; {limits}" if limits else ""))
     if result.environment is not None:
         out.append(f"Graded with: {manifest.describe(result.environment)}")
     if result.review:
