@@ -37,12 +37,16 @@ def test_who_is_graded_and_how(graded_class):
     classroom, proc = graded_class
     with open(classroom / "grades" / "gradebook.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
-    assert set(rows) == {"alice", LONG, "'" + FORMULA}  # neither the link nor the name with a newline
+    # the link and the name with a newline are not followed or used as paths: rows without points, saying why
+    assert {"alice", LONG, "'" + FORMULA, "mallory"} <= set(rows) and len(rows) == 5
+    eve = next(s for s in rows if s.startswith("eve"))
+    assert float(rows["mallory"]["score"]) == 0 and float(rows[eve]["score"]) == 0
+    assert "a symbolic link, not a student's folder" in (classroom / "grades" / "mallory.md").read_text()
     relu_points = float(rows["alice"]["relu"])
     assert relu_points > 0 and float(rows[LONG]["relu"]) == relu_points  # the repository's exercises/, graded
     assert float(rows["'" + FORMULA]["relu"]) == 0  # the stubs
-    assert "grade batch: skipped mallory: a symbolic link, not a student's folder\n" in proc.stderr
-    assert "grade batch: skipped eve\\n0\\tx: has a control character in its name\n" in proc.stderr
+    assert "grade batch: not graded mallory: a symbolic link, not a student's folder\n" in proc.stderr
+    assert "grade batch: not graded eve\\n0\\tx: has a control character in its name\n" in proc.stderr
 
 
 def test_reports_have_safe_file_names(graded_class):
@@ -54,7 +58,7 @@ def test_reports_have_safe_file_names(graded_class):
         assert len(stem) <= 111 and stem != student
         assert (out / f"{stem}.json").is_file() and (out / f"{stem}.md").is_file()
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == sorted(
-        f"{batch.report_stem(s)}.json" for s in ("alice", LONG, FORMULA))
+        f"{batch.report_stem(s)}.json" for s in ("alice", LONG, FORMULA, "mallory", "eve\n0\tx"))
 
 
 def test_report_stems_and_spreadsheet_cells():
