@@ -621,9 +621,11 @@ class _Child:
                     if deadline <= self.ends_at:
                         _fail_current(stage, current, f"did not finish within {_budget_text(stage, self.limits)} "
                                       "(an endless loop?)", broken, observations)
-                    else:
+                    else:  # the submission's budget: what this child was doing, and everything it had left
                         _fail_current(stage, current, f"was stopped: {_out_of_budget(self.limits)}", broken,
                                       observations)
+                        for p in probes:
+                            observations.setdefault(p, _failed(f"not checked: {_out_of_budget(self.limits)}"))
                     break
                 ready, _, _ = select.select([read_fd], [], [], min(timeout, 0.25))
                 if ready:

@@ -344,12 +344,13 @@ def run_grade(kit: Path, dirs: RunDirs, args: list[str], timeout: float, markers
                tree_maxrss_kib=getattr(rusage, "ru_maxrss", None), survivors=left)
 
 
-def read_reports(out: Path, students) -> dict[str, dict | None]:
-    """Each student's JSON report in the batch folder ``out``, or None where there is none (or it does not parse)."""
+def read_reports(out: Path, students, stem=lambda student: student) -> dict[str, dict | None]:
+    """Each student's JSON report in the batch folder ``out`` (named ``stem(student)``, e.g. the batch's
+    ``report_stem``), or None where there is none (or it does not parse)."""
     reports = {}
     for student in students:
         try:
-            reports[student] = json.loads((out / f"{student}.json").read_text())
+            reports[student] = json.loads((out / f"{stem(student)}.json").read_text())
         except (OSError, ValueError):
             reports[student] = None
     return reports

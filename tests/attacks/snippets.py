@@ -916,3 +916,122 @@ finally:
         json.dump({"status": status, "grader_file": getattr(sys.modules.get("grader"), "__file__", None)}, f)
 sys.exit(status)
 '''
+
+
+# ----------------------------------------------------------------------------------------- resources (issue rows)
+# Each runs at import, in the child, and reports a measurement ("<what> <number>") through its own l2_penalty.
+# The kernel calls the standard library does not offer run in a fresh interpreter the attack starts: the guard
+# watches only the graded one, and the kernel's layers must hold for any process of the child.
+
+DEEP_TREE = r'''
+
+def _atk_deep():
+    """A folder tree @@DEPTH@@ levels deep in HOME (longer than PATH_MAX, deeper than the recursion limit)."""
+    fd = _atk_os.open(_atk_os.environ.get("HOME", "."), _atk_os.O_RDONLY)
+    depth = 0
+    try:
+        for depth in range(1, @@DEPTH@@ + 1):
+            _atk_os.mkdir("d", dir_fd=fd)
+            below = _atk_os.open("d", _atk_os.O_RDONLY, dir_fd=fd)
+            _atk_os.close(fd)
+            fd = below
+    except OSError as exc:
+        _atk_note("stopped " + (exc.strerror or ""))
+        depth -= 1
+    _atk_note("depth %d" % depth)
+'''
+
+DISK = r'''
+
+def _atk_disk():
+    """@@FILES@@ files of 16 MiB in HOME: how many MiB were written."""
+    written = 0
+    chunk = b"x" * (1 << 20)
+    try:
+        for i in range(@@FILES@@):
+            with open(_atk_os.path.join(_atk_os.environ.get("HOME", "."), "fill%d" % i), "wb") as f:
+                for _ in range(16):
+                    f.write(chunk)
+                    f.flush()
+                    written += 1
+    except OSError as exc:
+        _atk_note("stopped " + (exc.strerror or ""))
+    _atk_note("MiB %d" % written)
+'''
+
+MEMFD = r'''
+
+def _atk_memfd():
+    """@@FILES@@ memory files of 16 MiB (outside RLIMIT_AS): how many MiB they hold."""
+    held, files = 0, []
+    try:
+        for i in range(@@FILES@@):
+            fd = _atk_os.memfd_create("atk%d" % i)
+            files.append(fd)
+            for _ in range(16):
+                _atk_os.write(fd, b"x" * (1 << 20))
+                held += 1
+    except OSError as exc:
+        _atk_note("stopped " + (exc.strerror or ""))
+    _atk_note("MiB %d" % held)
+'''
+
+PROCESSES = r'''
+
+def _atk_processes():
+    """Fork sleeping processes until the kernel says no (at most @@MOST@@): how many there were."""
+    import time
+    started = 0
+    try:
+        for _ in range(@@MOST@@):
+            if _atk_os.fork() == 0:
+                time.sleep(@@SLEEP_SECONDS@@)
+                _atk_os._exit(0)
+            started += 1
+    except OSError as exc:
+        _atk_note("stopped " + (exc.strerror or ""))
+    _atk_note("processes %d" % started)
+'''
+
+KERNEL_CALLS = r'''
+
+def _atk_kernel_calls():
+    """In a fresh interpreter: clone with a new user and a new network namespace, clone3, System V shared memory,
+    a POSIX message queue, a file in /dev/shm. Each says 'ok' or its errno name."""
+    import subprocess
+    import sys
+    code = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(*args):
+    result = libc.syscall(*[ctypes.c_long(a) for a in args])
+    if result == 0:
+        os._exit(0)  # a clone's child
+    if result > 0:
+        os.waitpid(result, 0)
+        return 'ok'
+    return errno.errorcode.get(ctypes.get_errno(), '?')
+out = ['newuser ' + call(56, 0x10000000 | 17, 0, 0, 0, 0), 'newnet ' + call(56, 0x40000000 | 17, 0, 0, 0, 0),
+       'clone3 ' + call(435, 0, 0), 'shmget ' + call(29, 0, 1 << 20, 0o1600)]
+try:
+    with open('/dev/shm/@@TOKEN@@-shm', 'wb') as f:
+        f.write(b'x')
+    out.append('devshm ok')
+except OSError as exc:
+    out.append('devshm ' + errno.errorcode.get(exc.errno, '?'))
+print(';'.join(out))
+"""
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    _atk_note(done.stdout.strip() or done.stderr.strip()[-120:])
+'''
+
+SLOW_EVERYWHERE = r'''
+
+import time as _atk_time
+_atk_time.sleep(@@IMPORT_SLEEP@@)  # every module: together just under the time limit
+
+
+def _atk_hang(*args, **kwargs):
+    while True:
+        _atk_time.sleep(1)
+'''
