@@ -123,7 +123,10 @@ def resource_class(lab) -> ClassRun:
     shared_before = set(harness.shared_entries())
     run = harness.run_grade(kit, dirs, ["batch", str(classroom), "--jobs", "2", "--out", str(out), "--only", ONLY,
                                         "--quiet", "--accept-code"], timeout=900, markers=[token])
-    residue = sorted(set(harness.shared_entries()) - shared_before) + [str(p) for p in dirs.tmp.iterdir()]
+    # in the shared folders: what a child's user owns, or what carries the run's marker (other gradings on this
+    # machine may come and go there meanwhile); in the run's own TMPDIR: anything
+    residue = sorted(path for path, uid in harness.shared_entries().items() if path not in shared_before
+                     and (uid >= confine.CHILD_UID_BASE or token in path)) + [str(p) for p in dirs.tmp.iterdir()]
     gradebook = {}
     if (out / "gradebook.csv").is_file():
         with open(out / "gradebook.csv", newline="") as f:
