@@ -121,8 +121,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="students graded at once (default 1); with --scheduler local, the number of workers")
     parser.add_argument("--scheduler", metavar="ADDRESS|local",
-                        help="probe on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a "
+                        help="probe on a Dask cluster: a TLS scheduler's address (tls://host:8786), or 'local' for a "
                              "LocalCluster of --jobs workers on this machine (needs the 'scale' extra)")
+    tls = parser.add_argument_group("a remote scheduler (README, Grading at scale)")
+    tls.add_argument("--tls-ca-file", metavar="PEM",
+                     help="for --scheduler tls://HOST:PORT: the CA certificate that signed the cluster's certificates")
+    tls.add_argument("--tls-cert", metavar="PEM", help="this client's certificate, signed by that CA")
+    tls.add_argument("--tls-key", metavar="PEM", help="this client's private key (unless --tls-cert holds it)")
+    tls.add_argument("--insecure-scheduler", action="store_true",
+                     help="accept a plain tcp:// scheduler, which anyone who can reach it can use to change grades")
     parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
     options.add_to_argparse(parser, options.BATCH)
     args = parser.parse_args(argv)
@@ -131,6 +138,8 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
         return 2
+    security = scale.client_security(args.scheduler, scale.TlsFiles(args.tls_ca_file, args.tls_cert, args.tls_key),
+                                     args.insecure_scheduler)
     reference, data, limits = opts.reference_spec(), opts.data_spec(), opts.limits()
     secret = opts.secret(root)
     if opts.require_isolation and not confine.available().complete:
@@ -159,7 +168,7 @@ def main(argv: list[str]) -> int:
     accepted = frozenset(s for s in folders if opts.accepts_code(s))
     if args.scheduler:
         runs = scale.probe_dask(folders, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds,
-                                accepted)
+                                accepted, security)
     else:
         runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds, accepted)
     total = len(students) + len(skipped)
