@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from grader import batch
+from grader.reports import inert
 
 from .conftest import KIT, run
 
@@ -63,5 +64,5 @@ def test_report_stems_and_spreadsheet_cells():
     assert batch.report_stem("class_summary").startswith("class_summary-")
     assert len(batch.report_stem("x" * 250)) == 111
     for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
-        assert batch.spreadsheet_cell(cell) == "'" + cell
-    assert batch.spreadsheet_cell("alice") == "alice" and batch.spreadsheet_cell("") == ""
+        assert inert.csv_cell(cell) == "'" + cell
+    assert inert.csv_cell("alice") == "alice" and inert.csv_cell("") == ""
