@@ -14,7 +14,8 @@ Grading goes through the same sandboxed child and judges as the ``grade`` comman
 points; a check's feedback, which quotes the student's code (its exception, its values), reaches the terminal
 as inert text (:func:`grader.reports.inert.text`). Only the probes of the selected tests run: ``pytest
 exercises/ --dl-only softmax`` only probes softmax (``-k`` selects by check id too, but ``-k softmax`` also
-matches the softmax regression training, which tests ``cross_entropy``). Nothing heavy is imported with the plugin: JAX comes with the first hook that needs the rubric.
+matches the softmax regression training, which tests ``cross_entropy``). Nothing heavy is imported with the
+plugin: JAX comes with the first hook that needs the rubric.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ def test_who_is_graded_and_how(graded_class):
     with open(classroom / "grades" / "gradebook.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"alice", LONG, "'" + FORMULA}  # neither the link nor the name with a newline
+    assert not [c for r in rows.values() for c in r.values() if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     relu_points = float(rows["alice"]["relu"])
     assert relu_points > 0 and float(rows[LONG]["relu"]) == relu_points  # the repository's exercises/, graded
     assert float(rows["'" + FORMULA]["relu"]) == 0  # the stubs

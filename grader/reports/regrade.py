@@ -6,7 +6,8 @@ two ``grade batch`` output folders (one ``<student>.json`` per student). A check
 verdict changed; its old and new messages are shown. Students present on one side only are listed apart.
 
 Output: a Markdown table (default) or CSV (``--format csv``), one row per moved check, and the totals per
-student; names and messages are the students' text, written inert (:mod:`grader.reports.inert`). The exit status is 0 whether or not anything moved (2 when the inputs cannot be read).
+student; names and messages are the students' text, written inert (:mod:`grader.reports.inert`). The exit
+status is 0 whether or not anything moved (2 when the inputs cannot be read).
 """
 
 from __future__ import annotations

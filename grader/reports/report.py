@@ -45,15 +45,14 @@ def text(result: Result, color: bool = False) -> str:
             if c.target != target:
                 continue
             mark = paint("PASS", _GREEN) if c.passed else paint("FAIL", _RED)
-            lines.append(f"  {mark}  {inert.text(c.id):<{width}}  {fmt_points(c.points):>3}/{fmt_points(c.max_points)}"
-                         + ("  (hidden)" if c.hidden else ""))
+            lines.append(f"  {mark}  {inert.text(c.id):<{width}}  "
+                         f"{fmt_points(c.points):>3}/{fmt_points(c.max_points)}" + ("  (hidden)" if c.hidden else ""))
             if not c.passed:
                 lines.append("        " + inert.text(c.message, indent="        "))
         lines.append("")
     step = fix_first(result)
     lines += ([inert.text(step, indent="  "), ""] if step else [])
-    trailer = _trailer(result)
-    lines += [inert.text(t, indent="    ") for t in trailer]
+    lines += [inert.text(t, indent="    ") for t in _trailer(result)]
     return "\n".join(lines)
 
 
@@ -115,16 +114,21 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     return out + ([""] if out else [])
 
 
+def _parts_table(result: Result) -> list[str]:
+    """The Markdown table of the points of each function and training."""
+    lines = ["| part | points | |", "|---|---:|---|"]
+    for target, (pts, mx) in result.by_target().items():
+        lines.append(f"| {inert.code(target)} | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    return lines
+
+
 def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     """A pull-request summary: the score, a table per function, then the failed checks with feedback.
 
     ``figures`` maps a check id (or ``"polynomial"``) to an image path, relative to where the report is saved;
     they are linked in a last section.
     """
-    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "",
-             "| part | points | |", "|---|---:|---|"]
-    for target, (pts, mx) in result.by_target().items():
-        lines.append(f"| {inert.code(target)} | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "", *_parts_table(result)]
     failed = [c for c in result.checks if not c.passed]
     if failed:
         lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
@@ -204,10 +208,7 @@ def _gradescope_summary(result: Result) -> str:
     """The top-level ``output`` (Markdown): the points of each function and training, and what to fix first,
     from the checks the student may see now (a hidden check's points would give its verdict away)."""
     shown = Result(tuple(c for c in result.checks if _gradescope_visible(c)))
-    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "",
-             "| part | points | |", "|---|---:|---|"]
-    for target, (pts, mx) in shown.by_target().items():
-        lines.append(f"| {inert.code(target)} | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "", *_parts_table(shown)]
     hidden = len(result.checks) - len(shown.checks)
     if hidden:
         lines += ["", f"{hidden} more check{'s are' if hidden > 1 else ' is'} shown when your instructor publishes "
@@ -230,7 +231,8 @@ def gradescope_leaderboard(metrics: dict | None) -> list[dict]:
 def gradescope(result: Result, metrics: dict | None = None) -> str:
     """Gradescope's ``results.json``: a Markdown summary (``output``, its student text made inert), one test per
     check with its points, status, plain-text output (``output_format`` ``text``, control characters removed: the
-    student's exception is shown as typed, never as Markdown, HTML or terminal codes) and visibility (hidden checks after the grades are published), what graded it and the sandbox's layers
+    student's exception is shown as typed, never as Markdown, HTML or terminal codes) and visibility (hidden
+    checks after the grades are published), what graded it and the sandbox's layers
     (``extra_data.environment`` and ``extra_data.isolation``, for staff).
 
     ``metrics`` (optional): ``{"mlp_test_accuracy": float, "softmax_regression_test_accuracy": float,
