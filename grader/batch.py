@@ -2,8 +2,8 @@
 
 The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time, on this machine or
 as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.engine.scale`); judging happens here. Writes
-``gradebook.csv`` (student, score, points per function or training task; an id a spreadsheet would run as a
-formula gets a leading ``'``), a JSON and a Markdown report per
+``gradebook.csv`` (student, score, points per function or training task; every cell a spreadsheet would run as a
+formula gets a leading ``'``: :func:`grader.reports.inert.csv_cell`), a JSON and a Markdown report per
 student (``<student>.json``, ``.md``; an id that is long or holds characters other than letters, digits, ``.``,
 ``_`` and ``-`` gets a file name of its plain characters and a short hash), and the class summary
 (``class_summary.md`` / ``.png``: score histogram, the checks most students failed with their most common
@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_view, report
+from grader.reports import class_view, inert, report
 
 from grader.engine import compile_cache, confine, references, scale
 
@@ -90,12 +90,6 @@ def report_stem(student: str) -> str:
     if stem == student and stem not in _OURS:
         return stem
     return f"{stem}-{hashlib.sha256(os.fsencode(student)).hexdigest()[:10]}"
-
-
-def spreadsheet_cell(text: str) -> str:
-    """``text`` as a spreadsheet should show it, never run it: a leading ``'`` when it starts with ``=``, ``+``,
-    ``-``, ``@``, a tab or a carriage return."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _bar(done: int, total: int, label: str, width: int = 24) -> str:
@@ -188,12 +182,12 @@ def main(argv: list[str]) -> int:
         (out / f"{report_stem(student)}.json").write_text(result.to_json() + "\n")
         (out / f"{report_stem(student)}.md").write_text(report.markdown(result))
         per_target = result.by_target()
-        rows.append([student, f"{result.score:g}"] + [f"{per_target[t][0]:g}" for t in targets])
+        rows.append([student, result.score] + [per_target[t][0] for t in targets])
     rows.sort(key=lambda r: r[0])
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "score"] + targets)
-        writer.writerows([spreadsheet_cell(row[0]), *row[1:]] for row in rows)
+        writer.writerow(inert.csv_row(["student", "score"] + targets))
+        writer.writerows(inert.csv_row(row) for row in rows)
     class_view.write(dict(sorted(results.items())), out, fingerprints)
     print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
     return 0

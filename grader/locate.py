@@ -38,12 +38,13 @@ import argparse
 import dataclasses
 import errno
 import os
-import re
 import stat
 import sys
 import unicodedata
 from collections import deque
 from pathlib import Path
+
+from grader.reports import inert
 
 MAX_DEPTH = 6                             # folders below the root that are looked into
 MAX_ENTRIES = 10_000                      # names looked at in one walk
@@ -309,11 +310,6 @@ def read_submission_files(folder: str | Path) -> tuple[dict[str, bytes], list[st
 
 # --- python -m grader.locate --copy-to DEST SUBMISSION -------------------------------------------------------
 
-def _markdown(text: str) -> str:
-    """``text`` with every ASCII punctuation mark escaped, so a file's name shows as it is in Markdown."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
-
-
 def student_notes(located: Located, submission: Submission | None) -> str:
     """What the student should read before their results (Markdown), or "" when all went well: that no exercise
     file was found, and the files skipped."""
@@ -323,10 +319,10 @@ def student_notes(located: Located, submission: Submission | None) -> str:
         lines += ["**No exercise files were found in your submission**, so nothing could be graded. Submit your "
                   f"files ({names}) themselves, in an `{EXERCISES}/` folder, or in your repository's folder. "
                   "Symbolic links are not followed.", ""]
-        lines += [f"- {_markdown(p)}" for p in located.problems]
+        lines += [f"- {inert.markdown(p)}" for p in located.problems]
     elif submission is not None and submission.problems:
         lines += ["**Some of your files were not graded:**", ""]
-        lines += [f"- {_markdown(p)}" for p in submission.problems]
+        lines += [f"- {inert.markdown(p)}" for p in submission.problems]
     return "\n".join(lines).strip() + "\n" if lines else ""
 
 

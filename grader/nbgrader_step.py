@@ -42,6 +42,8 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
+from grader.reports import inert
+
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
                 ast.AnnAssign, ast.AugAssign)
 
@@ -247,9 +249,10 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
 # -- 3. the autograder cells' outputs ---------------------------------------------------------------------------
 
 def score_cell(cell, check) -> None:
-    """Replace the cell's outputs by the check's feedback (stdout) and its points (the cell's result)."""
+    """Replace the cell's outputs by the check's feedback (stdout; control characters removed, as the message may
+    quote the student's exception) and its points (the cell's result)."""
     verdict = "passed" if check.passed else "FAILED"
-    text = (f"{check.id}: {verdict}, {check.points:g}/{check.max_points:g} points. {check.message}\n"
+    text = (f"{check.id}: {verdict}, {check.points:g}/{check.max_points:g} points. {inert.text(check.message)}\n"
             "(scored by the grader's sandbox, outside the notebook)\n")
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text=text),
@@ -266,7 +269,7 @@ def score_notebook(nb, result, notes: list[str] = ()) -> None:
             raise SandboxGradeError(f"the sandbox did not grade {check_id}, which this notebook has a cell for")
         score_cell(cell, by_id[check_id])
         if notes and not by_id[check_id].passed:
-            cell.outputs[0]["text"] += "".join(f"Note: {n}\n" for n in notes)
+            cell.outputs[0]["text"] += "".join(f"Note: {inert.text(n)}\n" for n in notes)
 
 
 class SandboxGrades(NbGraderPreprocessor):

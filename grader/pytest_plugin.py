@@ -11,9 +11,11 @@ each check. At the end the terminal summary prints ``Score: X/Y`` with the point
 --report-dir`` draws them.
 
 Grading goes through the same sandboxed child and judges as the ``grade`` command, so both give the same
-points. Only the probes of the selected tests run: ``pytest exercises/ --dl-only softmax`` only probes softmax
-(``-k`` selects by check id too, but ``-k softmax`` also matches the softmax regression training, which tests
-``cross_entropy``). Nothing heavy is imported with the plugin: JAX comes with the first hook that needs the rubric.
+points; a check's feedback, which quotes the student's code (its exception, its values), reaches the terminal
+as inert text (:func:`grader.reports.inert.text`). Only the probes of the selected tests run: ``pytest
+exercises/ --dl-only softmax`` only probes softmax (``-k`` selects by check id too, but ``-k softmax`` also
+matches the softmax regression training, which tests ``cross_entropy``). Nothing heavy is imported with the
+plugin: JAX comes with the first hook that needs the rubric.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 
 from grader import options
 from grader.options import CannotRun, GradeOptions
+from grader.reports import inert
 
 _SESSIONS = pytest.StashKey[dict]()
 
@@ -161,7 +164,8 @@ def assert_check_passes(grading: GradingSession, check_id: str) -> None:
     """Fail the calling test with the check's feedback unless the check earned full points."""
     r = grading.check(check_id)
     if not r.passed:
-        pytest.fail(f"{r.id} ({r.points:g}/{r.max_points:g} points): {r.message}", pytrace=False)
+        pytest.fail(inert.text(f"{r.id} ({r.points:g}/{r.max_points:g} points): {r.message}", indent="  "),
+                    pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -173,7 +177,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             continue
         from grader.reports import report
 
-        terminalreporter.section(f"grading {directory.name}/")
+        terminalreporter.section(inert.text(f"grading {directory.name}/").replace("\n", " "))
         terminalreporter.write_line(report.summary(session.result()))
         if session.report_dir:
             try:

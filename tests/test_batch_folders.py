@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from grader import batch
+from grader.reports import inert
 
 from .conftest import KIT, run
 
@@ -42,6 +43,7 @@ def test_who_is_graded_and_how(graded_class):
     eve = next(s for s in rows if s.startswith("eve"))
     assert float(rows["mallory"]["score"]) == 0 and float(rows[eve]["score"]) == 0
     assert "a symbolic link, not a student's folder" in (classroom / "grades" / "mallory.md").read_text()
+    assert not [c for r in rows.values() for c in r.values() if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     relu_points = float(rows["alice"]["relu"])
     assert relu_points > 0 and float(rows[LONG]["relu"]) == relu_points  # the repository's exercises/, graded
     assert float(rows["'" + FORMULA]["relu"]) == 0  # the stubs
@@ -67,5 +69,5 @@ def test_report_stems_and_spreadsheet_cells():
     assert batch.report_stem("class_summary").startswith("class_summary-")
     assert len(batch.report_stem("x" * 250)) == 111
     for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
-        assert batch.spreadsheet_cell(cell) == "'" + cell
-    assert batch.spreadsheet_cell("alice") == "alice" and batch.spreadsheet_cell("") == ""
+        assert inert.csv_cell(cell) == "'" + cell
+    assert inert.csv_cell("alice") == "alice" and inert.csv_cell("") == ""

@@ -76,7 +76,8 @@ def run_autograder(root: Path, home: Path) -> tuple[dict, subprocess.CompletedPr
 def check_shape(results: dict, hidden: bool = False) -> None:
     """What every graded results.json holds: one test per check, in rubric order, with Gradescope's fields; with
     the instructor's secret (``hidden``) the hidden checks too, shown once the grades are published."""
-    assert results["output_format"] == "md"
+    assert results["output_format"] == "md" and results["test_output_format"] == "text"
+    assert all(t.get("output_format") == "text" for t in results["tests"])  # the student's exception, as typed
     expected = [c.id for c in rubric.CHECKS] + ([c.id for c in rubric.HIDDEN_CHECKS] if hidden else [])
     assert [t["name"].split(":")[0] for t in results["tests"]] == expected
     for t in results["tests"]:

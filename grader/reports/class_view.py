@@ -1,7 +1,8 @@
 """The instructor's view of a class: what to reteach, and wrong answers students share.
 
 From the results of ``grade batch``: a score histogram and, per check, how many students failed it with their
-most common messages first — as Markdown (``class_summary.md``) and a PNG (``class_summary.png``). The Markdown
+most common messages first — as Markdown (``class_summary.md``, the messages and students' ids as inert text:
+:mod:`grader.reports.inert`) and a PNG (``class_summary.png``). The Markdown
 also lists groups of students whose function gave *identical wrong outputs* on every probe input: a stronger
 sign of shared code than similar source, and common mistakes show up the same way, so it is for an
 instructor's review, never a penalty by itself.
@@ -18,6 +19,7 @@ import numpy as np
 
 from grader import rubric
 from grader.checks.common import Observations
+from grader.reports import inert
 from grader.reports.result import Result
 
 if TYPE_CHECKING:
@@ -98,16 +100,17 @@ def markdown(results: dict[str, Result], image: str | None = None,
     if not rows:
         lines.append("Every student passed every check.")
     for cid, count, msgs in rows:
-        lines.append(f"- `{cid}`: {count} of {n} failed")
+        lines.append(f"- {inert.code(cid)}: {count} of {n} failed")
         for message, k in msgs[:3]:
-            lines.append(f"  - {k}× {message}")
+            lines.append(f"  - {k}× {inert.markdown(message)}")
     if fingerprints is not None:
         lines += ["", "## Identical wrong answers (for review; no points are taken)", ""]
         groups = shared_wrong_answers(fingerprints)
         if not groups:
             lines.append("No two students share a wrong output.")
         for function, names in groups:
-            lines.append(f"- `{function}`: {', '.join(names)} — the same wrong outputs on every probe input "
+            lines.append(f"- {inert.code(function)}: {', '.join(map(inert.markdown, names))} — the same wrong "
+                         "outputs on every probe input "
                          "(shared code, or a mistake common enough to reteach)")
     return "\n".join(lines) + "\n"
 

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from grader.reports import curves, report
+from grader.reports import curves, inert, report
 
 from grader.data import datasets
 
@@ -81,7 +81,9 @@ def _draw_panel(ax, runs: list[tuple[str, Panel]]) -> None:
 
 def curves_figure(title: str, runs: list[tuple[str, list[Panel]]], note: str | None = None) -> Figure:
     """A row of panels, one per metric, each drawing the same panel of every run in ``runs``
-    (``[(who, panels)]``: the first run solid, the others dashed). ``note`` is printed under the title."""
+    (``[(who, panels)]``: the first run solid, the others dashed). ``note`` is printed under the title, as the
+    text it is: it may quote a student's exception, so control characters are removed and no ``$...$`` is read as
+    mathtext (which could not be drawn)."""
     runs = [(who, panels) for who, panels in runs if panels]
     width = max(len(panels) for _, panels in runs) if runs else 1
     fig = Figure(figsize=(5.2 * width, 4.0), layout="constrained")
@@ -93,8 +95,8 @@ def curves_figure(title: str, runs: list[tuple[str, list[Panel]]], note: str | N
             ax.axis("off")
     if note is not None and len(note) > NOTE_CHARS:
         note = note[:NOTE_CHARS - 1].rstrip() + "…"
-    heading = title if note is None else title + "\n" + textwrap.fill(note, 110 * width // 2)
-    fig.suptitle(heading, fontsize=11)
+    heading = title if note is None else title + "\n" + textwrap.fill(inert.text(note), 110 * width // 2)
+    fig.suptitle(heading, fontsize=11, parse_math=False)
     return fig
 
 

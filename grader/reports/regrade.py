@@ -6,7 +6,8 @@ two ``grade batch`` output folders (one ``<student>.json`` per student). A check
 verdict changed; its old and new messages are shown. Students present on one side only are listed apart.
 
 Output: a Markdown table (default) or CSV (``--format csv``), one row per moved check, and the totals per
-student. The exit status is 0 whether or not anything moved (2 when the inputs cannot be read).
+student; names and messages are the students' text, written inert (:mod:`grader.reports.inert`). The exit
+status is 0 whether or not anything moved (2 when the inputs cannot be read).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from grader.options import CannotRun, write_report
+from grader.reports import inert
 from grader.reports.result import Result, fmt_points
 
 COLUMNS = ("student", "check", "old points", "new points", "change", "old message", "new message")
@@ -84,10 +86,6 @@ def _points(x: float | None) -> str:
     return "—" if x is None else fmt_points(x)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(old: dict[str, Result], new: dict[str, Result], found: list[Move]) -> str:
     pairs = {s for s in old if s in new} if not (len(old) == len(new) == 1) else {"student"}
     moved = sorted({m.student for m in found})
@@ -95,29 +93,30 @@ def markdown(old: dict[str, Result], new: dict[str, Result], found: list[Move]) 
     if found:
         totals = {s: round(sum(m.change for m in found if m.student == s), 4) for s in moved}
         lines += ["| student | change |", "|---|---:|"]
-        lines += [f"| {s} | {totals[s]:+g} |" for s in moved]
+        lines += [f"| {inert.markdown(s)} | {totals[s]:+g} |" for s in moved]
         lines += ["", "| " + " | ".join(COLUMNS) + " |", "|---|---|---:|---:|---:|---|---|"]
-        lines += [f"| {m.student} | {m.check} | {_points(m.old_points)} | {_points(m.new_points)} | {m.change:+g} | "
-                  f"{_cell(m.old_message)} | {_cell(m.new_message)} |" for m in found]
+        lines += [f"| {inert.markdown(m.student)} | {inert.code(m.check)} | {_points(m.old_points)} | "
+                  f"{_points(m.new_points)} | {m.change:+g} | {inert.markdown(m.old_message)} | "
+                  f"{inert.markdown(m.new_message)} |" for m in found]
     else:
         lines.append("No check moved.")
     only_old, only_new = sorted(set(old) - set(new)), sorted(set(new) - set(old))
     if len(old) == len(new) == 1:
         only_old = only_new = []
     if only_old:
-        lines += ["", f"Only in the old grading: {', '.join(only_old)}"]
+        lines += ["", f"Only in the old grading: {', '.join(map(inert.markdown, only_old))}"]
     if only_new:
-        lines += ["", f"Only in the new grading: {', '.join(only_new)}"]
+        lines += ["", f"Only in the new grading: {', '.join(map(inert.markdown, only_new))}"]
     return "\n".join(lines) + "\n"
 
 
 def to_csv(found: list[Move]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
+    writer.writerow(inert.csv_row(COLUMNS))
     for m in found:
-        writer.writerow([m.student, m.check, _points(m.old_points), _points(m.new_points), f"{m.change:+g}",
-                         m.old_message, m.new_message])
+        writer.writerow(inert.csv_row([m.student, m.check, _points(m.old_points), _points(m.new_points), m.change,
+                                       m.old_message, m.new_message]))
     return buf.getvalue()
 
 

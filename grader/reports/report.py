@@ -1,4 +1,8 @@
-"""Renderers: one :class:`~grader.reports.result.Result`, five formats (text, json, markdown, junit, gradescope)."""
+"""Renderers: one :class:`~grader.reports.result.Result`, five formats (text, json, markdown, junit, gradescope).
+
+Every text a result carries (a check's message, quoting the student's exception or returned values; the notes for
+review; the names) is the student's as far as a renderer knows: the text and Markdown renderers pass it through
+:mod:`grader.reports.inert`, the JUnit one through :func:`xml_safe`, and add their own formatting around it."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from grader.reports import manifest
+from grader.reports import inert, manifest
 
 from grader import rubric
 from grader.reports.result import Result, fmt_points
@@ -36,24 +40,27 @@ def text(result: Result, color: bool = False) -> str:
     lines = [paint(f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}", _BOLD), ""]
     width = max((len(c.id) for c in result.checks), default=0)
     for target, (pts, mx) in result.by_target().items():
-        lines.append(paint(f"{target}  {fmt_points(pts)}/{fmt_points(mx)}", _BOLD))
+        lines.append(paint(f"{inert.text(target)}  {fmt_points(pts)}/{fmt_points(mx)}", _BOLD))
         for c in result.checks:
             if c.target != target:
                 continue
             mark = paint("PASS", _GREEN) if c.passed else paint("FAIL", _RED)
-            lines.append(f"  {mark}  {c.id:<{width}}  {fmt_points(c.points):>3}/{fmt_points(c.max_points)}"
-                         + ("  (hidden)" if c.hidden else ""))
+            lines.append(f"  {mark}  {inert.text(c.id):<{width}}  "
+                         f"{fmt_points(c.points):>3}/{fmt_points(c.max_points)}" + ("  (hidden)" if c.hidden else ""))
             if not c.passed:
-                lines.append(f"        {c.message}")
+                lines.append("        " + inert.text(c.message, indent="        "))
         lines.append("")
     step = fix_first(result)
-    lines += ([step, ""] if step else []) + _trailer(result)
+    lines += ([inert.text(step, indent="  "), ""] if step else [])
+    lines += [inert.text(t, indent="    ") for t in _trailer(result)]
     return "\n".join(lines)
 
 
 def fix_first(result: Result) -> str | None:
     """What to work on next: the first student function (in rubric order) that lost points, with its first failed
-    check's feedback; when every function is right, the first failed training. ``None`` at full marks."""
+    check's feedback; when every function is right, the first failed training. ``None`` at full marks.
+
+    The line quotes the check's message as it is: each renderer makes it inert for its format."""
     failed = [c for c in result.checks if not c.passed]
     own = [c for c in failed if c.target in rubric.STUDENT_FUNCTIONS]
     if own:
@@ -71,7 +78,7 @@ def summary(result: Result) -> str:
     targets = result.by_target()
     uses = {t: " + ".join(rubric.PROBES[t].uses) for t in targets if t in rubric.PROBES
             and t not in rubric.STUDENT_FUNCTIONS}
-    names = {t: f"{t.replace('_', ' ')} (with your {uses[t]})" if t in uses else t for t in targets}
+    names = {t: inert.text(f"{t.replace('_', ' ')} (with your {uses[t]})" if t in uses else t) for t in targets}
     width = max((len(n) for n in names.values()), default=0)
     lines = [f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"]
     for heading, group in (("your functions", [t for t in targets if t not in uses]),
@@ -85,12 +92,12 @@ def summary(result: Result) -> str:
         points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
         lines.append(f"  hidden checks: not run here ({fmt_points(points)} more points when your instructor grades)")
     step = fix_first(result)
-    return "\n".join(lines + ([step] if step else []))
+    return "\n".join(lines + ([inert.text(step, indent="  ")] if step else []))
 
 
 def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     """The hidden checks not run, the isolation layers in force and the notes for review, when the result
-    carries them."""
+    carries them; raw (each renderer makes the lines inert for its format), with an empty last line when any."""
     out = []
     if result.not_run:
         points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
@@ -108,8 +115,12 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     return out + ([""] if out else [])
 
 
-def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+def _parts_table(result: Result) -> list[str]:
+    """The Markdown table of the points of each function and training."""
+    lines = ["| part | points | |", "|---|---:|---|"]
+    for target, (pts, mx) in result.by_target().items():
+        lines.append(f"| {inert.code(target)} | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    return lines
 
 
 def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
@@ -118,29 +129,27 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     ``figures`` maps a check id (or ``"polynomial"``) to an image path, relative to where the report is saved;
     they are linked in a last section.
     """
-    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "",
-             "| part | points | |", "|---|---:|---|"]
-    for target, (pts, mx) in result.by_target().items():
-        lines.append(f"| `{target}` | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "", *_parts_table(result)]
     failed = [c for c in result.checks if not c.passed]
     if failed:
         lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
         for c in failed:
             hidden = " (hidden)" if c.hidden else ""
-            lines.append(f"| `{c.id}`{hidden} | {fmt_points(c.points)} / {fmt_points(c.max_points)} | "
-                         f"{_md_escape(c.message)} |")
+            lines.append(f"| {inert.code(c.id)}{hidden} | {fmt_points(c.points)} / {fmt_points(c.max_points)} | "
+                         f"{inert.markdown(c.message)} |")
     else:
         lines += ["", "Every check passes."]
     if figures:
         lines += ["", "### Training curves", "", "Your run (solid) beside the reference's (dashed); the dotted line "
                   "is the pass line.", ""]
         for key, path in figures.items():
-            title = "Polynomial under- and over-fitting" if key == "polynomial" else f"`{key}`"
+            title = "Polynomial under- and over-fitting" if key == "polynomial" else inert.code(key)
             lines += [f"{title}", "", f"![{key}]({path})", ""]
         lines.pop()
     trailer = _trailer(result, bullet="- ")
     if trailer:
-        lines += ["", *[_md_escape(t) if not t.startswith("- ") else "- " + _md_escape(t[2:]) for t in trailer[:-1]]]
+        lines += ["", *["- " + inert.markdown(t[2:]) if t.startswith("- ") else inert.markdown(t)
+                        for t in trailer[:-1]]]
     return "\n".join(lines) + "\n"
 
 
@@ -196,25 +205,17 @@ def _gradescope_visible(c) -> bool:
     return not c.hidden and (check is None or check.visible)
 
 
-def _md_text(s: str) -> str:
-    """``s`` as literal Markdown text: the characters that would start emphasis, code, links or HTML escaped."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", s).replace("\n", " ")
-
-
 def _gradescope_summary(result: Result) -> str:
     """The top-level ``output`` (Markdown): the points of each function and training, and what to fix first,
     from the checks the student may see now (a hidden check's points would give its verdict away)."""
     shown = Result(tuple(c for c in result.checks if _gradescope_visible(c)))
-    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "",
-             "| part | points | |", "|---|---:|---|"]
-    for target, (pts, mx) in shown.by_target().items():
-        lines.append(f"| `{target}` | {fmt_points(pts)} / {fmt_points(mx)} | {'✅' if pts >= mx else '❌'} |")
+    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "", *_parts_table(shown)]
     hidden = len(result.checks) - len(shown.checks)
     if hidden:
         lines += ["", f"{hidden} more check{'s are' if hidden > 1 else ' is'} shown when your instructor publishes "
                   "the grades."]
     step = fix_first(shown)
-    lines += ["", _md_text(step) if step else "Every check passes."]
+    lines += ["", inert.markdown(step) if step else "Every check passes."]
     return "\n".join(lines) + "\n"
 
 
@@ -229,8 +230,10 @@ def gradescope_leaderboard(metrics: dict | None) -> list[dict]:
 
 
 def gradescope(result: Result, metrics: dict | None = None) -> str:
-    """Gradescope's ``results.json``: a Markdown summary (``output``), one test per check with its points, status and
-    visibility (hidden checks after the grades are published), what graded it and the sandbox's layers
+    """Gradescope's ``results.json``: a Markdown summary (``output``, its student text made inert), one test per
+    check with its points, status, plain-text output (``output_format`` ``text``, control characters removed: the
+    student's exception is shown as typed, never as Markdown, HTML or terminal codes) and visibility (hidden
+    checks after the grades are published), what graded it and the sandbox's layers
     (``extra_data.environment`` and ``extra_data.isolation``, for staff).
 
     ``metrics`` (optional): ``{"mlp_test_accuracy": float, "softmax_regression_test_accuracy": float,
@@ -239,11 +242,12 @@ def gradescope(result: Result, metrics: dict | None = None) -> str:
     """
     tests = []
     for c in result.checks:
-        tests.append({"name": f"{c.id}: {_description(c.id)}", "score": c.points, "max_score": c.max_points,
-                      "status": "passed" if c.passed else "failed",
-                      "output": "passed" if c.passed else c.message,
+        tests.append({"name": inert.text(f"{c.id}: {_description(c.id)}"), "score": c.points,
+                      "max_score": c.max_points, "status": "passed" if c.passed else "failed",
+                      "output": "passed" if c.passed else inert.text(c.message), "output_format": "text",
                       "visibility": "visible" if _gradescope_visible(c) else "after_published"})
-    out = {"score": result.score, "output": _gradescope_summary(result), "output_format": "md", "tests": tests}
+    out = {"score": result.score, "output": _gradescope_summary(result), "output_format": "md",
+           "test_output_format": "text", "test_name_format": "text", "tests": tests}
     seconds = (metrics or {}).get("seconds")
     if isinstance(seconds, (int, float)) and math.isfinite(seconds):
         out["execution_time"] = round(seconds)
