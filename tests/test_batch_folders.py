@@ -42,7 +42,7 @@ def test_who_is_graded_and_how(graded_class):
     assert {"alice", LONG, "'" + FORMULA, "mallory"} <= set(rows) and len(rows) == 5
     eve = next(s for s in rows if s.startswith("eve"))
     assert float(rows["mallory"]["score"]) == 0 and float(rows[eve]["score"]) == 0
-    assert "a symbolic link, not a student's folder" in (classroom / "grades" / "mallory.md").read_text()
+    assert "a symbolic link, not a student's folder" in (classroom / "grades" / "mallory.json").read_text()
     assert not [c for r in rows.values() for c in r.values() if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     relu_points = float(rows["alice"]["relu"])
     assert relu_points > 0 and float(rows[LONG]["relu"]) == relu_points  # the repository's exercises/, graded
