@@ -6,9 +6,10 @@ named in every report:
 
 * **namespaces** (applied by the parent, through util-linux's ``unshare`` in front of the child's command):
   a new user namespace (the child holds no capability of the machine's), network namespace (no network at
-  all: TCP, UDP, DNS, loopback), PID namespace with its own ``/proc`` in a new mount namespace (the child sees
-  neither the parent nor its sibling children; when the child, the namespace's init, ends, the kernel ends
-  every process it left behind).
+  all: TCP, UDP, DNS, loopback), IPC namespace (no System V object outlives it), PID namespace with its own
+  ``/proc`` in a new mount namespace (the child sees neither the parent nor its sibling children; when the
+  child, the namespace's init, ends, the kernel ends every process it left behind). In that mount namespace the
+  child mounts a tmpfs of bounded size and file count on its home (:func:`mount_scratch`) before anything else.
 * **Landlock** (applied by the child to itself, before the first student import): a file-system allow-list —
   read the interpreter, the libraries and the child's own copy of the submission and of the probe code;
   write only the child's own temporary home. The kit checkout, its ``solutions/``, every cache, other
@@ -16,8 +17,10 @@ named in every report:
   denied (ABI ≥ 4); signals and abstract Unix sockets are scoped to the child's own processes (ABI ≥ 6).
 * **seccomp** (applied by the child after Landlock): system calls no probe needs fail with ``EPERM`` —
   creating sockets, tracing or reading other processes' memory, mounting, loading kernel modules or BPF,
-  io_uring, new namespaces, and signalling any process but itself (a second guard where Landlock cannot scope
-  signals) — and ``no_new_privs`` is set, so nothing executed later regains privileges.
+  io_uring, new namespaces (``clone`` with a namespace flag too; ``clone3``, whose flags a filter cannot read,
+  answers ENOSYS), memory the address-space limit does not count (memory files, System V shared memory, message
+  queues), and signalling any process but itself (a second guard where Landlock cannot scope signals) — and
+  ``no_new_privs`` is set, so nothing executed later regains privileges.
 
 The parent decides the policy (:func:`available` says what the machine offers, once per process) and passes
 it to the child as JSON; the child applies all of it or exits with :data:`EXIT_CONFINEMENT` and a message,
