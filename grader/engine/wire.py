@@ -35,12 +35,24 @@ The order of the kinds (which frame may follow which) is the parent's business (
 Observations travel as an uncompressed ``.npz`` (a zip of stored ``.npy`` members) which is checked before
 anything is read: no compressed members (nothing expands), at most ``MAX_ARRAYS`` members, each named
 ``*.npy`` once, each ``.npy`` header declaring booleans, integers, floats or text (no objects, no structured
-dtypes) whose size matches the member's stored size. Every array's bytes are charged to a :class:`Budget`
-before it is read: ``DEFAULT_BUDGET`` (256 MiB) for all the observations of one submission, the text of
-``__errors__`` and ``__probe__`` included; ``__errors__`` is also at most ``MAX_ERRORS_TEXT`` (1 Mi
-characters) of JSON, and each message is cut to 2000 characters. A frame is at most ``MAX_FRAME`` (32 MiB),
-refused from its header before its payload is buffered; the observations of the reference solutions take
-about 1 MiB in all (on the digits). Nothing the child sends is unpickled or evaluated.
+dtypes) whose size matches the member's stored size, and members that together store no more bytes than
+their frame carries (so no array is allocated beyond what the frame holds, and no two members share bytes).
+Every array's bytes are charged to a :class:`Budget` before it is read: ``DEFAULT_BUDGET`` (256 MiB) for all
+the observations of one submission, the text of ``__errors__`` and ``__probe__`` included; ``__errors__`` is
+also at most ``MAX_ERRORS_TEXT`` (1 Mi characters) of JSON, and each message is cut to 2000 characters. A
+frame is at most ``MAX_FRAME`` (32 MiB), refused from its header before its payload is buffered; the
+observations of the reference solutions take about 1 MiB in all (on the digits). Nothing the child sends is
+unpickled or evaluated.
+
+The parent's memory bound for one submission follows. It holds at most ``DEFAULT_BUDGET`` (256 MiB) of decoded
+observations, and per child being read at most one frame in flight: its bytes buffered by :class:`FrameReader`
+(up to ``MAX_FRAME`` plus a 1 MiB read), the payload cut from them and the arrays decoded from it (each at most
+``MAX_FRAME``), about 3 × 32 MiB while a frame is decoded, with at most two children (lanes) read at once.
+Before anything is computed on them, the observations pass :func:`grader.checks.common.admit`: each must be of
+the reference's dtype family and hold at most max(the reference's entries, 65,536), so judging, figures and
+reports widen nothing beyond the reference's size (or 512 KiB of float64), and what is refused is let go. The
+measured cost (``tests/test_parent_memory.py``): a submission whose every function returns a frame's worth of
+wrongly shaped arrays raises the parent's peak by well under ``DEFAULT_BUDGET`` over an honest grading's.
 """
 
 from __future__ import annotations
@@ -421,6 +433,10 @@ def _read_arrays(payload, budget: Budget) -> tuple[dict[str, np.ndarray], int]:
                     raise WireError(f"{info.filename} is compressed; only stored (np.savez) members are read")
                 if info.flag_bits & 0x1:
                     raise WireError(f"{info.filename} is encrypted")
+            stored = sum(info.file_size for info in infos)
+            if stored > len(payload):  # members that overlap, or claim bytes the frame does not carry
+                raise WireError(f"the observations' arrays claim {stored} bytes, more than the {len(payload)} "
+                                "bytes of their frame")
             for info in infos:
                 array, nbytes = _read_member(archive, info, budget)
                 charged += nbytes
