@@ -45,14 +45,15 @@ observations of the reference solutions take about 1 MiB in all (on the digits).
 unpickled or evaluated.
 
 The parent's memory bound for one submission follows. It holds at most ``DEFAULT_BUDGET`` (256 MiB) of decoded
-observations, and per child being read at most one frame in flight: its bytes buffered by :class:`FrameReader`
-(up to ``MAX_FRAME`` plus a 1 MiB read), the payload cut from them and the arrays decoded from it (each at most
-``MAX_FRAME``), about 3 × 32 MiB while a frame is decoded, with at most two children (lanes) read at once.
-Before anything is computed on them, the observations pass :func:`grader.checks.common.admit`: each must be of
-the reference's dtype family and hold at most max(the reference's entries, 65,536), so judging, figures and
-reports widen nothing beyond the reference's size (or 512 KiB of float64), and what is refused is let go. The
-measured cost (``tests/test_parent_memory.py``): a submission whose every function returns a frame's worth of
-wrongly shaped arrays raises the parent's peak by well under ``DEFAULT_BUDGET`` over an honest grading's.
+observations (the arrays of the frame being decoded included), and for each child being read (two at most, one
+per lane) at most one frame in flight besides: the bytes :class:`FrameReader` buffers (up to ``MAX_FRAME`` plus
+a 1 MiB read) and the payload cut from them (up to ``MAX_FRAME``). Before anything is computed on them, the
+observations pass :func:`grader.checks.common.admit`: each must be of the reference's dtype family and hold at
+most max(the reference's entries, 65,536), so judging, figures and reports widen nothing beyond the
+reference's size (or 512 KiB of float64), and what is refused is let go. So the parent's peak is at most an
+honest grading's plus 256 MiB + 2 × 2 × 32 MiB = 384 MiB; ``tests/test_parent_memory.py`` measures it: a
+submission whose every function returns a frame's worth of wrongly shaped arrays (176 MiB in all) raised it
+from about 300 MiB to 530 MiB.
 """
 
 from __future__ import annotations
