@@ -21,7 +21,7 @@ from grader.engine import references, shortcuts
 
 from grader import rubric
 from grader.checks import hidden as hidden_checks
-from grader.checks.common import Observations, ProbeFailed
+from grader.checks.common import Observations, ProbeFailed, admit
 from grader.engine.student_errors import describe_exception
 from grader.reports.result import CheckResult, Result
 from grader.engine.secret import Secret
@@ -31,15 +31,31 @@ if TYPE_CHECKING:
 
 
 
+def subject(probe: str) -> str:
+    """What returned a probe's observations, for a message: the function (``softmax``), or ``the mlp training``."""
+    p = rubric.ALL_PROBES.get(probe)
+    if p is not None and (p.hidden or probe in rubric.STUDENT_FUNCTIONS):
+        return p.uses[0]
+    return f"the {probe.replace('_', ' ')} training" if p is not None and p.name in rubric.PROBES else probe
+
+
+def admitted(student: dict[str, Observations], reference: dict[str, Observations]) -> dict[str, Observations]:
+    """Each probe's observations as :func:`~grader.checks.common.admit` lets judges compute on them: checked
+    against the reference's of the same probe (none: nothing is admitted)."""
+    return {p: admit(obs, reference.get(p, Observations()), subject(p)) for p, obs in student.items()}
+
+
 def judge(student: dict[str, Observations], reference: dict[str, Observations],
           checks: Iterable[rubric.Check] = rubric.CHECKS, shortcuts: dict[str, str] | None = None) -> Result:
     """Judge every check on the observations; a training check that fails names its parts' failing checks.
 
     ``shortcuts`` maps a student function to the message of the forbidden library call it makes: each of
-    that function's own checks then scores 0 with that message.
+    that function's own checks then scores 0 with that message. The judges read only what :func:`admitted`
+    lets through: no observation of another dtype family than the reference's, or far larger than it.
     """
     results = []
     shortcuts = shortcuts or {}
+    student = admitted(student, reference)
     for check in checks:
         if check.target in shortcuts:
             results.append(CheckResult(check.id, check.target, 0.0, check.points, False, shortcuts[check.target],
@@ -159,11 +175,14 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
                      hidden: HiddenInputs | None = None) -> Result:
     """Judge a sandbox run of a submission folder: its forbidden shortcuts are those read from its source
     and those the run-time tripwire saw; the result says which isolation layers were in force. With ``hidden``
-    the hidden checks of the graded functions are judged; without it they are listed as not run."""
+    the hidden checks of the graded functions are judged; without it they are listed as not run. The run's
+    observations are replaced by the :func:`admitted` ones, so the figures and reports drawn from it afterwards
+    read what the judges read (and the arrays refused are let go)."""
     probes = list(rubric.PROBES) if probes is None else list(probes)
     seeds = hidden.seeds(probes) if hidden else {}
     checks = rubric.with_seeds(rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes]), seeds)
     not_run = tuple(c.id for c in rubric.HIDDEN_CHECKS if c.probe not in seeds and c.target in probes)
+    run.observations = admitted(run.observations, reference_obs)  # what figures and reports read, too
     found = {f: m for f, m in shortcuts.scan_directory(directory).items() if not _did_not_load(f, run)}
     for function, names in run.shortcuts.items():
         if names and function not in found:

@@ -372,6 +372,27 @@ def test_a_member_whose_stored_size_disagrees_with_its_header_is_refused():
     assert wire.decode_observations(npz(members))[1]["x"][3] == 3.0
 
 
+def test_a_member_claiming_more_bytes_than_its_frame_carries_is_refused_before_reading():
+    """A zip directory that says a member stores 64 MiB (the .npy header agreeing) in a frame of a few hundred
+    bytes: refused from the directory, before the 64 MiB are charged or allocated."""
+    members = header_members()
+    claimed = 64 * MiB
+    header = npy("<f8", (claimed // 8,), b"")
+    members["v:x.npy"] = header + bytes(64)
+    lying = bytearray(npz(members))
+    for signature, offset in ((b"PK\x03\x04", 18), (b"PK\x01\x02", 20)):  # local and central headers
+        at = lying.index(b"v:x.npy", lying.index(signature)) - (30 if signature == b"PK\x03\x04" else 46)
+        assert lying[at:at + 4] == signature
+        lying[at + offset:at + offset + 8] = struct.pack("<II", len(header) + claimed, len(header) + claimed)
+    budget = wire.Budget(wire.DEFAULT_BUDGET)
+
+    def decode():
+        with pytest.raises(wire.WireError, match="more than the .* bytes of their frame"):
+            wire.decode_observations(bytes(lying), budget)
+    assert peak_bytes(decode) < MiB
+    assert budget.remaining == wire.DEFAULT_BUDGET
+
+
 def test_malformed_archives_are_refused():
     ok = header_members()
     ok["v:x.npy"] = npy("<i8", (2,), bytes(16))

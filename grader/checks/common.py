@@ -100,6 +100,71 @@ class Observations:
         return key in self.values
 
 
+# -- admission: what a judge may compute on -----------------------------------------------------------------
+
+SMALL_ENTRIES = 1 << 16  # entries any observation may hold, whatever the reference's: room for a wrong shape
+
+
+def _entries(arr: np.ndarray) -> int:
+    """An array's entries, each character of text counted as one."""
+    return arr.size * (arr.dtype.itemsize // 4 if arr.dtype.kind == "U" else 1)
+
+
+def _family(arr: np.ndarray) -> str:
+    """What the reference's array is, for a message: ``a float array``, ``an integer array``, ``text``..."""
+    kind = arr.dtype.kind
+    return {"f": "a float array", "i": "an integer array", "u": "an integer array", "b": "a boolean array",
+            "U": "text"}.get(kind, f"an array of {arr.dtype}")
+
+
+def inadmissible(actual: np.ndarray, expected: np.ndarray, subject: str, key: str) -> str | None:
+    """Why a judge may not compute on the student's ``actual`` for ``key``, given the reference's ``expected``;
+    ``None`` when it may.
+
+    The rule: numbers (booleans, integers, floats) where the reference recorded numbers and text where it recorded
+    text, of at most max(the reference's entries, :data:`SMALL_ENTRIES`) entries (characters, for text). An array
+    of the reference's shape always holds as many entries as the reference's; one of another shape within that
+    allowance still reaches its judge, which names the shape and the known mistake that gives it (a batch mean, an
+    (n, n) broadcast).
+    """
+    numeric = expected.dtype.kind in "biuf"
+    if (actual.dtype.kind in "biuf") != numeric or (not numeric and actual.dtype.kind != expected.dtype.kind):
+        return f"{subject} returned dtype {actual.dtype} for {key!r}, expected {_family(expected)}"
+    allowed = max(_entries(expected), SMALL_ENTRIES)
+    if _entries(actual) <= allowed:
+        return None
+    if numeric:
+        return (f"{subject} returned shape {actual.shape} for {key!r}, expected {expected.shape}: "
+                f"{actual.size:,} entries where the answer has {expected.size:,} (an output that large is not judged)")
+    return (f"{subject} returned {_entries(actual):,} characters of text for {key!r}, where the answer has "
+            f"{_entries(expected):,} (text that long is not judged)")
+
+
+def admit(student: Observations, reference: Observations, subject: str) -> Observations:
+    """The student's observations that judges, figures and reports may compute on, checked against the
+    reference's before any arithmetic.
+
+    Each array passes :func:`inadmissible` against the reference's array of the same key, or is replaced by an
+    error naming the cause (``softmax returned shape (8, 196608) for 'values', expected (8, 5): ...``), so every
+    check that reads it fails with that message; a key the reference did not record is dropped. So nothing a
+    judge widens to float64 holds more entries than the reference's answer or :data:`SMALL_ENTRIES`, whatever
+    the child sent. ``subject`` names what returned the arrays (``softmax``, ``the mlp training``). Admitting
+    admitted observations again changes nothing.
+    """
+    values, errors = {}, dict(student.errors)
+    for key, arr in student.values.items():
+        expected = reference.values.get(key)
+        if expected is None:
+            continue
+        arr = np.asarray(arr)
+        why = inadmissible(arr, np.asarray(expected), subject, key)
+        if why is None:
+            values[key] = arr
+        else:
+            errors[key] = why
+    return Observations(values, errors)
+
+
 def observe_calls(calls: dict[str, tuple[str, Callable[[], Any]]]) -> Observations:
     """Record every call of a probe's table ``{key: (what, thunk)}``."""
     obs = Observations()

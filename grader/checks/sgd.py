@@ -203,8 +203,8 @@ def judge_any_pytree(s: Observations, r: Observations, check) -> Verdict:
         try:
             problem = _judge_tree(s, r, check, kind, what)
         except ProbeFailed as exc:  # e.g. indexing a list by dict keys
-            if "dict.structure" not in s:  # the dict failed too: the failure says it all
-                raise
+            if "dict.structure" not in s or f"{kind}.structure" in s:  # the dict failed too, or a leaf was
+                raise                                                  # refused: the failure says it all
             return failed(f"{str(exc).rstrip('.')}; sgd on a dict of parameters works, so the code handles dicts "
                           f"only: {EVERY_LEAF}")
         if problem is None:

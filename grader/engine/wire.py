@@ -35,12 +35,25 @@ The order of the kinds (which frame may follow which) is the parent's business (
 Observations travel as an uncompressed ``.npz`` (a zip of stored ``.npy`` members) which is checked before
 anything is read: no compressed members (nothing expands), at most ``MAX_ARRAYS`` members, each named
 ``*.npy`` once, each ``.npy`` header declaring booleans, integers, floats or text (no objects, no structured
-dtypes) whose size matches the member's stored size. Every array's bytes are charged to a :class:`Budget`
-before it is read: ``DEFAULT_BUDGET`` (256 MiB) for all the observations of one submission, the text of
-``__errors__`` and ``__probe__`` included; ``__errors__`` is also at most ``MAX_ERRORS_TEXT`` (1 Mi
-characters) of JSON, and each message is cut to 2000 characters. A frame is at most ``MAX_FRAME`` (32 MiB),
-refused from its header before its payload is buffered; the observations of the reference solutions take
-about 1 MiB in all (on the digits). Nothing the child sends is unpickled or evaluated.
+dtypes) whose size matches the member's stored size, and members that together store no more bytes than
+their frame carries (so no array is allocated beyond what the frame holds, and no two members share bytes).
+Every array's bytes are charged to a :class:`Budget` before it is read: ``DEFAULT_BUDGET`` (256 MiB) for all
+the observations of one submission, the text of ``__errors__`` and ``__probe__`` included; ``__errors__`` is
+also at most ``MAX_ERRORS_TEXT`` (1 Mi characters) of JSON, and each message is cut to 2000 characters. A
+frame is at most ``MAX_FRAME`` (32 MiB), refused from its header before its payload is buffered; the
+observations of the reference solutions take about 1 MiB in all (on the digits). Nothing the child sends is
+unpickled or evaluated.
+
+The parent's memory bound for one submission follows. It holds at most ``DEFAULT_BUDGET`` (256 MiB) of decoded
+observations (the arrays of the frame being decoded included), and for each child being read (two at most, one
+per lane) at most one frame in flight besides: the bytes :class:`FrameReader` buffers (up to ``MAX_FRAME`` plus
+a 1 MiB read) and the payload cut from them (up to ``MAX_FRAME``). Before anything is computed on them, the
+observations pass :func:`grader.checks.common.admit`: each must be of the reference's dtype family and hold at
+most max(the reference's entries, 65,536), so judging, figures and reports widen nothing beyond the
+reference's size (or 512 KiB of float64), and what is refused is let go. So the parent's peak is at most an
+honest grading's plus 256 MiB + 2 × 2 × 32 MiB = 384 MiB; ``tests/test_parent_memory.py`` measures it: a
+submission whose every function returns a frame's worth of wrongly shaped arrays (176 MiB in all) raised it
+from about 300 MiB to 530 MiB.
 """
 
 from __future__ import annotations
@@ -421,6 +434,10 @@ def _read_arrays(payload, budget: Budget) -> tuple[dict[str, np.ndarray], int]:
                     raise WireError(f"{info.filename} is compressed; only stored (np.savez) members are read")
                 if info.flag_bits & 0x1:
                     raise WireError(f"{info.filename} is encrypted")
+            stored = sum(info.file_size for info in infos)
+            if stored > len(payload):  # members that overlap, or claim bytes the frame does not carry
+                raise WireError(f"the observations' arrays claim {stored} bytes, more than the {len(payload)} "
+                                "bytes of their frame")
             for info in infos:
                 array, nbytes = _read_member(archive, info, budget)
                 charged += nbytes
