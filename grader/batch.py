@@ -173,8 +173,12 @@ def main(argv: list[str]) -> int:
         mine = seeds.get(student, {})
         student_ref = {**reference_obs, **references.sound_reference(
             references.observations(reference, list(mine), data, mine), reference)} if mine else reference_obs
-        results[student] = grading.judge_submission(folders[student], run, student_ref, only, data,
-                                                     hidden.get(student))
+        try:
+            results[student] = grading.judge_submission(folders[student], run, student_ref, only, data,
+                                                         hidden.get(student))
+        except Exception as exc:  # never the batch's end: this student's row says it
+            results[student], run = not_graded(f"the grader could not judge it ({type(exc).__name__}: {exc})",
+                                               reference_obs, only, data)
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
         progress.show(_bar(done, total, student))
     progress.done()

@@ -406,8 +406,25 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     probes = list(rubric.PROBES) if probes is None else list(probes)
     in_order = sorted(probes, key=lambda p: rubric.ALL_PROBES[p].hidden)  # every child: public probes first
     run = SandboxRun({}, {}, [], layers, limits.budget_text())
+    try:
+        _probe_submission(run, Path(directory).resolve(), probes, in_order, layers, limits, progress, data, seeds,
+                          ends_at)
+    except SandboxError:
+        raise
+    except Exception as exc:  # whatever this submission's files or its children did: its own row, never the batch's end
+        message = f"the grader could not finish grading this submission ({type(exc).__name__}: {exc})"
+        run.notes.append(message)
+        for p in probes:
+            run.observations.setdefault(p, _failed(f"not checked: {message}"))
+    run.observations = {p: run.observations[p] for p in probes}
+    return run
+
+
+def _probe_submission(run: SandboxRun, source: Path, probes: list[str], in_order: list[str], layers: confine.Layers,
+                      limits: Limits, progress, data: datasets.DataSpec, seeds, ends_at: float) -> None:
+    """The part of :func:`run_probes` that reads the submission and runs its children, filling ``run``; the
+    submission's temporary folder and what its user left in the shared folders are removed, whatever happened."""
     budget = wire.Budget(wire.DEFAULT_BUDGET)
-    source = Path(directory).resolve()
     submission = locate.read_submission(source)  # a file skipped: a note for review; an exercise module, its message
     run.notes += submission.problems
     files = {rel: text for rel, text in submission.files.items() if not _pytest_file(rel)}
@@ -435,8 +452,6 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
         if user is not None:
             problems += _sweep_shared_folders(user)
         run.notes += [f"cleaning up after the submission: {p}" for p in problems if p]
-    run.observations = {p: run.observations[p] for p in probes}
-    return run
 
 
 def _probe_in(tmp: Path, run: SandboxRun, files: dict[str, bytes], not_run: dict[str, str], source: Path,
