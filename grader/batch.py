@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
     options.add_to_argparse(parser, options.BATCH)
     args = parser.parse_args(argv)
-    opts = GradeOptions.from_args(args)
+    opts = GradeOptions.from_args(args).with_course()
     root = Path(args.dir)
     if not root.is_dir():
         print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
@@ -151,6 +151,7 @@ def main(argv: list[str]) -> int:
     compile_cache.ensure_warm(data.to_json())
     progress.show(_bar(0, len(students), "observing the reference"))
     reference_obs = references.sound_reference(references.observations(reference, only, data), reference)
+    grading.reference_meets_rubric(reference_obs, only, data, reference)
     targets = [t for t in rubric.TARGETS if only is None or
                any(c.target == t and c.probe in only for c in rubric.CHECKS)]
     rows = []

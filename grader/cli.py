@@ -10,6 +10,7 @@
     grade warm [--dataset D]             fill the compilation cache with trusted code (children read it)
     grade diff OLD NEW                   whom a regrade moves, on which checks, and why
     grade gradescope DIR [--secret-file FILE] [--force]   a Gradescope autograder (setup.sh, run_autograder, the kit)
+    grade rubric [--course FILE]         the rubric in force (the kit's, with the course file's settings)
 
 ``grade --help`` lists the commands; ``grade COMMAND --help`` shows each one's options. The grading options are
 declared once, in :mod:`grader.options`, for this command, ``grade batch`` and the pytest plugin.
@@ -52,6 +53,7 @@ COMMANDS = {
     "warm": ("grader.cli", "warm", "fill the compilation cache with trusted code (the sandboxed children read it)"),
     "diff": ("grader.reports.regrade", "main", "compare two gradings (reports or batch folders): whom a regrade moves and why"),
     "gradescope": ("grader.authoring.gradescope", "main", "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
+    "rubric": ("grader.course", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
 }
 
 
@@ -83,7 +85,7 @@ def grade_parser() -> argparse.ArgumentParser:
 
 def grade_one(argv: list[str]) -> int:
     args = grade_parser().parse_args(argv)
-    opts = GradeOptions.from_args(args)
+    opts = GradeOptions.from_args(args).with_course()
     path = Path(args.path)
     if not path.is_dir():
         raise CannotRun(f"{args.path} is not a directory")

@@ -46,7 +46,7 @@ def admitted(student: dict[str, Observations], reference: dict[str, Observations
 
 
 def judge(student: dict[str, Observations], reference: dict[str, Observations],
-          checks: Iterable[rubric.Check] = rubric.CHECKS, shortcuts: dict[str, str] | None = None) -> Result:
+          checks: Iterable[rubric.Check] | None = None, shortcuts: dict[str, str] | None = None) -> Result:
     """Judge every check on the observations; a training check that fails names its parts' failing checks.
 
     ``shortcuts`` maps a student function to the message of the forbidden library call it makes: each of
@@ -54,6 +54,7 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
     lets through: no observation of another dtype family than the reference's, or far larger than it.
     """
     results = []
+    checks = rubric.CHECKS if checks is None else checks  # the course's rubric (grader.course.apply), read now
     shortcuts = shortcuts or {}
     student = admitted(student, reference)
     for check in checks:
@@ -140,11 +141,34 @@ def grade_submission(directory: str | Path, reference: str | Path | None = None,
         thread.join()  # the child finishes (and is reaped) before the grader stops
         raise
     prepare_judges(probes, data)
+    try:
+        reference_meets_rubric(reference_obs, probes, data, reference)
+    except references.BrokenReference:
+        thread.join()
+        raise
     thread.join()
     if "error" in box:
         raise box["error"]
     run = box["run"]
     return judge_submission(directory, run, reference_obs, probes, data, hidden), run
+
+
+def reference_meets_rubric(reference_obs: dict[str, Observations], probes: Iterable[str] | None,
+                           data: datasets.DataSpec, reference: str | Path | None) -> None:
+    """Refuse to grade (:class:`~grader.engine.references.BrokenReference`, status 2) when the reference, judged
+    against itself, misses a public check of ``probes`` under the rubric in force: a course file that asks for
+    more than the solutions reach (a threshold above their accuracy, say) would fail every student."""
+    from grader import course
+
+    probes = set(rubric.PROBES if probes is None else probes)
+    checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes and c.probe in reference_obs])
+    failed = [c for c in judge(reference_obs, reference_obs, checks).checks if not c.passed]
+    if failed:
+        c = failed[0]
+        raise references.BrokenReference(
+            f"the reference ({references.describe_reference(reference)}) fails {c.id} under "
+            f"{course.current().describe()}: {c.message}. Change the course file or the reference; no student is "
+            "graded against a rubric the reference cannot pass")
 
 
 def prepare_judges(probes: Iterable[str], data: datasets.DataSpec = datasets.DIGITS) -> None:

@@ -305,18 +305,33 @@ class SandboxGrades(NbGraderPreprocessor):
                 raise SandboxGradeError(str(exc)) from None
         return grading.HiddenInputs(key, student)
 
-    def _given_package(self, assignment: str) -> Path | None:
-        """The course's given-code package, from the assignment's source folder (the instructor's copy)."""
+    course_file = Unicode(
+        "", help="The course file (grading.toml) whose rubric the cells were released with (default: grading.toml "
+                 "in the course folder, when there is one)."
+    ).tag(config=True)
+
+    def _coursedir(self):
         owner = self.parent  # the exporter, whose parent is the Autograde converter with the course directory
         while owner is not None and not hasattr(owner, "coursedir"):
             owner = owner.parent
         if owner is None:
             from nbgrader.coursedir import CourseDirectory
-            coursedir = CourseDirectory(parent=self)
-        else:
-            coursedir = owner.coursedir
+            return CourseDirectory(parent=self)
+        return owner.coursedir
+
+    def _given_package(self, assignment: str) -> Path | None:
+        """The course's given-code package, from the assignment's source folder (the instructor's copy)."""
+        coursedir = self._coursedir()
         path = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / _given_package_name()
         return path if path.is_dir() else None
+
+    def _apply_course(self) -> None:
+        """Grade with the course file's rubric, as every other front end does (:mod:`grader.course`)."""
+        from grader import course
+        try:
+            course.apply(course.find(self.course_file or None, self._coursedir().root))
+        except course.CourseFileError as exc:
+            raise SandboxGradeError(str(exc)) from None
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
@@ -326,6 +341,7 @@ class SandboxGrades(NbGraderPreprocessor):
             return nb, resources
         self.log.info("Grading %s of %s in the sandbox", notebook_id, student)
         try:
+            self._apply_course()
             if not notebook_functions(notebook_id):
                 raise SandboxGradeError(f"{notebook_id} has autograder cells ({', '.join(cells)}) but defines none "
                                         "of the student functions: the course does not match the rubric")

@@ -103,6 +103,10 @@ OPTIONS: tuple[Option, ...] = (
         type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
         help=f"wall time for a whole submission, its imports, checks, trainings and restarts included: what "
              f"remains when it runs out is not checked (default {DEFAULT_TIME_BUDGET:g})")),
+    Option("course", lambda: dict(
+        default=None, metavar="FILE",
+        help="the course file (grading.toml: points, thresholds, tolerances, limits, dataset, forbidden routines); "
+             "default: grading.toml in the current folder when there is one, else the kit's rubric")),
     Option("only", lambda: dict(
         type=only_probes, default=None, metavar="FUNCTIONS",
         help="grade only these functions (comma-separated), with the trainings that use them (cross_entropy "
@@ -168,6 +172,7 @@ class GradeOptions:
     data_dir: str | None = None
     time_limit: float = DEFAULT_TIME_LIMIT
     time_budget: float = DEFAULT_TIME_BUDGET
+    course: str | None = None                    # --course FILE
     only: tuple[str, ...] | None = None          # probes, as --only's parser gives them
     require_isolation: bool = False
     require_containment: bool = False
@@ -197,6 +202,27 @@ class GradeOptions:
         """From pytest's configuration (:func:`add_to_pytest`)."""
         return cls._from(lambda o: config.getoption(pytest_dest(o.name)) if PYTEST in o.where else None,
                          flag_prefix="--" + PYTEST_PREFIX)
+
+    def with_course(self, *folders) -> GradeOptions:
+        """Find the course file (``--course``, else ``grading.toml`` in the first of ``folders`` that has one, default
+        the current folder), make it the rubric of this process (:func:`grader.course.apply`), and return these
+        options with its limits and dataset where the command line left the defaults. :class:`CannotRun` when the
+        file cannot be used."""
+        from grader import course
+
+        try:
+            found = course.find(self.course, *folders)
+        except course.CourseFileError as exc:
+            raise CannotRun(str(exc)) from None
+        course.apply(found)
+        changes = {}
+        if found.time_limit and self.time_limit == DEFAULT_TIME_LIMIT:
+            changes["time_limit"] = found.time_limit
+        if found.time_budget and self.time_budget == DEFAULT_TIME_BUDGET:
+            changes["time_budget"] = found.time_budget
+        if found.dataset and self.dataset == "digits":
+            changes["dataset"] = found.dataset
+        return dataclasses.replace(self, **changes)
 
     def probes(self) -> list[str]:
         """The probes to run: ``--only``'s, or every probe, and the figure probes with a report directory."""

@@ -153,8 +153,9 @@ def grading(request) -> GradingSession:
     sessions = request.config.stash[_SESSIONS]
     if directory not in sessions:
         try:
-            sessions[directory] = GradingSession(directory, GradeOptions.from_pytest(request.config),
-                                                 _selected_probes(request.session))
+            opts = GradeOptions.from_pytest(request.config).with_course(request.config.invocation_params.dir,
+                                                                        directory.parent, directory)
+            sessions[directory] = GradingSession(directory, opts, _selected_probes(request.session))
         except CannotRun as exc:
             _stop(exc)
     return sessions[directory]

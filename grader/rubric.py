@@ -131,6 +131,7 @@ class Check:
     threshold: float | None = None
     visible: bool = True
     threshold_measured: bool = True  # False: taken from the book's figures, not yet measured with this kit
+    threshold_from: str = ""  # the course file that set the threshold ("": the kit's)
     data: datasets.DataSpec = datasets.DIGITS  # the classification set of the training checks
     seed: int | None = None  # a hidden check's inputs (its probe's seed); None: the public inputs
 
@@ -222,7 +223,7 @@ def checks_for_data(data: datasets.DataSpec, checks=None) -> list[Check]:
     overrides = DATASET_THRESHOLDS.get(data.name, {})
     out = []
     for c in CHECKS if checks is None else checks:
-        if PROBES[c.probe].needs_data:
+        if PROBES[c.probe].needs_data and not c.threshold_from:  # a course's threshold holds on its dataset
             threshold, measured = overrides.get(c.id, (c.threshold, c.threshold_measured))
             c = dataclasses.replace(c, data=data, threshold=threshold, threshold_measured=measured)
         out.append(c)
@@ -233,18 +234,50 @@ def checks_for_data(data: datasets.DataSpec, checks=None) -> list[Check]:
 # reference on the same hidden inputs), worth points of their own. They run only with an instructor's secret
 # (``--secret-file``); without one they are reported as not run. Points: a share of these in proportion to the
 # public checks' points that hold on the hidden inputs.
-HIDDEN_CHECKS: tuple[Check, ...] = tuple(
-    _c(f"{function}.hidden", f"hidden.{function}", points,
-       functools.partial(hidden.judge, public=tuple(c for c in CHECKS if c.target == function)),
-       f"the public checks of {function} on hidden inputs of the same kinds (not shown)", target=function,
-       visible=False)
-    for function, points in (("data_iter", 3), ("softmax", 3), ("cross_entropy", 3), ("sgd", 3), ("relu", 2),
-                             ("l2_penalty", 2)))
+HIDDEN_POINTS: dict[str, float] = {"data_iter": 3, "softmax": 3, "cross_entropy": 3, "sgd": 3, "relu": 2,
+                                    "l2_penalty": 2}
+
+
+def _hidden_checks(checks: tuple[Check, ...], points: dict[str, float]) -> tuple[Check, ...]:
+    """Each function's hidden check: its public ``checks`` judged on the hidden inputs, for ``points[function]``."""
+    return tuple(
+        _c(f"{function}.hidden", f"hidden.{function}", points[function],
+           functools.partial(hidden.judge, public=tuple(c for c in checks if c.target == function)),
+           f"the public checks of {function} on hidden inputs of the same kinds (not shown)", target=function,
+           visible=False)
+        for function in points)
+
+
+HIDDEN_CHECKS: tuple[Check, ...] = _hidden_checks(CHECKS, HIDDEN_POINTS)
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS + HIDDEN_CHECKS}
 TARGETS: tuple[str, ...] = tuple(dict.fromkeys(c.target for c in CHECKS))
 MAX_SCORE: float = sum(c.points for c in CHECKS)  # the public checks' (the hidden ones add HIDDEN_MAX_SCORE)
 HIDDEN_MAX_SCORE: float = sum(c.points for c in HIDDEN_CHECKS)
+
+
+# The kit's own rubric, kept as shipped: :func:`configure` builds a course's from it.
+KIT_CHECKS, KIT_FORBIDDEN_SHORTCUTS = CHECKS, dict(FORBIDDEN_SHORTCUTS)
+KIT_IDS: dict[str, Check] = {c.id: c for c in KIT_CHECKS}
+
+
+def configure(course) -> None:
+    """Set this module's rubric (``CHECKS``, ``HIDDEN_CHECKS``, ``BY_ID``, ``MAX_SCORE``, ``HIDDEN_MAX_SCORE``,
+    ``FORBIDDEN_SHORTCUTS``) to the kit's with ``course``'s settings (:class:`grader.course.Course`): each check's
+    points, threshold, tolerances and visibility; each hidden check's points; each function's forbidden routines.
+    The kit's rubric is the course without settings."""
+    global CHECKS, HIDDEN_CHECKS, BY_ID, MAX_SCORE, HIDDEN_MAX_SCORE, FORBIDDEN_SHORTCUTS
+
+    def adjusted(check: Check, settings: dict) -> Check:
+        return dataclasses.replace(check, **{k: (float(v) if k != "visible" else v) for k, v in settings.items()},
+                                   **({"threshold_from": course.name} if "threshold" in settings else {}))
+
+    CHECKS = tuple(adjusted(c, course.checks.get(c.id, {})) for c in KIT_CHECKS)
+    HIDDEN_CHECKS = _hidden_checks(CHECKS, {**HIDDEN_POINTS, **course.hidden})
+    BY_ID = {c.id: c for c in CHECKS + HIDDEN_CHECKS}
+    MAX_SCORE = sum(c.points for c in CHECKS)
+    HIDDEN_MAX_SCORE = sum(c.points for c in HIDDEN_CHECKS)
+    FORBIDDEN_SHORTCUTS = {**KIT_FORBIDDEN_SHORTCUTS, **course.forbidden}
 
 
 def with_seeds(checks, seeds: dict[str, int]) -> list[Check]:

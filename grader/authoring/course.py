@@ -200,8 +200,16 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden-checks", action="store_true",
                         help="add each function's hidden check (inputs drawn from your secret and the student's id; "
                              "set c.SandboxGrades.secret_file in nbgrader_config.py, or $DL_BASICS_SECRET)")
+    parser.add_argument("--course", metavar="FILE",
+                        help="the course file whose points the cells carry (default: grading.toml here, if any); it "
+                             "is copied into the course folder, where the autograde step reads it")
     args = parser.parse_args(argv)
+    from grader import course
+    from grader.options import GradeOptions
+    GradeOptions(course=args.course).with_course()
     files = build_course(args.course_dir, hidden=args.hidden_checks)
+    if course.current().write_into(args.course_dir):
+        files.append(args.course_dir / course.COURSE_FILE)
     print(f"wrote {len(files)} files to {args.course_dir}")
     return 0
 

@@ -276,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", help="where to write the repository (new or empty)")
     parser.add_argument("--force", action="store_true",
                         help="write into a non-empty DIR, replacing the files a release writes")
+    parser.add_argument("--course", metavar="FILE",
+                        help="the course file to ship with the template (default: grading.toml here, if any)")
     args = parser.parse_args(argv)
+    from grader.options import GradeOptions
+    GradeOptions(course=args.course).with_course()  # the template's checks and README follow the course's rubric
     target = Path(args.dir)
     if target.exists() and not target.is_dir():
         print(f"grade release: {target} is not a directory", file=sys.stderr)
@@ -289,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         print("grade release: cannot release: " + "; ".join(problems), file=sys.stderr)
         return 2
     write_release(target)
+    from grader import course
+    course.current().write_into(target)  # the student's pytest and CI grade with the course's rubric
     leaks = solution_leaks(target)
     if leaks:
         print("grade release: solution code in the release: " + ", ".join(leaks), file=sys.stderr)

@@ -36,11 +36,12 @@ def main(argv: list[str]) -> None:
     writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
 
     import grader
-    from grader import rubric
+    from grader import course, rubric
     from grader.checks.common import Observations
     from grader.data import datasets
     from grader.engine import guard, probing, submission, tripwire, trusted
 
+    course.apply(course.Course.from_json(argv[8]))  # the parent's course file: its forbidden routines
     data = datasets.DataSpec.from_json(argv[6])
     if any(rubric.ALL_PROBES[p].needs_data for p in probes):
         data.load()  # loaded (and cached) by trusted code, before any student import

@@ -44,7 +44,7 @@ from grader.options import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
 
-from grader import locate, rubric
+from grader import course, locate, rubric
 from grader.checks.common import Observations
 
 GRADER_DIR = PACKAGE_DIR
@@ -601,7 +601,7 @@ class _Child:
         os.set_inheritable(self.seed_write, False)
         command = [sys.executable, "-I", "-c", boot, str(write_fd), str(key_read), str(seed_read),
                    str(self.tmp / "submission"), ",".join(probes), json.dumps(broken), self.data.to_json(),
-                   self.policy.to_json()]
+                   self.policy.to_json(), course.current().to_json()]
         command, preexec = _limited(confine.wrap_command(command, self.policy.layers), self.limits,
                                     self.user is not None)
         self.out_path = self.tmp / f"output{self.attempt}.txt"

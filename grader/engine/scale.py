@@ -34,7 +34,7 @@ from typing import Iterator
 
 from grader.data import datasets
 
-from grader import rubric
+from grader import course, rubric
 from grader.options import CannotRun
 
 from grader.engine import sandbox
@@ -72,9 +72,11 @@ def probe_local(students: dict[str, Path], probes, limits, data: datasets.DataSp
 
 
 def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
-                require_isolation: bool, seeds: dict[str, int] | None = None) -> sandbox.SandboxRun:
+                require_isolation: bool, seeds: dict[str, int] | None = None,
+                course_json: str | None = None) -> sandbox.SandboxRun:
     """A Dask task: grade one submission, given as its files, in a confined child on this worker (the
-    hidden probes' seeds travel with it; the secret stays with the batch)."""
+    hidden probes' seeds and the batch's course file travel with it; the secret stays with the batch)."""
+    course.apply(course.Course.from_json(course_json) if course_json else course.KIT_RUBRIC)
     data = datasets.DataSpec.from_json(data_json)
     with tempfile.TemporaryDirectory(prefix="grade-task-") as tmp:
         folder = Path(tmp) / "submission"
@@ -225,7 +227,8 @@ def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpe
         with client:
             futures = {client.submit(probe_files, sandbox.submission_files(folder), probes,
                                      limits_of(limits, s, accepted), data.to_json(),
-                                     require_isolation, (seeds or {}).get(s), key=f"grade-{run_id}-{i}",
+                                     require_isolation, (seeds or {}).get(s), course.current().to_json(),
+                                     key=f"grade-{run_id}-{i}",
                                      pure=False, retries=1): s
                        for i, (s, folder) in enumerate(students.items())}
             for future in distributed.as_completed(futures):

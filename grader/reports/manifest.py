@@ -5,7 +5,8 @@ regrade months later, a TA's machine and CI can then be told apart at a glance. 
 version, Python's, those of the libraries that compute the observations (jax, jaxlib, flax, optax, numpy), JAX's
 backend and whether 64-bit floats were on, and the dataset with the checksums its files were verified against
 (digits ships inside scikit-learn, whose version stands for it), and, when hidden checks ran, the fingerprint
-of the instructor's secret (:meth:`grader.engine.secret.Secret.fingerprint`, never the secret). The isolation layers
+of the instructor's secret (:meth:`grader.engine.secret.Secret.fingerprint`, never the secret), and the course file's
+name and SHA-256 when one set the rubric (:mod:`grader.course`). The isolation layers
 are the report's own ``isolation`` entry.
 """
 
@@ -42,6 +43,10 @@ def environment(data: datasets.DataSpec = datasets.DIGITS, secret=None) -> dict:
     if data.name == "digits":
         dataset["source"] = f"scikit-learn {_version('scikit-learn')}"
     out = {**_software(), "dataset": dataset}
+    from grader import course
+
+    if course.current().sha256:  # a course file's settings over the kit's rubric
+        out["course"] = {"file": course.current().name, "sha256": course.current().sha256}
     if secret is not None:
         out["secret"] = secret.fingerprint()
     return out
@@ -58,5 +63,7 @@ def describe(env: dict) -> str:
     data = dataset.get("name", "?") + (f" (checksums {', '.join(f'{k} {v[:12]}' for k, v in sorted(sums.items()))})"
                                        if sums else f" ({dataset['source']})" if dataset.get("source") else "")
     hidden = f"; hidden inputs from secret {env['secret']}" if env.get("secret") else ""
+    course = env.get("course")
+    rubric = f"; course file {course['file']} (sha256 {course['sha256'][:12]})" if course else ""
     return (f"dl-basics-grader {env.get('kit', '?')}, Python {env.get('python', '?')}, {libraries}; dataset {data}"
-            f"{hidden}")
+            f"{rubric}{hidden}")

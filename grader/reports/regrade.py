@@ -82,6 +82,23 @@ def moves(old: dict[str, Result], new: dict[str, Result]) -> list[Move]:
     return out
 
 
+def _courses(results: dict[str, Result], show) -> str:
+    """The course files a side's reports were graded with, as one phrase ('the kit's rubric' without one); each
+    file name through ``show``."""
+    found = sorted({f"{show(str(c['file']))} (sha256 {show(str(c['sha256'])[:12])})" if c else "the kit's rubric"
+                    for r in results.values() for c in [(r.environment or {}).get("course")]})
+    return " and ".join(found) if found else "the kit's rubric"
+
+
+def course_change(old: dict[str, Result], new: dict[str, Result], show=inert.text) -> str | None:
+    """One line when the two gradings used different course files (their reports' manifests say which), else
+    ``None``: a move may then come from the rubric, not the code. ``show`` makes a file name inert for the output."""
+    before, after = _courses(old, show), _courses(new, show)
+    if before == after:
+        return None
+    return f"The gradings used different course files: {before} before, {after} after."
+
+
 def _points(x: float | None) -> str:
     return "—" if x is None else fmt_points(x)
 
@@ -90,6 +107,9 @@ def markdown(old: dict[str, Result], new: dict[str, Result], found: list[Move]) 
     pairs = {s for s in old if s in new} if not (len(old) == len(new) == 1) else {"student"}
     moved = sorted({m.student for m in found})
     lines = [f"# Regrade: {len(moved)} of {len(pairs)} students change", ""]
+    changed = course_change(old, new, inert.code)
+    if changed:
+        lines += [changed, ""]
     if found:
         totals = {s: round(sum(m.change for m in found if m.student == s), 4) for s in moved}
         lines += ["| student | change |", "|---|---:|"]
@@ -133,6 +153,9 @@ def main(argv: list[str]) -> int:
         print(f"grade diff: {exc}", file=sys.stderr)
         return 2
     found = moves(old, new)
+    changed = course_change(old, new)
+    if changed and args.format == "csv":
+        print(f"grade diff: {changed}", file=sys.stderr)
     text = markdown(old, new, found) if args.format == "markdown" else to_csv(found)
     try:
         write_report(text, args.output)
