@@ -180,9 +180,12 @@ def main(argv: list[str]) -> int:
         return 2
     out = output_folder(root, args.out)
     before = existing_gradebook(out)
+    regrade = _names(args.student)
+    if regrade is not None and before is None:
+        raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
+                        "class first")
     writable_folder(out)
     students, skipped = submissions(root, out)
-    regrade = _names(args.student)
     only = None if opts.only is None else list(opts.only)
     settings = gradebook.Manifest(only=only, dataset=data.name, secret=secret.fingerprint() if secret else None,
                                   assignment=args.assignment)
@@ -236,7 +239,8 @@ def main(argv: list[str]) -> int:
         progress.show(_bar(done, total, student))
     progress.done()
     write_folder(out, before, settings, results, kept, fingerprints, targets)
-    print(f"graded {len(results)} submissions: {out / gradebook.GRADEBOOK}, {out / 'class_summary.md'}")
+    regraded = f" (of {len(results) + len(kept)} in the gradebook)" if regrade is not None else ""
+    print(f"graded {len(results)} submissions{regraded}: {out / gradebook.GRADEBOOK}, {out / 'class_summary.md'}")
     return 0
 
 
