@@ -54,7 +54,7 @@ def test_who_is_graded_and_how(graded_class):
 def test_reports_have_safe_file_names(graded_class):
     classroom, _ = graded_class
     out = grades_of(classroom)
-    assert json.loads((out / "alice.json").read_text())["total"] > 0
+    assert json.loads((out / "alice.json").read_text())["score"] > 0
     for student in (LONG, FORMULA):
         stem = batch.report_stem(student)
         assert len(stem) <= 111 and stem != student
