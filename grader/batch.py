@@ -2,14 +2,26 @@
 
 The reference is observed once; ``--jobs N`` sandboxed children probe N students at a time, on this machine or
 as the tasks of a Dask cluster (``--scheduler``, see :mod:`grader.engine.scale`); judging happens here. Writes
-``gradebook.csv`` (student, score, points per function or training task; every cell a spreadsheet would run as a
-formula gets a leading ``'``: :func:`grader.reports.inert.csv_cell`), a JSON and a Markdown report per
-student (``<student>.json``, ``.md``; an id that is long or holds characters other than letters, digits, ``.``,
-``_`` and ``-`` gets a file name of its plain characters and a short hash), and the class summary
+into ``--out`` (default: ``DIR-grades`` beside DIR, never inside it) ``gradebook.csv`` (a row per student: the
+public points per function or training task, ``public``, ``hidden``, ``total``, ``max``; the columns, the
+rounding and the LMS files are :mod:`grader.reports.gradebook`'s; every cell a spreadsheet would run as a formula
+gets a leading ``'``: :func:`grader.reports.inert.csv_cell`), a JSON and a Markdown report per student
+(``<student>.json``, ``.md``; an id that is long or holds characters other than letters, digits, ``.``, ``_``
+and ``-`` gets a file name of its plain characters and a short hash), and the class summary
 (``class_summary.md`` / ``.png``: score histogram, the checks most students failed with their most common
-messages) into ``--out`` (default ``DIR/grades``), with a progress bar on stderr.
+messages), with a progress bar on stderr. With ``--roster FILE`` the gradebook gets the roster's ``id`` and
+``name`` and a row for each student of the roster without a folder, and ``canvas.csv`` and ``moodle.csv``
+(named ``--assignment``) are written for the LMS.
 With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
 and the folder's name (the student id).
+
+The output folder is the batch's own: it holds a marker (:data:`grader.reports.gradebook.MARKER`) listing the
+files the batch wrote there. A non-empty folder without one is refused; in one with it, the reports of students
+no longer in DIR are removed (only files the marker lists), so the gradebook indexes the folder. A folder of DIR
+holding the marker (an output folder put inside the class) is never graded, under any name.
+``--student NAME`` regrades just those students into an existing output folder: their rows and reports are
+replaced, the others' rows are rebuilt from their JSON reports unchanged, and the class summary is drawn again
+from everyone's.
 
 A student's folder is a real folder of DIR. A symbolic link is not followed, and a name with a control character
 is not used as a path: each gets its row with no points and a report saying why. What is graded in a folder is found by :func:`grader.locate.find_exercise_folder`: the exercise
@@ -19,15 +31,17 @@ files at its top, its ``exercises/`` folder, or a cloned repository's folder fur
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import hashlib
+import json
 import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_view, inert, report
+from grader.reports import class_view, gradebook, report
+from grader.reports.result import Result
 
 from grader.engine import compile_cache, confine, references, scale
 
@@ -37,8 +51,9 @@ from grader.progress import Progress
 
 
 def submissions(root: Path, out: Path) -> tuple[list[Path], dict[str, str]]:
-    """The students' folders in ``root``, by name: real folders, not hidden, not ``out``; and the entries that stand
-    where a student's folder would but are not graded (id → why, said on stderr too): a symbolic link to a folder
+    """The students' folders in ``root``, by name: real folders, not hidden, not ``out`` nor any other folder the
+    batch wrote (:func:`grader.reports.gradebook.holds_marker`: said on stderr); and the entries that stand where
+    a student's folder would but are not graded (id → why, said on stderr too): a symbolic link to a folder
     (never followed, wherever it points) and a folder whose name has a control character."""
     found, skipped = [], {}
     with os.scandir(root) as entries:
@@ -49,19 +64,29 @@ def submissions(root: Path, out: Path) -> tuple[list[Path], dict[str, str]]:
             if why:
                 print(f"grade batch: not graded {locate.shown(entry.name)}: {why}", file=sys.stderr)
                 skipped[entry.name] = why
-            elif Path(entry.path).resolve() != out.resolve():
+            elif Path(entry.path).resolve() == out.resolve():
+                continue
+            elif gradebook.holds_marker(Path(entry.path)):
+                print(f"grade batch: not graded {locate.shown(entry.name)}: a folder grade batch wrote, not a "
+                      "student's", file=sys.stderr)
+            else:
                 found.append(Path(entry.path))
     return sorted(found), skipped
 
 
-def not_graded(why: str, reference_obs, only, data) -> tuple[grading.Result, object]:
-    """The result (and run) of an entry no child looked into: every function's checks fail with ``why``."""
+def not_graded(why: str, reference_obs, only, data, hidden=None) -> tuple[grading.Result, object]:
+    """The result (and run) of an entry no child looked into: every function's checks fail with ``why`` (its hidden
+    checks too, with ``hidden``: its maximum is the class's)."""
+    from grader.checks.common import Observations
     from grader.engine import probing, sandbox
 
     errors = {f: f"not graded: {why}" for f in rubric.STUDENT_FUNCTIONS}
-    run = sandbox.SandboxRun(probing.observe({}, errors, only, data), {}, [], confine.available())
+    probes = list(rubric.PROBES) if only is None else list(only)
+    seeds = hidden.seeds(probes) if hidden else {}
+    run = sandbox.SandboxRun(probing.observe({}, errors, [*probes, *seeds], data, seeds), {}, [], confine.available())
+    reference_obs = {**{p: Observations() for p in seeds}, **reference_obs}  # never read: the student's failed
     with tempfile.TemporaryDirectory(prefix="grade-empty-") as empty:  # no file of it is read
-        return grading.judge_submission(empty, run, reference_obs, only, data), run
+        return grading.judge_submission(empty, run, reference_obs, only, data, hidden), run
 
 
 def exercise_folders(students: list[Path]) -> dict[str, Path]:
@@ -124,7 +149,20 @@ def main(argv: list[str]) -> int:
     tls.add_argument("--tls-key", metavar="PEM", help="this client's private key (unless --tls-cert holds it)")
     tls.add_argument("--insecure-scheduler", action="store_true",
                      help="accept a plain tcp:// scheduler, which anyone who can reach it can use to change grades")
-    parser.add_argument("--out", help="where the gradebook and reports go (default DIR/grades)")
+    parser.add_argument("--out", metavar="FOLDER",
+                        help="where the gradebook and reports go (default: DIR-grades beside DIR); a folder grade "
+                             "batch wrote before, or a new or empty one")
+    book = parser.add_argument_group("the gradebook (README, Gradebook and LMS exports)")
+    book.add_argument("--student", action="append", metavar="NAMES",
+                      help="regrade only these students (folder names, comma-separated or repeated) into the "
+                           "existing gradebook of --out: their rows and reports are replaced, the others kept")
+    book.add_argument("--roster", metavar="CSV",
+                      help="the class list: a CSV file with columns folder,id (the student's LMS id) and optionally "
+                           "name,email,section; adds id and name to the gradebook, a row for each student without "
+                           "a folder, and writes canvas.csv and moodle.csv")
+    book.add_argument("--assignment", metavar="NAME",
+                      help="the assignment's name in the LMS files (default 'DL basics'); for Canvas, 'Name (ID)' "
+                           "names an existing assignment by its Canvas id")
     options.add_to_argparse(parser, options.BATCH)
     args = parser.parse_args(argv)
     opts = GradeOptions.from_args(args).with_course()
@@ -140,11 +178,30 @@ def main(argv: list[str]) -> int:
         print(f"grade batch: full isolation was required, but this machine offers only: "
               f"{confine.available().describe()}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else root / "grades"
+    out = output_folder(root, args.out)
+    before = existing_gradebook(out)
+    regrade = _names(args.student)
+    if regrade is not None and before is None:
+        raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
+                        "class first")
     writable_folder(out)
     students, skipped = submissions(root, out)
-    folders = exercise_folders(students)  # student id → the folder graded
     only = None if opts.only is None else list(opts.only)
+    settings = gradebook.Manifest(only=only, dataset=data.name, secret=secret.fingerprint() if secret else None,
+                                  assignment=args.assignment)
+    if args.roster:
+        try:
+            settings.roster = {k: dataclasses.asdict(v) for k, v in gradebook.read_roster(Path(args.roster)).items()}
+        except ValueError as exc:
+            raise CannotRun(str(exc)) from None
+    class_ids = [s.name for s in students] + list(skipped)
+    kept: dict[str, Result] = {}
+    if regrade is not None:
+        settings, kept = regrade_plan(out, before, settings, regrade, class_ids, args.only is not None)
+        only = settings.only
+        students = [s for s in students if s.name in regrade]
+        skipped = {k: v for k, v in skipped.items() if k in regrade}
+    folders = exercise_folders(students)  # student id → the folder graded
     progress = Progress(not opts.quiet)
 
     progress.show(_bar(0, len(students), "the compilation cache (filled once)"))
@@ -154,11 +211,10 @@ def main(argv: list[str]) -> int:
     grading.reference_meets_rubric(reference_obs, only, data, reference)
     targets = [t for t in rubric.TARGETS if only is None or
                any(c.target == t and c.probe in only for c in rubric.CHECKS)]
-    rows = []
     results, fingerprints = {}, {}
 
-    probes = opts.probes()
-    hidden = {s: grading.HiddenInputs(secret, s) for s in folders} if secret else {}
+    probes = list(rubric.PROBES) if only is None else list(only)
+    hidden = {s: grading.HiddenInputs(secret, s) for s in [*folders, *skipped]} if secret else {}
     seeds = {name: h.seeds(probes) for name, h in hidden.items()}
     accepted = frozenset(s for s in folders if opts.accepts_code(s))
     if args.scheduler:
@@ -168,7 +224,7 @@ def main(argv: list[str]) -> int:
         runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds, accepted)
     total = len(students) + len(skipped)
     for student, why in skipped.items():
-        results[student], run = not_graded(why, reference_obs, only, data)
+        results[student], run = not_graded(why, reference_obs, only, data, hidden.get(student))
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
     for done, (student, run) in enumerate(runs, len(skipped) + 1):
         mine = seeds.get(student, {})
@@ -179,20 +235,129 @@ def main(argv: list[str]) -> int:
                                                          hidden.get(student))
         except Exception as exc:  # never the batch's end: this student's row says it
             results[student], run = not_graded(f"the grader could not judge it ({type(exc).__name__}: {exc})",
-                                               reference_obs, only, data)
+                                               reference_obs, only, data, hidden.get(student))
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
         progress.show(_bar(done, total, student))
     progress.done()
+    write_folder(out, before, settings, results, kept, fingerprints, targets)
+    regraded = f" (of {len(results) + len(kept)} in the gradebook)" if regrade is not None else ""
+    print(f"graded {len(results)} submissions{regraded}: {out / gradebook.GRADEBOOK}, {out / 'class_summary.md'}")
+    return 0
+
+
+DEFAULT_ASSIGNMENT = "DL basics"
+
+
+def _names(values: list[str] | None) -> set[str] | None:
+    """``--student``'s folder names (each value comma-separated), ``None`` without the option."""
+    if values is None:
+        return None
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    if not names:
+        raise CannotRun("--student names no student")
+    return names
+
+
+def output_folder(root: Path, out: str | None) -> Path:
+    """``--out``, or ``DIR-grades`` beside the class folder ``root``: the batch's output is never a folder of the
+    class by default (:class:`CannotRun` where ``root`` has no parent to put it in)."""
+    if out:
+        return Path(out)
+    resolved = root.resolve()
+    if resolved.parent == resolved:
+        raise CannotRun(f"{root} has no parent folder for the gradebook: give --out")
+    return resolved.parent / f"{resolved.name}-grades"
+
+
+def existing_gradebook(out: Path) -> gradebook.Manifest | None:
+    """The marker of ``out`` when the batch wrote it before; ``None`` for a new or empty folder; :class:`CannotRun`
+    for a non-empty folder without the marker (its files are not the batch's to replace or remove)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CannotRun(f"{out} is not a folder (a symbolic link or a file): give --out a folder")
+    if not out.is_dir():
+        return None
+    try:
+        manifest = gradebook.Manifest.read(out)
+    except ValueError as exc:
+        raise CannotRun(f"--out {out}: {exc}") from None
+    if manifest is None and any(out.iterdir()):
+        raise CannotRun(f"--out {out} holds files grade batch did not write: give a new or empty folder (or one "
+                        "an earlier grade batch wrote)")
+    return manifest
+
+
+def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebook.Manifest, regrade: set[str],
+                 class_ids: list[str], only_given: bool) -> tuple[gradebook.Manifest, dict[str, Result]]:
+    """For ``--student``: the settings to grade with (the earlier run's ``--only``, roster and assignment unless
+    given again) and the results of the students not regraded, read from their JSON reports. :class:`CannotRun`
+    when there is no earlier gradebook, a named student is not in the class, a student neither named nor in the
+    gradebook, or the grading would differ from the earlier run's (other functions, dataset or secret)."""
+    if before is None:
+        raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
+                        "class first")
+    unknown = sorted(regrade - set(class_ids))
+    if unknown:
+        raise CannotRun(f"--student: no folder {', '.join(map(locate.shown, unknown))} in the class")
+    if only_given and settings.only != before.only:
+        raise CannotRun(f"--only differs from the gradebook's ({','.join(before.only or ['every function'])}): "
+                        "regrade the whole class to change it")
+    if settings.dataset != before.dataset:
+        raise CannotRun(f"the dataset differs from the gradebook's ({before.dataset})")
+    if settings.secret != before.secret:
+        raise CannotRun("the instructor's secret differs from the gradebook's (" +
+                        (f"graded with secret {before.secret}" if before.secret else "graded without one") + ")")
+    missing = sorted(s for s in class_ids if s not in regrade and s not in before.students)
+    if missing:
+        raise CannotRun(f"not in the gradebook: {', '.join(map(locate.shown, missing))}: name them with --student "
+                        "too, or grade the whole class")
+    kept = {}
+    for student in class_ids:
+        if student in regrade:
+            continue
+        path = out / f"{before.students[student]}.json"
+        try:
+            kept[student] = Result.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CannotRun(f"cannot read {path}, {locate.shown(student)}'s report ({exc}): grade the whole class "
+                            "again") from None
+    return dataclasses.replace(settings, only=before.only,
+                               roster=settings.roster if settings.roster is not None else before.roster,
+                               assignment=settings.assignment or before.assignment,
+                               fingerprints={s: f for s, f in before.fingerprints.items() if s in kept}), kept
+
+
+def write_folder(out: Path, before: gradebook.Manifest | None, settings: gradebook.Manifest,
+                 results: dict[str, Result], kept: dict[str, Result], fingerprints: dict[str, dict[str, str]],
+                 targets: list[str]) -> None:
+    """Write the graded students' reports, then the gradebook, the LMS files and the class summary from every
+    student's result (``results`` and ``kept``), then the marker; and remove the files an earlier run wrote that
+    this one does not (the reports of students no longer in the class, LMS files without a roster). The marker
+    is written first too, listing the earlier files and this run's, so an interrupted run leaves none unlisted."""
+    everyone = dict(sorted({**kept, **results}.items()))
+    roster = settings.roster_entries()
+    files = [gradebook.GRADEBOOK, "class_summary.md", "class_summary.png"]
+    if roster is not None:
+        files += [gradebook.CANVAS, gradebook.MOODLE]
+    manifest = dataclasses.replace(settings, students={s: report_stem(s) for s in everyone}, files=files,
+                                   fingerprints={**settings.fingerprints, **fingerprints})
+    earlier = before.written() if before else set()
+    pending = dataclasses.replace(manifest, files=sorted(earlier | manifest.written()), students={})
+    pending.write(out)
     for student, result in results.items():
         (out / f"{report_stem(student)}.json").write_text(result.to_json() + "\n")
         (out / f"{report_stem(student)}.md").write_text(report.markdown(result))
-        per_target = result.by_target()
-        rows.append([student, result.score] + [per_target[t][0] for t in targets])
-    rows.sort(key=lambda r: r[0])
-    with open(out / "gradebook.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(inert.csv_row(["student", "score"] + targets))
-        writer.writerows(inert.csv_row(row) for row in rows)
-    class_view.write(dict(sorted(results.items())), out, fingerprints)
-    print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
-    return 0
+    table = gradebook.rows(everyone, targets, roster, gradebook.class_max(everyone))
+    gradebook.write_gradebook(out / gradebook.GRADEBOOK, table, targets, roster is not None)
+    if roster is not None:
+        assignment = settings.assignment or DEFAULT_ASSIGNMENT
+        gradebook.write_canvas(out / gradebook.CANVAS, table, assignment, gradebook.class_max(everyone))
+        gradebook.write_moodle(out / gradebook.MOODLE, table, assignment)
+        unlisted = [r.student for r in table if r.note == gradebook.NOT_IN_ROSTER]
+        if unlisted:
+            print(f"grade batch: not in the roster (in the gradebook, not in the LMS files): "
+                  f"{', '.join(map(locate.shown, unlisted))}", file=sys.stderr)
+    class_view.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone})
+    manifest.write(out)
+    removed = gradebook.remove_stale(out, earlier, manifest.written())
+    if removed:
+        print(f"grade batch: removed from {out}, no longer the batch's: {', '.join(removed)}", file=sys.stderr)

@@ -78,6 +78,11 @@ def solution_functions():
     return references.functions()
 
 
+def grades_of(classroom: Path) -> Path:
+    """Where ``grade batch CLASSROOM`` writes without ``--out``: ``CLASSROOM-grades`` beside it."""
+    return classroom.parent / f"{classroom.name}-grades"
+
+
 def run(*args: str, cwd: Path = KIT, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a command in a real subprocess and capture its output."""
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,

@@ -94,7 +94,7 @@ def test_accepted_hijacks_still_earn_nothing(name, accepted):
     points = _relu_points(reports[name])
     assert set(points) == set(RELU_CHECKS) and not any(points.values()), (
         points, [c["message"] for c in reports[name]["checks"]])
-    assert float(rows[name]["score"]) == 0.0, rows[name]
+    assert float(rows[name]["total"]) == 0.0, rows[name]
 
 
 def test_a_hijack_through_grade_with_a_secret(lab):

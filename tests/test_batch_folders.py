@@ -13,7 +13,7 @@ import pytest
 from grader import batch
 from grader.reports import inert
 
-from .conftest import KIT, run
+from .conftest import KIT, grades_of, run
 
 NO_PYCACHE = shutil.ignore_patterns("__pycache__", "*.pyc", "test_*.py", "conftest.py")
 LONG = "s" * 252            # <LONG>.json would be 257 characters: longer than a file name may be
@@ -36,13 +36,13 @@ def graded_class(tmp_path_factory):
 
 def test_who_is_graded_and_how(graded_class):
     classroom, proc = graded_class
-    with open(classroom / "grades" / "gradebook.csv", newline="") as f:
+    with open(grades_of(classroom) / "gradebook.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     # the link and the name with a newline are not followed or used as paths: rows without points, saying why
     assert {"alice", LONG, "'" + FORMULA, "mallory"} <= set(rows) and len(rows) == 5
     eve = next(s for s in rows if s.startswith("eve"))
-    assert float(rows["mallory"]["score"]) == 0 and float(rows[eve]["score"]) == 0
-    assert "a symbolic link, not a student's folder" in (classroom / "grades" / "mallory.json").read_text()
+    assert float(rows["mallory"]["total"]) == 0 and float(rows[eve]["total"]) == 0
+    assert "a symbolic link, not a student's folder" in (grades_of(classroom) / "mallory.json").read_text()
     assert not [c for r in rows.values() for c in r.values() if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     relu_points = float(rows["alice"]["relu"])
     assert relu_points > 0 and float(rows[LONG]["relu"]) == relu_points  # the repository's exercises/, graded
@@ -53,7 +53,7 @@ def test_who_is_graded_and_how(graded_class):
 
 def test_reports_have_safe_file_names(graded_class):
     classroom, _ = graded_class
-    out = classroom / "grades"
+    out = grades_of(classroom)
     assert json.loads((out / "alice.json").read_text())["score"] > 0
     for student in (LONG, FORMULA):
         stem = batch.report_stem(student)

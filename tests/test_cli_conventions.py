@@ -13,7 +13,7 @@ from grader import cli
 from grader.reports.result import CheckResult, Result
 
 from . import submissions
-from .conftest import run
+from .conftest import grades_of, run
 
 
 def grade(*args: str):
@@ -95,7 +95,7 @@ def test_batch_into_an_unwritable_folder_stops_before_grading(kit, tmp_path):
     blocker.write_text("not a folder")
     proc = run("-m", "grader", "batch", str(classroom), "--only", "relu", "--out", str(blocker / "grades"), "--quiet")
     one_line_grader_error(proc, "cannot write the gradebook into", str(blocker / "grades"))
-    assert not (classroom / "grades").exists()
+    assert not (classroom / "grades").exists() and not grades_of(classroom).exists()
 
 
 # --- a broken reference ------------------------------------------------------------------------------------

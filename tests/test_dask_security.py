@@ -14,7 +14,7 @@ from grader.engine import scale
 from grader.options import CannotRun
 
 from . import submissions
-from .conftest import run
+from .conftest import grades_of, run
 
 distributed = pytest.importorskip("distributed", reason="the 'scale' extra (Dask) is not installed")
 
@@ -126,5 +126,5 @@ def test_batch_grades_on_a_remote_tls_scheduler_with_the_instructors_files(clust
                "--tls-ca-file", tls_files.ca_file, "--tls-cert", tls_files.cert, "--tls-key", tls_files.key,
                "--quiet", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (classroom / "grades" / "gradebook.csv").read_text().splitlines()[1].startswith("ada,")
+    assert (grades_of(classroom) / "gradebook.csv").read_text().splitlines()[1].startswith("ada,")
     assert " - INFO - " not in proc.stderr

@@ -14,7 +14,7 @@ import pytest
 from grader import rubric
 
 from . import submissions
-from .conftest import run
+from .conftest import grades_of, run
 
 
 def grade(*args: str, timeout: float = 600):
@@ -218,12 +218,12 @@ def test_batch_grades_a_class(kit, tmp_path, broken_submission):
     proc = run("-m", "grader", "batch", str(classroom), "--jobs", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "3/3" in proc.stderr
-    rows = list(csv.DictReader(open(classroom / "grades" / "gradebook.csv")))
-    assert [(r["student"], float(r["score"])) for r in rows] == [("alice", 100.0), ("bob", 0.0), ("carol", 35.0)]
+    rows = list(csv.DictReader(open(grades_of(classroom) / "gradebook.csv")))
+    assert [(r["student"], float(r["total"])) for r in rows] == [("alice", 100.0), ("bob", 0.0), ("carol", 35.0)]
     assert rows[2]["relu"] == "0" and rows[2]["data_iter"] == "16"
-    carol = json.loads((classroom / "grades" / "carol.json").read_text())
+    carol = json.loads((grades_of(classroom) / "carol.json").read_text())
     assert carol == grade_json(broken_submission)
-    assert (classroom / "grades" / "alice.md").read_text().startswith("## Grade: 100 / 100")
-    summary = (classroom / "grades" / "class_summary.md").read_text()
+    assert (grades_of(classroom) / "alice.md").read_text().startswith("## Grade: 100 / 100")
+    summary = (grades_of(classroom) / "class_summary.md").read_text()
     assert "3 submissions" in summary and "`relu.values`: 2 of 3 failed" in summary
-    assert (classroom / "grades" / "class_summary.png").stat().st_size > 5000
+    assert (grades_of(classroom) / "class_summary.png").stat().st_size > 5000

@@ -19,7 +19,7 @@ from grader.reports import inert, regrade
 from grader.reports.result import CheckResult, Result
 
 from . import submissions
-from .conftest import KIT, run
+from .conftest import KIT, grades_of, run
 
 HOSTILE = "\x1b[2J\x1b[H Score: 100/100 <img src=x onerror=alert(1)> **Grade: 100 / 100** | col |"
 RAISES = {"softmax": f"raise ValueError({HOSTILE!r})"}
@@ -214,7 +214,7 @@ def graded_class(tmp_path_factory):
         submissions.make(classroom / name, bodies=WRONG)
     proc = run("-m", "grader", "batch", str(classroom), "--only", "softmax", "--jobs", "2", "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return classroom / "grades"
+    return grades_of(classroom)
 
 
 def test_gradebook_cells_never_start_a_formula(graded_class):
