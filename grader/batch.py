@@ -45,7 +45,7 @@ from grader.reports.result import Result
 
 from grader.engine import compile_cache, confine, references, scale
 
-from grader import grading, locate, options, rubric
+from grader import course, grading, locate, options, rubric
 from grader.options import CannotRun, GradeOptions
 from grader.progress import Progress
 
@@ -188,7 +188,7 @@ def main(argv: list[str]) -> int:
     students, skipped = submissions(root, out)
     only = None if opts.only is None else list(opts.only)
     settings = gradebook.Manifest(only=only, dataset=data.name, secret=secret.fingerprint() if secret else None,
-                                  assignment=args.assignment)
+                                  course=course.current().sha256, assignment=args.assignment)
     if args.roster:
         try:
             settings.roster = {k: dataclasses.asdict(v) for k, v in gradebook.read_roster(Path(args.roster)).items()}
@@ -303,6 +303,9 @@ def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebo
                         "regrade the whole class to change it")
     if settings.dataset != before.dataset:
         raise CannotRun(f"the dataset differs from the gradebook's ({before.dataset})")
+    if settings.course != before.course:
+        graded = f"sha256 {before.course[:12]}" if before.course else "the kit's rubric"
+        raise CannotRun(f"the course file differs from the gradebook's ({graded}): regrade the whole class to change it")
     if settings.secret != before.secret:
         raise CannotRun("the instructor's secret differs from the gradebook's (" +
                         (f"graded with secret {before.secret}" if before.secret else "graded without one") + ")")

@@ -237,6 +237,7 @@ class Manifest:
     only: list[str] | None = None
     dataset: str | None = None
     secret: str | None = None
+    course: str | None = None          # the course file's SHA-256 (None: the kit's rubric)
     roster: dict[str, dict] | None = None
     assignment: str | None = None
     fingerprints: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
