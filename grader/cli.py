@@ -116,11 +116,7 @@ def grade_one(argv: list[str]) -> int:
             figures_failed = f"cannot write the figures into {opts.report_dir}: {exc.strerror or exc}"
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
-    metrics = None
-    if args.format == "gradescope":  # the leaderboard: the classifiers' test accuracies and the grading time
-        from grader.authoring.gradescope import leaderboard_metrics
-        metrics = leaderboard_metrics(run.observations, data, time.monotonic() - progress.start)
-    text = report.render(result, args.format, color=color, metrics=metrics)
+    text = report.render(result, args.format, color=color, seconds=time.monotonic() - progress.start)
     options.write_report(text, args.output)
     if figures_failed:
         raise CannotRun(figures_failed)

@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -127,6 +130,43 @@ def _is_students(cell) -> bool:
     return bool(meta.get("solution")) or not (meta.get("locked") or meta.get("grade"))
 
 
+class _Part(NamedTuple):
+    """One code cell of a notebook's module: its number, whether the student wrote it, its definitions' text."""
+    cell: int
+    students: bool
+    text: str
+
+
+_SEPARATOR = "\n\n"  # between the parts of a module
+
+
+def _module_parts(nb, package: str) -> tuple[list[_Part], list[str]]:
+    """The parts of the notebook's module (its code cells but the autograder cells, in order, those without
+    definitions left out) and a note for each cell left out because it does not parse."""
+    parts, notes = [], []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code" or _is_grade_cell(cell):
+            continue
+        body, problem = _definitions(cell.source, package)
+        if problem:
+            notes.append(f"code cell {index} was left out of grading: it has a syntax error ({problem})")
+        elif body:
+            text = f"# cell {index}\n{ast.unparse(ast.Module(body=body, type_ignores=[]))}\n"
+            parts.append(_Part(index, _is_students(cell), text))
+    return parts, notes
+
+
+def _students_lines(parts: list[_Part]) -> dict[int, int]:
+    """``{line: code cell}`` for the lines of the module joined from ``parts`` that come from the student's cells."""
+    lines, start = {}, 1
+    for part in parts:
+        end = start + part.text.count("\n")  # a part ends with a newline
+        if part.students:
+            lines.update(dict.fromkeys(range(start, end), part.cell))
+        start = end + _SEPARATOR.count("\n")
+    return lines
+
+
 def notebook_module(nb, package: str | None = None, students_only: bool = False) -> tuple[str, list[str]]:
     """The module of a notebook: the definitions of its code cells but the autograder cells, in order (with
     ``students_only``, of the cells the student wrote only: what the policy for submitted code checks).
@@ -134,41 +174,59 @@ def notebook_module(nb, package: str | None = None, students_only: bool = False)
     Returns ``(source, notes)``; a note names each cell left out because it does not parse (the kernel would
     have skipped it too).
     """
-    package = package or _given_package_name()
-    parts, notes = [], []
-    for index, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code" or _is_grade_cell(cell) or (students_only and not _is_students(cell)):
-            continue
-        body, problem = _definitions(cell.source, package)
-        if problem:
-            notes.append(f"code cell {index} was left out of grading: it has a syntax error ({problem})")
-            continue
-        if body:
-            parts.append(f"# cell {index}\n{ast.unparse(ast.Module(body=body, type_ignores=[]))}\n")
-    return "\n\n".join(parts), notes
+    parts, notes = _module_parts(nb, package or _given_package_name())
+    return _SEPARATOR.join(p.text for p in parts if p.students or not students_only), notes
 
 
-def write_submission(nb, notebook_id: str, folder: Path, given: Path | None) -> list[str]:
+class Written(NamedTuple):
+    """What :func:`write_submission` wrote: the notes of the cells left out, where the student's cells lie in the
+    module (``{line: code cell}``), and the policy's refusal of their code (None when it was accepted)."""
+    notes: list[str]
+    students_lines: dict[int, int]
+    refused: str | None
+
+
+def write_submission(nb, notebook_id: str, folder: Path, given: Path | None) -> Written:
     """Write ``folder/<notebook_id>.py`` (:func:`notebook_module`) and a copy of the given-code package
-    ``given`` as ``folder/chapter/``; return the notes of :func:`notebook_module`.
+    ``given`` as ``folder/chapter/``.
 
     The cells the student wrote are held to the policy for submitted code (:mod:`grader.engine.code_policy`);
     when they break it, the module is one whose import raises the reason, so its functions score nothing and say
     which line and construct. (The sandbox then takes the folder as checked: the rest is the instructor's.)"""
     from grader.engine import code_policy
 
-    source, notes = notebook_module(nb)
-    students, _ = notebook_module(nb, students_only=True)
+    parts, notes = _module_parts(nb, _given_package_name())
+    students = _SEPARATOR.join(p.text for p in parts if p.students)
     violations = code_policy.check_file(f"{notebook_id}.py", students)
     folder.mkdir(parents=True, exist_ok=True)
-    if violations:
-        refused = code_policy.refusal(f"the {notebook_id} notebook", violations)
+    refused = code_policy.refusal(f"the {notebook_id} notebook", violations) if violations else None
+    if refused:
         (folder / f"{notebook_id}.py").write_bytes(code_policy.refusing_module(refused))
     else:
-        (folder / f"{notebook_id}.py").write_text(source, encoding="utf-8")
+        (folder / f"{notebook_id}.py").write_text(_SEPARATOR.join(p.text for p in parts), encoding="utf-8")
     if given is not None and given.is_dir():
         shutil.copytree(given, folder / _given_package_name(), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return notes
+    return Written(notes, _students_lines(parts), refused)
+
+
+# The review notes of the static scan and of the tripwire that point at code read "<file>:<line>: <what>".
+_LOCATED = re.compile(r"(?P<file>[^\s:]+):(?P<line>\d+): (?P<what>.*)", re.S)
+_MORE = re.compile(r"\.\.\. and \d+ more")  # review_flags' count of the notes past its cap, others' included
+
+
+def students_review(review, module: str, students_lines: dict[int, int]) -> tuple[str, ...]:
+    """The review notes about the code the student wrote: those pointing at a line of theirs in ``module``, placed
+    by the notebook's code cell, and those about the run itself (no place). Notes pointing at the instructor's
+    code (the given cells, the ``chapter`` package, which import the kit's trusted functions) are left out."""
+    kept = []
+    for note in review:
+        located = _LOCATED.fullmatch(note)
+        if located is None:
+            if not _MORE.fullmatch(note):
+                kept.append(note)
+        elif located["file"] == module and int(located["line"]) in students_lines:
+            kept.append(f"code cell {students_lines[int(located['line'])]}: {located['what']}")
+    return tuple(dict.fromkeys(kept))
 
 
 # -- 2. grading in the sandbox ----------------------------------------------------------------------------------
@@ -220,7 +278,9 @@ def _no_reference_disk_cache():
 
 def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: bool = False, hidden=None):
     """Grade the functions ``nb`` defines in the sandbox (with ``hidden``, a
-    :class:`~grader.grading.HiddenInputs`, their hidden checks too); return ``(Result, notes)``.
+    :class:`~grader.grading.HiddenInputs`, their hidden checks too); return ``(Result, notes)``. The result's
+    notes for review are those about the cells the student wrote (:func:`students_review`), after the policy's
+    refusal of their code, if any.
 
     Raises :class:`SandboxGradeError` when the sandbox cannot run.
     """
@@ -231,7 +291,7 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
     probes = rubric.probes_for_functions(functions)
     with tempfile.TemporaryDirectory(prefix="nbgrader-sandbox-") as tmp:
         folder = Path(tmp) / "submission"
-        notes = write_submission(nb, notebook_id, folder, given)
+        written = write_submission(nb, notebook_id, folder, given)
         kwargs = {"require_isolation": True} if require_isolation else {}
         try:
             with _no_reference_disk_cache():
@@ -243,7 +303,10 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
     failure = _sandbox_failure(run)
     if failure:
         raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {failure}")
-    return result, notes
+    review = students_review(result.review, f"{notebook_id}.py", written.students_lines)
+    if written.refused:
+        review = (written.refused, *review)
+    return dataclasses.replace(result, review=review), written.notes
 
 
 # -- 3. the autograder cells' outputs ---------------------------------------------------------------------------

@@ -25,14 +25,11 @@ import pytest
 
 from grader import cli, rubric
 
-from grader.data import datasets
-
 from grader.authoring import gradescope
 
 from grader.reports import report
 
 from grader.engine import secret
-from grader.checks.common import Observations
 from grader.reports.result import CheckResult, Result
 
 from . import caches
@@ -153,27 +150,40 @@ def test_refuses_a_non_empty_folder_and_copies_the_secret(tmp_path, capsys):
     assert "inside the kit's sources" in capsys.readouterr().err and not (KIT / "solutions" / "autograder").exists()
 
 
-# --- the leaderboard, from real observations ---------------------------------------------------------------
+# --- results.json ------------------------------------------------------------------------------------------
 
-def test_leaderboard_metrics_and_results_json(reference_obs):
-    metrics = gradescope.leaderboard_metrics(reference_obs, datasets.DIGITS, 8.25)
-    threshold = {c.probe: c.threshold for c in rubric.CHECKS if c.id in ("train.mlp", "train.softmax_regression")}
-    assert metrics["mlp_test_accuracy"] >= threshold["mlp"]
-    assert metrics["softmax_regression_test_accuracy"] >= threshold["softmax_regression"]
-    assert metrics["seconds"] == 8.25
-    result = Result(tuple(CheckResult(c.id, c.target, c.points, c.points, True, "ok") for c in rubric.CHECKS))
-    out = json.loads(report.render(result, "gradescope", metrics=metrics))
-    assert [(e["name"], e["order"]) for e in out["leaderboard"]] == [
-        ("MLP test accuracy", "desc"), ("Softmax regression test accuracy", "desc"), ("Grading time (s)", "asc")]
-    assert out["leaderboard"][0]["value"] == round(metrics["mlp_test_accuracy"], 4)
-    assert out["execution_time"] == 8 and out["output_format"] == "md"
-    assert "leaderboard" not in json.loads(report.render(result, "gradescope"))  # no metrics, no leaderboard
+def partial_result(hidden: bool) -> Result:
+    """Every public check passed but relu.values, on a third of its points; with ``hidden``, the hidden checks too,
+    softmax.hidden on 7 of its 9 public checks."""
+    def outcome(c, hidden_check):
+        fraction = {"relu.values": 1 / 3, "softmax.hidden": 7 / 9}.get(c.id, 1.0)
+        return CheckResult(c.id, c.target, round(c.points * fraction, 4), c.points, fraction == 1.0,
+                           "ok" if fraction == 1.0 else "wrong", hidden=hidden_check)
+    checks = [outcome(c, False) for c in rubric.CHECKS] + [outcome(c, True) for c in rubric.HIDDEN_CHECKS if hidden]
+    return Result(tuple(checks))
 
-    failed = Observations()
-    failed.fail_all("the MLP trained with your relu: not implemented yet")
-    wrong_shapes = Observations({"W": reference_obs["softmax_regression"]["W"][:3], "b": 0})
-    assert gradescope.leaderboard_metrics({"mlp": failed, "softmax_regression": wrong_shapes}, datasets.DIGITS) == {}
-    assert gradescope.leaderboard_metrics({}, datasets.DIGITS, None) == {}
+
+def test_results_json_points_and_summary():
+    """The score, the tests' points and the summary give the same numbers, to two decimals; while the hidden checks
+    wait for the grades to be published, the summary scores the checks shown and gives the total's maximum."""
+    relu = rubric.BY_ID["relu.values"].points
+    for hidden in (False, True):
+        out = json.loads(report.render(partial_result(hidden), "gradescope", seconds=8.25))
+        scores = [t["score"] for t in out["tests"]]
+        assert all(round(x, 2) == x for x in scores) and out["score"] == round(sum(scores), 2)
+        maximum = sum(t["max_score"] for t in out["tests"])
+        assert maximum == 100 + (rubric.HIDDEN_MAX_SCORE if hidden else 0)
+        assert "leaderboard" not in out and out["execution_time"] == 8
+        shown = f"{100 - relu + round(relu / 3, 2):g} / 100"
+        if hidden:
+            assert out["score"] == round(float(shown.split(" /")[0]) + rubric.HIDDEN_MAX_SCORE - 3 + 2.33, 2)
+            assert out["output"].startswith(
+                f"**Score on the checks shown now: {shown}**\n\n{len(rubric.HIDDEN_CHECKS)} more checks, worth "
+                f"{rubric.HIDDEN_MAX_SCORE:g} points, are shown when your instructor publishes the grades: the total "
+                f"is out of {maximum:g}.\n"), out["output"]
+        else:
+            assert out["output"].startswith(f"**Score: {out['score']:g} / {maximum:g}**\n") and shown in out["output"]
+    assert "execution_time" not in json.loads(report.render(partial_result(False), "gradescope"))
 
 
 # --- run_autograder, for real --------------------------------------------------------------------------------
@@ -200,17 +210,17 @@ def test_solutions_full_marks(solutions_run):
     assert results["extra_data"]["environment"]["secret"] == secret.Secret(SECRET_TEXT.encode()).fingerprint()
     assert SECRET_TEXT not in json.dumps(results) and SECRET_TEXT not in proc.stdout + proc.stderr
     assert all(t["status"] == "passed" and t["output"] == "passed" for t in results["tests"])
-    assert results["output"].startswith("**Score: 100 / 100**") and "Every check passes." in results["output"]
+    assert results["output"].startswith("**Score on the checks shown now: 100 / 100**")
+    assert f"the total is out of {100 + rubric.HIDDEN_MAX_SCORE:g}" in results["output"]
+    assert "Every check passes." in results["output"]
     assert "grading submission\n" in proc.stdout
     assert f"score {100 + rubric.HIDDEN_MAX_SCORE:.1f} | sandbox: {results['extra_data']['isolation']['summary']}\n" in proc.stdout
 
 
-def test_solutions_on_the_leaderboard(solutions_run):
+def test_solutions_without_a_leaderboard(solutions_run):
+    """Every correct submission trains the same models: no leaderboard to rank them by rounding or time."""
     results, _ = solutions_run
-    board = {e["name"]: e for e in results["leaderboard"]}
-    assert board["MLP test accuracy"]["value"] > 0.9 and board["MLP test accuracy"]["order"] == "desc"
-    assert board["Softmax regression test accuracy"]["value"] > 0.9
-    assert board["Grading time (s)"]["order"] == "asc" and results["execution_time"] > 0
+    assert "leaderboard" not in results and results["execution_time"] > 0
 
 
 def test_stubs_in_a_repository_folder(autograder, tmp_path):
@@ -238,7 +248,6 @@ def test_stubs_in_a_repository_folder(autograder, tmp_path):
         outputs = [t["output"] for t in results["tests"] if t["name"].startswith(f"{function}.")]
         assert any("not implemented yet" in o for o in outputs), function
     assert "Fix first" in results["output"]
-    assert not [e for e in results.get("leaderboard", []) if "accuracy" in e["name"]]  # no training ran
 
 
 def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):

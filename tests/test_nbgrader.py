@@ -167,6 +167,25 @@ def handed_in(tmp_path_factory) -> Path:
     return root
 
 
+# eve's solution cells: relu names a /proc path (the policy for submitted code allows it, the review notes it);
+# l2_penalty imports os (the policy refuses the weight_decay notebook's code: the refusal is for review).
+EVE = {"relu": 'if X is None:\n    open("/proc/self/status")\nreturn jnp.maximum(X, 0)',
+       "l2_penalty": "import os\nos.getpid()\nreturn jnp.sum(w ** 2) / 2"}
+REVIEWED = "mlp", "weight_decay"
+
+
+@pytest.fixture(scope="module")
+def review_log(handed_in, tmp_path_factory) -> str:
+    """A copy of the course with eve handed in too; the log of autograding alice's and eve's mlp and weight_decay
+    notebooks (nbgrader takes globs)."""
+    root = tmp_path_factory.mktemp("reviewed") / "course"
+    shutil.copytree(handed_in, root)
+    hand_in(root, "eve", EVE)
+    proc = nbgrader(root, "autograde", ASSIGNMENT, "--student", "[ae]*", "--notebook", "[mw]*",
+                    env=isolated_env(root.parent / "home"))
+    return proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
 def executed_course(handed_in, tmp_path_factory) -> tuple[Path, Path]:
     """A copy of the course whose autograde also runs mallory's softmax notebook in a kernel; (root, HOME)."""
@@ -351,3 +370,37 @@ def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, 
     with Gradebook(db_url) as gb:
         grades = gb.find_submission_notebook("mlp", ASSIGNMENT, "alice").grades
         assert grades and all(g.auto_score is None and g.needs_manual_grade for g in grades)
+
+
+def test_review_notes_concern_the_students_cells(review_log):
+    """The given cells and the ``chapter`` package import the kit's trusted functions: no note for that. alice, an
+    honest student, has no note at all; eve's notes name her cells, and the policy's refusal of her code."""
+    notes = re.findall(r"(\w+) of (\w+), for review: (.*)", review_log)
+    graded = set(re.findall(r"(\w+) of (\w+): [\d.]+/[\d.]+ points from the sandbox", review_log))
+    assert graded == {(nb, s) for nb in REVIEWED for s in ("alice", "eve")}, review_log[-3000:]
+    assert [(nb, student) for nb, student, _ in notes] == [("mlp", "eve"), ("weight_decay", "eve")], notes
+    assert re.fullmatch(r"code cell \d+: path '/proc/self/status' \(/proc or /sys path\)", notes[0][2]), notes
+    assert notes[1][2].startswith("the weight_decay notebook was not run: ") and "import os" in notes[1][2], notes
+
+
+def test_students_review_keeps_the_notes_on_their_cells(tmp_path):
+    """The static scan's notes of a notebook's module, kept for the cells the student wrote, by code cell."""
+    from grader import nbgrader_step
+    from grader.engine import shortcuts
+    given = {"nbgrader": {"grade": False, "solution": False, "locked": True, "grade_id": "given"}}
+    solution = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "relu-solution"}}
+    cells = [
+        nbformat.v4.new_code_cell("from grader.engine.trusted import sgd\nimport jax.numpy as jnp", metadata=given),
+        nbformat.v4.new_code_cell("def relu(X):\n    return jnp.maximum(X, 0) + 0 * len(open('/proc/self/maps').read())",
+                                  metadata=solution),
+        nbformat.v4.new_code_cell("def train(p, g):\n    return sgd(p, g, 0.1, 1)", metadata=given),
+        nbformat.v4.new_code_cell("def peek():\n    return open(3)"),  # a cell the student added
+    ]
+    written = nbgrader_step.write_submission(nbformat.v4.new_notebook(cells=cells), "mlp", tmp_path / "sub", None)
+    review = shortcuts.review_flags(tmp_path / "sub")
+    assert any("grader.engine.trusted.sgd" in note for note in review) and written.refused is None
+    kept = nbgrader_step.students_review([*review, "chapter/mlp.py:3: imports grader.engine.trusted.relu "
+                                          "(grading kit)", "the grading process ran out of time"], "mlp.py",
+                                         written.students_lines)
+    assert kept == ("code cell 2: path '/proc/self/maps' (/proc or /sys path)", "code cell 4: open(3) (file descriptors)",
+                    "the grading process ran out of time")

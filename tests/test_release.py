@@ -249,7 +249,7 @@ def test_render_main(stub_run, tmp_path, capsys):
 
 def test_workflow_runs_the_tested_commands(release):
     workflow = load_workflow(release / AUTOGRADE)
-    lines = grade_lines(workflow)
+    lines = [line for line in grade_lines(workflow) if line != WARM]
     assert lines[0] == f"{rel.command_line(rel.GRADE_ARGS)} {rel.REFERENCE_OPTION}"
     assert [tuple(shlex.split(line)[1:]) for line in lines[1:]] == rel.workflow_commands()[1:]
     assert shlex.split(lines[0].removesuffix(rel.REFERENCE_OPTION))[1:] == list(rel.GRADE_ARGS)
@@ -260,6 +260,38 @@ def test_workflow_runs_the_tested_commands(release):
     assert upload["with"]["path"].split() == rel.report_files()
     comment = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/github-script@"))
     assert comment["env"]["MARKER"] == rel.COMMENT_MARKER and comment["env"]["REPORT"] == rel.RENDERED["markdown"]
+
+
+WARM = "grade warm"
+
+
+def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
+    """The workflow restores the kit's cache folder (the one the kit itself computes) with a pinned actions/cache,
+    keyed on pyproject.toml and the grader's sources, and fills the compilation cache only when none was restored;
+    the reports and the figures' folder it writes are ignored by git."""
+    text = (release / AUTOGRADE).read_text()
+    job = load_workflow(release / AUTOGRADE)["jobs"]["run-autograding-tests"]["steps"]
+    by_id = {step["id"]: step for step in job if "id" in step}
+    folder, cache = by_id["grader-cache-folder"], by_id["grader-cache"]
+    install, warm = (next(step for step in job if step.get("run") == run) for run in ("python -m pip install -e .", WARM))
+    grade = next(step for step in job if step["name"] == "Grade")
+    order = [job.index(step) for step in (install, folder, cache, warm, grade)]
+    assert order == sorted(order)
+    repo, _, sha = cache["uses"].partition("@")
+    assert repo == "actions/cache" and re.fullmatch(r"[0-9a-f]{40}", sha)
+    assert (repo, sha) == rel.ACTIONS["cache"][:2] and f"{cache['uses']} # {rel.ACTIONS['cache'][2]}\n" in text
+    assert cache["with"]["path"] == "${{ steps.grader-cache-folder.outputs.path }}"
+    key, restore = cache["with"]["key"], cache["with"]["restore-keys"]
+    assert "hashFiles('pyproject.toml', 'grader/**/*.py')" in key and key.startswith(restore)
+    assert warm["if"] == "steps.grader-cache.outputs.cache-hit != 'true'"
+    command = re.fullmatch(r'echo "path=\$\((.*)\)" >> "\$GITHUB_OUTPUT"', folder["run"]).group(1)
+    python, *args = shlex.split(command)  # the release's own grader, as on the runner
+    assert python == "python"
+    proc = subprocess.run([sys.executable, *args], cwd=release, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    assert proc.stdout == f"{tmp_path / 'dl-basics-grader'}\n", proc.stderr
+    ignored = (release / ".gitignore").read_text().splitlines()
+    assert f"{rel.FIGURES_DIR}/" in ignored and rel.REPORT_JSON in ignored
 
 
 def test_autograde_workflow_shape(release):

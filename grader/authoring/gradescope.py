@@ -1,4 +1,4 @@
-"""A Gradescope autograder: the kit, the scripts Gradescope runs, and the leaderboard's metrics.
+"""A Gradescope autograder: the kit and the scripts Gradescope runs.
 
     grade gradescope DIR [--secret-file FILE] [--force]      (also: python -m grader.authoring.gradescope DIR ...)
 
@@ -23,15 +23,13 @@ image from (``cd DIR && zip -r ../autograder.zip .``):
   checks run.
 - ``README.md``: how to upload it, for the instructor.
 
-``results.json`` carries a Markdown summary, one test per check (status, points, visibility) and a
-leaderboard: the test accuracies of the MLP and of softmax regression trained with the student's functions
-(:func:`leaderboard_metrics`) and the grading time.
+``results.json`` carries a Markdown summary and one test per check (status, points, visibility); no leaderboard
+(:func:`grader.reports.report.gradescope` says why).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import shlex
@@ -40,8 +38,6 @@ import sys
 import textwrap
 import tomllib
 from pathlib import Path
-
-from grader.data import datasets
 
 from grader import rubric
 from grader.authoring.release import GRADER, KIT, _ignore
@@ -52,8 +48,6 @@ KIT_DIR = "kit"
 # What of the kit goes into kit/: enough to `pip install -e` it, and the reference.
 KIT_FILES = ("pyproject.toml", "README.md")
 KIT_FOLDERS = ("grader", "solutions")
-# The leaderboard's accuracies: metric key -> the training probe whose parameters give it.
-ACCURACIES = {"mlp_test_accuracy": "mlp", "softmax_regression_test_accuracy": "softmax_regression"}
 
 
 def _cannot_run(message: str) -> Exception:
@@ -61,39 +55,6 @@ def _cannot_run(message: str) -> Exception:
     from grader.cli import CannotRun
 
     return CannotRun(message)
-
-
-# --- the leaderboard ---------------------------------------------------------------------------------------
-
-def leaderboard_metrics(observations: dict, data: datasets.DataSpec = datasets.DIGITS,
-                        seconds: float | None = None) -> dict:
-    """The leaderboard's values for :func:`grader.reports.report.gradescope`: the test accuracy of each classifier
-    trained with the student's functions, evaluated here by the trusted model, and the grading time.
-
-    ``observations`` are the sandbox run's (``SandboxRun.observations``); a training that failed, was not run
-    (``--only``), diverged (parameters that are not finite, which its check fails without an accuracy) or left
-    parameters of the wrong shapes gives no entry, never an error.
-    """
-    import numpy as np
-
-    from grader.checks.trainings.tasks import classifier_accuracy, classifier_logits
-
-    metrics: dict[str, float] = {}
-    for key, probe in ACCURACIES.items():
-        obs = observations.get(probe)
-        if obs is None:
-            continue
-        try:
-            if not np.all(np.isfinite(classifier_logits(probe, obs, data.load().X_test))):
-                continue
-            accuracy = classifier_accuracy(probe, obs, data)
-        except Exception:  # a failed probe (ProbeFailed), parameters of the wrong shapes: no entry
-            continue
-        if math.isfinite(accuracy):
-            metrics[key] = accuracy
-    if seconds is not None and math.isfinite(seconds):
-        metrics["seconds"] = float(seconds)
-    return metrics
 
 
 # --- the files ---------------------------------------------------------------------------------------------
@@ -300,9 +261,8 @@ The autograder's points: @POINTS@.
   each function and training, and what to fix first.
 @SECRET_NOTE@- If the grader itself cannot run, a score of 0 and a message saying it is not their code's fault; the
   details are in the autograder output, which only staff see.
-- The leaderboard, when enabled in the assignment's settings: the test accuracy of the MLP and of softmax
-  regression trained with the student's functions (higher first), and the grading time in seconds (lower
-  first), under the pseudonym each student chooses.
+- No leaderboard: every correct submission trains the same models (fixed seeds and settings), so there is
+  nothing to rank; leave the assignment's leaderboard setting off.
 
 `kit/solutions/` is the reference. Gradescope never shows an autograder's files to students.
 """

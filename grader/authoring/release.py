@@ -14,8 +14,11 @@
 - ``.github/workflows/autograde.yml`` (the template ``grader/authoring/templates/autograde.yml`` filled in): on every
   push and pull request it grades ``exercises/`` once into ``grade.json``, renders the other formats from that
   file, writes the Markdown report to the job summary, uploads the reports, keeps one comment with the grade
-  on the pull request up to date, and reports the points as GitHub Classroom's autograding reporter does;
-- ``.gitignore``.
+  on the pull request up to date, and reports the points as GitHub Classroom's autograding reporter does. It
+  keeps the kit's cache folder (:mod:`grader.engine.cache_dir`: the compilation cache, which it fills with
+  ``grade warm`` when none was restored, and the reference's observations) with ``actions/cache``, keyed on
+  ``pyproject.toml`` (the kit's version and pins) and the grader's sources, so a run does not compile afresh;
+- ``.gitignore``: the reports and the figures' folder the workflow writes, among the usual.
 
 The workflow grades against the trusted library references. An instructor who wants their own solutions as
 the reference stores a token that can read their private solutions repository as the secret
@@ -96,6 +99,7 @@ ACTIONS = {
     "upload-artifact": ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
     "download-artifact": ("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
     "github-script": ("actions/github-script", "60a0d83039c74a4aee543508d2ffcb1c3799cdea", "v7.0.1"),
+    "cache": ("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
 }
 
 
@@ -194,7 +198,7 @@ def autograde_workflow() -> str:
 
 
 GITIGNORE = "\n".join([".venv/", "__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", f"{SOLUTIONS_CHECKOUT}/",
-                       REPORT_JSON, *RENDERED.values()]) + "\n"
+                       REPORT_JSON, *RENDERED.values(), f"{FIGURES_DIR}/"]) + "\n"
 
 
 # --- grade release -----------------------------------------------------------------------------------------

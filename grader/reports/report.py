@@ -6,6 +6,7 @@ review; the names) is the student's as far as a renderer knows: the text and Mar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -21,10 +22,10 @@ FORMATS = ("text", "json", "markdown", "junit", "gradescope")
 _GREEN, _RED, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
 
 
-def render(result: Result, fmt: str, color: bool = False, metrics: dict | None = None) -> str:
-    """``result`` in ``fmt``; ``metrics`` (see :func:`gradescope`) are used by the Gradescope format only."""
+def render(result: Result, fmt: str, color: bool = False, seconds: float | None = None) -> str:
+    """``result`` in ``fmt``; ``seconds``, the grading time, is used by the Gradescope format only."""
     return {"text": lambda r: text(r, color), "json": lambda r: r.to_json() + "\n", "markdown": markdown,
-            "junit": junit, "gradescope": lambda r: gradescope(r, metrics)}[fmt](result)
+            "junit": junit, "gradescope": lambda r: gradescope(r, seconds)}[fmt](result)
 
 
 def _description(check_id: str) -> str:
@@ -189,13 +190,7 @@ def junit(result: Result) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-# Gradescope's leaderboard columns: (key of the metrics, column, sort order). Accuracies rank highest first,
-# the grading time lowest first.
-LEADERBOARD = (
-    ("mlp_test_accuracy", "MLP test accuracy", "desc"),
-    ("softmax_regression_test_accuracy", "Softmax regression test accuracy", "desc"),
-    ("seconds", "Grading time (s)", "asc"),
-)
+GRADESCOPE_DECIMALS = 2  # the points of results.json, its tests and its summary
 
 
 def _gradescope_visible(c) -> bool:
@@ -206,54 +201,57 @@ def _gradescope_visible(c) -> bool:
 
 
 def _gradescope_summary(result: Result) -> str:
-    """The top-level ``output`` (Markdown): the points of each function and training, and what to fix first,
-    from the checks the student may see now (a hidden check's points would give its verdict away)."""
+    """The top-level ``output`` (Markdown), which the student sees at once: the score out of the maximum, the points
+    of each function and training, and what to fix first. While some checks wait for the grades to be published
+    (their points would give their verdicts away), the score is that of the checks shown now, and the summary says
+    what the others are worth and the maximum of the whole."""
     shown = Result(tuple(c for c in result.checks if _gradescope_visible(c)))
-    lines = [f"**Score: {fmt_points(shown.score)} / {fmt_points(shown.max_score)}**", "", *_parts_table(shown)]
-    hidden = len(result.checks) - len(shown.checks)
-    if hidden:
-        lines += ["", f"{hidden} more check{'s are' if hidden > 1 else ' is'} shown when your instructor publishes "
-                  "the grades."]
+    waiting = len(result.checks) - len(shown.checks)
+    score = f"{fmt_points(shown.score)} / {fmt_points(shown.max_score)}"
+    if waiting:
+        later = round(result.max_score - shown.max_score, GRADESCOPE_DECIMALS)
+        lines = [f"**Score on the checks shown now: {score}**", "",
+                 f"{waiting} more check{'s' if waiting > 1 else ''}, worth {fmt_points(later)} points, "
+                 f"{'are' if waiting > 1 else 'is'} shown when your instructor publishes the grades: the total is out "
+                 f"of {fmt_points(result.max_score)}."]
+    else:
+        lines = [f"**Score: {score}**"]
+    lines += ["", *_parts_table(shown)]
     step = fix_first(shown)
     lines += ["", inert.markdown(step) if step else "Every check passes."]
     return "\n".join(lines) + "\n"
 
 
-def gradescope_leaderboard(metrics: dict | None) -> list[dict]:
-    """Gradescope's ``leaderboard`` entries for the ``metrics`` present and finite, in :data:`LEADERBOARD`'s order."""
-    entries = []
-    for key, name, order in LEADERBOARD:
-        value = (metrics or {}).get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            entries.append({"name": name, "value": round(float(value), 4 if order == "desc" else 1), "order": order})
-    return entries
+def _rounded(result: Result) -> Result:
+    """``result`` with every check's points and maximum to :data:`GRADESCOPE_DECIMALS`, so the score, the tests and
+    the summary of results.json add up to the same numbers."""
+    checks = tuple(dataclasses.replace(c, points=round(c.points, GRADESCOPE_DECIMALS),
+                                       max_points=round(c.max_points, GRADESCOPE_DECIMALS)) for c in result.checks)
+    return dataclasses.replace(result, checks=checks)
 
 
-def gradescope(result: Result, metrics: dict | None = None) -> str:
+def gradescope(result: Result, seconds: float | None = None) -> str:
     """Gradescope's ``results.json``: a Markdown summary (``output``, its student text made inert), one test per
     check with its points, status, plain-text output (``output_format`` ``text``, control characters removed: the
     student's exception is shown as typed, never as Markdown, HTML or terminal codes) and visibility (hidden
     checks after the grades are published), what graded it and the sandbox's layers
-    (``extra_data.environment`` and ``extra_data.isolation``, for staff).
+    (``extra_data.environment`` and ``extra_data.isolation``, for staff). Points are given to
+    :data:`GRADESCOPE_DECIMALS` decimals; ``seconds``, the grading time, is the ``execution_time``.
 
-    ``metrics`` (optional): ``{"mlp_test_accuracy": float, "softmax_regression_test_accuracy": float,
-    "seconds": float}``, each key optional (:func:`grader.authoring.gradescope.leaderboard_metrics`), become the
-    ``leaderboard`` and ``seconds`` also the ``execution_time``.
+    No ``leaderboard``: the trainings run with fixed seeds and settings, so every correct submission trains the same
+    models, up to floating-point rounding; a leaderboard would rank correct students by that rounding, or by time.
     """
+    result = _rounded(result)
     tests = []
     for c in result.checks:
         tests.append({"name": inert.text(f"{c.id}: {_description(c.id)}"), "score": c.points,
                       "max_score": c.max_points, "status": "passed" if c.passed else "failed",
                       "output": "passed" if c.passed else inert.text(c.message), "output_format": "text",
                       "visibility": "visible" if _gradescope_visible(c) else "after_published"})
-    out = {"score": result.score, "output": _gradescope_summary(result), "output_format": "md",
-           "test_output_format": "text", "test_name_format": "text", "tests": tests}
-    seconds = (metrics or {}).get("seconds")
+    out = {"score": round(result.score, GRADESCOPE_DECIMALS), "output": _gradescope_summary(result),
+           "output_format": "md", "test_output_format": "text", "test_name_format": "text", "tests": tests}
     if isinstance(seconds, (int, float)) and math.isfinite(seconds):
         out["execution_time"] = round(seconds)
-    board = gradescope_leaderboard(metrics)
-    if board:
-        out["leaderboard"] = board
     extra = {k: v for k, v in (("environment", result.environment), ("isolation", result.isolation)) if v is not None}
     if extra:
         out["extra_data"] = extra
