@@ -291,3 +291,18 @@ def test_grader_failure_gives_a_clear_result(autograder, tmp_path):
     assert results["score"] == 0 and results["tests"] == [] and results["output_format"] == "text"
     assert "could not run (exit status 2)" in results["output"] and "not with your code" in results["output"]
     assert "grade: " in proc.stderr
+
+
+def test_the_course_file_travels_with_the_autograder(tmp_path):
+    """`grade gradescope` in a folder holding grading.toml copies it; run_autograder grades with it."""
+    (tmp_path / "grading.toml").write_text('[checks."relu.values"]\npoints = 5\n')
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope", str(tmp_path / "written")], cwd=tmp_path,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "written" / "grading.toml").read_text() == '[checks."relu.values"]\npoints = 5\n'
+    root = simulate(tmp_path, tmp_path / "written", lambda sub: shutil.copytree(
+        KIT / "solutions", sub, dirs_exist_ok=True, ignore=NO_PYCACHE))
+    results, _ = run_autograder(root, tmp_path / "home")
+    relu = next(t for t in results["tests"] if t["name"].startswith("relu.values"))
+    assert relu["max_score"] == relu["score"] == 5
+    assert results["score"] == 102 and results["extra_data"]["environment"]["course"]["file"] == "grading.toml"

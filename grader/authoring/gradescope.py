@@ -201,6 +201,9 @@ ARGS=("$WORK/exercises" --format gradescope --output "$RESULTS" --quiet --requir
 if [ -f "$SECRET_FILE" ]; then
     ARGS+=(--secret-file "$SECRET_FILE" --student-id "$(student_id)")
 fi
+if [ -f "$ROOT/source/grading.toml" ]; then  # the course file the autograder was written with
+    ARGS+=(--course "$ROOT/source/grading.toml")
+fi
 rm -f "$RESULTS"
 grade "${ARGS[@]}" 2>"$WORK/stderr"
 status=$?
@@ -349,6 +352,9 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
         path = target / name
         path.write_text(text)
         path.chmod(mode)
+    from grader import course
+    (target / course.COURSE_FILE).unlink(missing_ok=True)
+    course.current().write_into(target)  # run_autograder grades with it (--course)
     (target / SECRET).unlink(missing_ok=True)
     if secret is not None:
         fd = os.open(target / SECRET, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -373,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade even in an image where neither Landlock nor a user of the children's own keeps "
                              "the solutions and the secret out of the graded code's reach (by default such a run "
                              "gives the student the grader-failure result)")
+    parser.add_argument("--course", metavar="FILE",
+                        help="the course file to grade with (default: grading.toml here, if any), copied into DIR")
     args = parser.parse_args(argv)
+    from grader.options import GradeOptions
+    GradeOptions(course=args.course).with_course()
     try:
         target = write_autograder(args.dir, force=args.force, secret_file=args.secret_file,
                                   allow_unconfined=args.allow_unconfined)
