@@ -192,6 +192,6 @@ def main(argv: list[str]) -> int:
         writer = csv.writer(f)
         writer.writerow(inert.csv_row(["student", "score"] + targets))
         writer.writerows(inert.csv_row(row) for row in rows)
-    class_view.write(dict(sorted(results.items())), out, fingerprints)
+    class_view.write(dict(sorted(results.items())), out, fingerprints, {s: report_stem(s) for s in results})
     print(f"graded {len(rows)} submissions: {out / 'gradebook.csv'}, {out / 'class_summary.md'}")
     return 0
