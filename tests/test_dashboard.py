@@ -74,8 +74,8 @@ def test_the_class_view_keeps_stubs_forbidden_calls_and_bugs_apart(graded):
         "wrong: erin" in text
     assert "- `data_iter`: not attempted: &lt;img src\\=x onerror\\=alert\\(1\\)&gt;, bob" in text
     reteach = text.split("## What to reteach")[1].split("\n## ")[0]
-    assert reteach.splitlines()[4].startswith("1. **exp\\(x\\) overflows to inf above ~88 in float32\\, and inf / "
-                                              "inf is nan** — 1 of 5: erin")
+    assert reteach.splitlines()[4].startswith("1. exp\\(x\\) overflows to inf above ~88 in float32\\, and inf / "
+                                              "inf is nan — 1 of 5: erin")
     assert "bob" not in reteach and "dave" not in reteach  # stubs and forbidden calls are not misconceptions
     hidden = text.split("## Hidden checks")[1].split("\n## ")[0]
     assert "- `softmax.hidden`: 1 of 5; public checks fail too (fix those first): erin" in hidden

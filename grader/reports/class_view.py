@@ -272,7 +272,7 @@ def markdown(results: dict[str, Result], image: str | None = None,
         lines.append("No known cause was named.")
     for i, c in enumerate(named, 1):
         where = ", ".join(map(inert.code, c.checks))
-        lines.append(f"{i}. **{inert.markdown(c.diagnosis)}** — {len(c.students)} of {n}: {_names(c.students)} "
+        lines.append(f"{i}. {inert.markdown(c.diagnosis)} — {len(c.students)} of {n}: {_names(c.students)} "
                      f"({where})" + (f"; remedy: {inert.markdown(c.remedy)}" if c.remedy else ""))
     rows = unnamed(results)
     if rows:
