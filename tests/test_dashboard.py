@@ -15,6 +15,7 @@ import pytest
 
 from grader import rubric
 from grader.checks import softmax as softmax_checks
+from grader.reports import inert
 from grader.reports.result import fmt_points
 
 from . import submissions
@@ -74,8 +75,7 @@ def test_the_class_view_keeps_stubs_forbidden_calls_and_bugs_apart(graded):
         "wrong: erin" in text
     assert "- `data_iter`: not attempted: &lt;img src\\=x onerror\\=alert\\(1\\)&gt;, bob" in text
     reteach = text.split("## What to reteach")[1].split("\n## ")[0]
-    assert reteach.splitlines()[4].startswith("1. exp\\(x\\) overflows to inf above ~88 in float32\\, and inf / "
-                                              "inf is nan — 1 of 5: erin")
+    assert reteach.splitlines()[4].startswith(f"1. {inert.markdown(OVERFLOW)} — 1 of 5: erin")
     assert "bob" not in reteach and "dave" not in reteach  # stubs and forbidden calls are not misconceptions
     hidden = text.split("## Hidden checks")[1].split("\n## ")[0]
     assert "- `softmax.hidden`: 1 of 5; public checks fail too (fix those first): erin" in hidden
@@ -170,7 +170,7 @@ def test_the_dashboard_in_a_browser(graded, tmp_path):
         report = _report(reports, student)
         assert cells[0].text == student  # the hostile id shown as the text it is
         assert cells[1].text == f"{fmt_points(report['score'])} / {fmt_points(top)}"
-    hostile_row = dom.find_all("tr", data_student=HOSTILE)[0]
+    hostile_row = dom.find_all("tr", data_report_of=HOSTILE)[0]
     assert HOSTILE_HINT in hostile_row.text  # the exception's HTML, as text, in the report opened in place
     links = [urllib.parse.unquote(a.attrs["href"]) for a in hostile_row.find_all("a")]
     assert [Path(h).suffix for h in links] == [".md", ".json"] and all((out / h).is_file() for h in links)
@@ -190,3 +190,25 @@ def test_the_dashboard_in_a_browser(graded, tmp_path):
     assert taken.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", taken.stderr[-2000:]
     assert shot.stat().st_size > 20_000
     print(f"the dashboard's screenshot: {shot}")
+
+
+def test_the_page_escapes_student_text_and_shows_a_regrade():
+    """Without a browser: an exception message with HTML and a hostile id are text in the page, and an earlier
+    grading adds the regrade's moves."""
+    from grader.reports import dashboard
+    from grader.reports.result import CheckResult, Result
+
+    message = "softmax of an (8, 5) array raised ValueError: </td><script>alert(3)</script>"
+    old = {HOSTILE: Result((CheckResult("softmax.values", "softmax", 0.0, 4.0, False, message, kind="crash"),))}
+    new = {HOSTILE: Result((CheckResult("softmax.values", "softmax", 4.0, 4.0, True, "ok"),))}
+    page = dashboard.html(old, None, {HOSTILE: "hostile"})
+    assert "<script>alert" not in page and "&lt;/td&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    dom = DomReader(page).root
+    tags = [n.tag for n in dom.walk()]
+    assert "img" not in tags and tags.count("script") == 1
+    [row] = dom.find_all("tr", data_student=HOSTILE)
+    assert row.find_all("td")[0].text == HOSTILE and message in dom.find_all("tr", data_report_of=HOSTILE)[0].text
+    regraded = dashboard.html(new, None, None, previous=old)
+    assert 'id="regrade"' in regraded and "1 of 1 students change" in regraded
+    [move] = DomReader(regraded).root.find_all("table", id="regrade-moves")[0].find_all("tbody")[0].find_all("tr")
+    assert [td.text for td in move.find_all("td")][:5] == [f"{HOSTILE} (+4)", "softmax.values", "0", "4", "+4"]

@@ -28,7 +28,9 @@ h1 { margin-bottom: 4px; } h2 { margin-top: 32px; border-bottom: 1px solid #ddd;
 .muted { color: #666; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; } th.sortable { cursor: pointer; } td.num, th.num { text-align: right; }
+th { background: #f4f4f4; } th.sortable { cursor: pointer; } td.num, th.num { text-align: right; white-space: nowrap; }
+.wide { overflow-x: auto; } #student-rows th.num { white-space: normal; }
+tr.report td { border-top: none; padding: 0 8px 6px 24px; font-size: 13px; }
 td.full { background: #e8f4ea; } td.zero { background: #fbe9e9; }
 ol.reteach li { margin-bottom: 6px; } .diagnosis { font-weight: 600; }
 .remedy { color: #345; } code { background: #f4f4f4; padding: 0 3px; border-radius: 3px; }
@@ -47,7 +49,8 @@ SCRIPT = """
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th.sortable").forEach(function (th, col) {
     th.addEventListener("click", function () {
-      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var body = table.tBodies[0];
+      var rows = Array.prototype.filter.call(body.rows, function (r) { return r.hasAttribute("data-student"); });
       var down = th.getAttribute("data-order") !== "desc";
       rows.sort(function (a, b) {
         var x = a.cells[col].getAttribute("data-sort"), y = b.cells[col].getAttribute("data-sort");
@@ -56,7 +59,11 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
         return down ? -c : c;
       });
       th.setAttribute("data-order", down ? "desc" : "asc");
-      rows.forEach(function (r) { body.appendChild(r); });
+      rows.forEach(function (r) {
+        var report = r.nextElementSibling;
+        body.appendChild(r);
+        if (report && report.classList.contains("report")) { body.appendChild(report); }
+      });
     });
   });
 });
@@ -175,7 +182,7 @@ def _functions(results: dict[str, Result]) -> list[str]:
            "out of time. Wrong: attempted, with a wrong answer on some check.</p>",
            f'<p class="legend">{legend}</p>',
            '<table id="function-statuses"><thead><tr><th>function</th>'
-           + "".join(f'<th class="num">{k}</th>' for k in class_view.STATUSES) + "</tr></thead><tbody>"]
+           + "".join(f'<th class="num">{k}</th>' for k in class_view.STATUSES) + "<th>the class</th></tr></thead><tbody>"]
     for function, by in table.items():
         cells = []
         for k in class_view.STATUSES:
@@ -183,8 +190,23 @@ def _functions(results: dict[str, Result]) -> list[str]:
             inner = (f"<details><summary>{len(who)}</summary>{_names(who)}</details>" if who and k != "correct"
                      else str(len(who)))
             cells.append(f'<td class="num" data-status="{_t(k)}">{inner}</td>')
+        cells.append(f"<td>{_status_bar(by)}</td>")
         out.append(f'<tr data-function="{_t(function)}"><td><code>{_t(function)}</code></td>{"".join(cells)}</tr>')
     return out + ["</tbody></table>"]
+
+
+def _status_bar(by: dict[str, list[str]], width: int = 220, height: int = 14) -> str:
+    """One function's statuses as a stacked bar (inline SVG), in :data:`class_view.STATUSES`' order and colours."""
+    total = sum(len(v) for v in by.values()) or 1
+    x, rects = 0.0, []
+    for k in class_view.STATUSES:
+        w = width * len(by[k]) / total
+        if w:
+            rects.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{class_view.COLORS[k]}">'
+                         f"<title>{k}: {len(by[k])}</title></rect>")
+        x += w
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} '
+            f'{height}" role="img" aria-label="statuses">{"".join(rects)}</svg>')
 
 
 def _shared(fingerprints: dict[str, dict[str, str]] | None) -> list[str]:
@@ -226,19 +248,19 @@ def _report_details(student: str, result: Result, stem: str | None) -> str:
         body += "<p>For review (no points taken):</p><ul>" + "".join(f"<li>{_t(n)}</li>" for n in result.review) \
             + "</ul>"
     lost = sum(c.max_points - c.points for c in failed)
-    summary = f"{len(failed)} failed check{'s' if len(failed) != 1 else ''}" + (
-        f", {fmt_points(round(lost, 4))} points lost" if failed else "")
-    return f"<details><summary>{summary}</summary>{links}{body}</details>"
+    summary = (f"{len(failed)} failed check{'s' if len(failed) != 1 else ''}, {fmt_points(round(lost, 4))} points "
+               "lost" if failed else "every check passes")
+    return f"<details><summary>{_t(student)}'s report: {summary}</summary>{links}{body}</details>"
 
 
 def _students(results: dict[str, Result], stems: dict[str, str] | None) -> list[str]:
     targets = [t for t in rubric.TARGETS if any(t in r.by_target() for r in results.values())]
-    heads = "".join(f'<th class="sortable num">{_t(t)}</th>' for t in targets)
+    heads = "".join(f'<th class="sortable num">{_t(t).replace("_", "_<wbr>")}</th>' for t in targets)
     out = ['<h2 id="students">Students</h2>',
            '<p class="muted">Click a heading to sort. Each row opens the student\'s failed checks and messages'
            + (", with links to the reports beside this page" if stems else "") + ".</p>",
-           '<table id="student-rows" class="sortable"><thead><tr><th class="sortable">student</th>'
-           f'<th class="sortable num">score</th>{heads}<th>report</th></tr></thead><tbody>']
+           '<div class="wide"><table id="student-rows" class="sortable"><thead><tr><th class="sortable">student</th>'
+           f'<th class="sortable num">score</th>{heads}</tr></thead><tbody>']
     for student, result in sorted(results.items()):
         parts = result.by_target()
         cells = []
@@ -252,9 +274,10 @@ def _students(results: dict[str, Result], stems: dict[str, str] | None) -> list[
         stem = stems.get(student) if stems else None
         out.append(f'<tr data-student="{_t(student)}"><td class="student" data-sort="{_t(student)}">{_t(student)}</td>'
                    f'<td class="num score" data-sort="{result.score:g}">{fmt_points(result.score)} / '
-                   f'{fmt_points(result.max_score)}</td>{"".join(cells)}'
-                   f"<td>{_report_details(student, result, stem)}</td></tr>")
-    out.append("</tbody></table>")
+                   f'{fmt_points(result.max_score)}</td>{"".join(cells)}</tr>')
+        out.append(f'<tr class="report" data-report-of="{_t(student)}"><td colspan="{len(targets) + 2}">'
+                   f"{_report_details(student, result, stem)}</td></tr>")
+    out.append("</tbody></table></div>")
     out += ['<h3 id="curves">Training curves</h3>',
             "<p>A batch does not keep the training runs' per-epoch curves: this page is drawn from the reports, so "
             "it shows each training's points above and its check's message (the final loss or accuracy against "
