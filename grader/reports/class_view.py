@@ -337,6 +337,10 @@ def figure(results: dict[str, Result]) -> Figure:
     left.bar(edges[:-1], counts, width=[(hi - lo) * 0.9 for lo, hi in zip(edges, edges[1:])], align="edge",
              color="#4c72b0")
     left.set(title="Scores", xlabel=f"score (points of {fmt_points(top)})", ylabel="students", xlim=(0, top))
+    labels = [fmt_points(e) for e in edges]
+    if len(edges) > 2 and top - edges[-2] < 0.6 * (edges[1] - edges[0]):
+        labels[-2] = ""  # a short last bin: its left edge's label would run into the maximum's
+    left.set_xticks(edges, labels, fontsize="small")
     table = statuses(results)
     names = list(table)[::-1]
     base = np.zeros(len(names))
@@ -346,7 +350,8 @@ def figure(results: dict[str, Result]) -> Figure:
         base += widths
     right.set(title="What each student did with each function", xlabel="students")
     if names:
-        right.legend(loc="lower right", fontsize="small")
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(STATUSES), fontsize="small",
+                     frameon=False)
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
@@ -361,7 +366,7 @@ def write(results: dict[str, Result], out: Path, fingerprints: dict[str, dict[st
     from grader.reports import dashboard
 
     png, md, page = out / "class_summary.png", out / "class_summary.md", out / "class_summary.html"
-    figure(results).savefig(png, dpi=100)
+    figure(results).savefig(png, dpi=100, bbox_inches="tight")
     md.write_text(markdown(results, png.name, fingerprints))
     page.write_text(dashboard.html(results, fingerprints, stems, previous), encoding="utf-8")
     return md, png, page
