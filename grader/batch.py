@@ -40,7 +40,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_view, gradebook, report
+from grader.reports import class_view, gradebook, regrade, report
 from grader.reports.result import Result
 
 from grader.engine import compile_cache, confine, references, scale
@@ -163,6 +163,9 @@ def main(argv: list[str]) -> int:
     book.add_argument("--assignment", metavar="NAME",
                       help="the assignment's name in the LMS files (default 'DL basics'); for Canvas, 'Name (ID)' "
                            "names an existing assignment by its Canvas id")
+    parser.add_argument("--previous", metavar="DIR",
+                        help="an earlier grading of the class (a batch's output folder): the dashboard shows whom "
+                             "this one moves, as grade diff does")
     options.add_to_argparse(parser, options.BATCH)
     args = parser.parse_args(argv)
     opts = GradeOptions.from_args(args).with_course()
@@ -185,6 +188,12 @@ def main(argv: list[str]) -> int:
         raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
                         "class first")
     writable_folder(out)
+    previous = None
+    if args.previous:
+        try:
+            previous = regrade.load(Path(args.previous))
+        except ValueError as exc:
+            raise CannotRun(f"--previous: {exc}") from None
     students, skipped = submissions(root, out)
     only = None if opts.only is None else list(opts.only)
     settings = gradebook.Manifest(only=only, dataset=data.name, secret=secret.fingerprint() if secret else None,
@@ -239,7 +248,7 @@ def main(argv: list[str]) -> int:
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
         progress.show(_bar(done, total, student))
     progress.done()
-    write_folder(out, before, settings, results, kept, fingerprints, targets)
+    write_folder(out, before, settings, results, kept, fingerprints, targets, previous)
     regraded = f" (of {len(results) + len(kept)} in the gradebook)" if regrade is not None else ""
     print(f"graded {len(results)} submissions{regraded}: {out / gradebook.GRADEBOOK}, {out / 'class_summary.md'}")
     return 0
@@ -331,7 +340,7 @@ def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebo
 
 def write_folder(out: Path, before: gradebook.Manifest | None, settings: gradebook.Manifest,
                  results: dict[str, Result], kept: dict[str, Result], fingerprints: dict[str, dict[str, str]],
-                 targets: list[str]) -> None:
+                 targets: list[str], previous: dict[str, Result] | None = None) -> None:
     """Write the graded students' reports, then the gradebook, the LMS files and the class summary from every
     student's result (``results`` and ``kept``), then the marker; and remove the files an earlier run wrote that
     this one does not (the reports of students no longer in the class, LMS files without a roster). The marker
@@ -359,7 +368,8 @@ def write_folder(out: Path, before: gradebook.Manifest | None, settings: gradebo
         if unlisted:
             print(f"grade batch: not in the roster (in the gradebook, not in the LMS files): "
                   f"{', '.join(map(locate.shown, unlisted))}", file=sys.stderr)
-    class_view.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone})
+    class_view.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone},
+                     {s: report_stem(s) for s in everyone}, previous)
     manifest.write(out)
     removed = gradebook.remove_stale(out, earlier, manifest.written())
     if removed:

@@ -20,9 +20,9 @@ from grader.reports import manifest
 from grader.engine import references, shortcuts
 
 from grader import rubric
-from grader.checks import hidden as hidden_checks
+from grader.checks import causes, hidden as hidden_checks
 from grader.checks.common import Observations, ProbeFailed, admit
-from grader.engine.student_errors import describe_exception
+from grader.engine.student_errors import describe_exception, is_stub_failure
 from grader.reports.result import CheckResult, Result
 from grader.engine.secret import Secret
 
@@ -52,36 +52,61 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
     ``shortcuts`` maps a student function to the message of the forbidden library call it makes: each of
     that function's own checks then scores 0 with that message. The judges read only what :func:`admitted`
     lets through: no observation of another dtype family than the reference's, or far larger than it.
+    A failed check says why it failed (its ``kind``: :data:`~grader.reports.result.KINDS`) and the cause its
+    message names, if any (:func:`grader.checks.causes.named`).
     """
     results = []
     checks = rubric.CHECKS if checks is None else checks  # the course's rubric (grader.course.apply), read now
     shortcuts = shortcuts or {}
-    student = admitted(student, reference)
+    admitted_obs = admitted(student, reference)
+    refused = tuple(message for p, obs in admitted_obs.items() for key, message in obs.errors.items()
+                    if student[p].errors.get(key) != message)  # wrong outputs the judges may not compute on
     for check in checks:
         if check.target in shortcuts:
             results.append(CheckResult(check.id, check.target, 0.0, check.points, False, shortcuts[check.target],
-                                       hidden=not check.visible))
+                                       hidden=not check.visible, kind="forbidden"))
             continue
+        kind = "wrong"
         try:
-            verdict = check.judge(student[check.probe], reference[check.probe], check)
+            verdict = check.judge(admitted_obs[check.probe], reference[check.probe], check)
             fraction, message = verdict.fraction, verdict.message
         except ProbeFailed as exc:
             fraction, message = 0.0, str(exc)
+            kind = _failure_kind(message, refused)
         except Exception as exc:  # output of a shape or kind no judge foresaw: fail the check, never the run
             fraction, message = 0.0, f"the output could not be judged ({describe_exception(exc)})"
         fraction = min(max(float(fraction), 0.0), 1.0)
+        passed = fraction >= 1.0
         results.append(CheckResult(check.id, check.target, round(check.points * fraction, 4), check.points,
-                                   fraction >= 1.0, message, hidden=not check.visible))
-    return Result(tuple(_with_hidden_causes(_with_related_failures(results))))
+                                   passed, message, hidden=not check.visible, kind="" if passed else kind))
+    return Result(tuple(_with_causes(_with_hidden_causes(_with_related_failures(results)))))
+
+
+def _failure_kind(message: str, refused: tuple[str, ...]) -> str:
+    """The kind of a check that failed for want of an observation: the exercise's stub, an output the judges
+    refused (a wrong answer), or an error (the code raised, did not load, ran out of time)."""
+    if is_stub_failure(message):
+        return "stub"
+    return "wrong" if any(message.startswith(m) for m in refused) else "crash"
+
+
+def _with_causes(results: list[CheckResult]) -> list[CheckResult]:
+    """Each failed check with the cause its message names (none for a stub's or a forbidden call's)."""
+    return [dataclasses.replace(r, cause=causes.named(r.target, r.message, r.hidden))
+            if r.kind in ("wrong", "crash") else r for r in results]
 
 
 def _with_hidden_causes(results: list[CheckResult]) -> list[CheckResult]:
-    """A failed hidden check's message, with the cause its function's public checks show (:func:`hidden.explain`)."""
+    """A failed hidden check's message, with the cause its function's public checks show (:func:`hidden.explain`);
+    when they fail too, its kind is theirs (a stub's hidden check was not attempted either)."""
     out = []
     for r in results:
         if r.hidden and r.message.startswith(hidden_checks.HEAD):  # the hidden judge's failure (not a shortcut's)
-            failed_public = [p.id for p in results if p.target == r.target and not p.hidden and not p.passed]
-            r = dataclasses.replace(r, message=hidden_checks.explain(r.message, r.target, failed_public))
+            public = [p for p in results if p.target == r.target and not p.hidden and not p.passed]
+            kinds = {p.kind for p in public}
+            kind = "stub" if kinds == {"stub"} else "crash" if kinds and kinds <= {"stub", "crash"} else r.kind
+            r = dataclasses.replace(r, message=hidden_checks.explain(r.message, r.target, [p.id for p in public]),
+                                    kind=kind)
         out.append(r)
     return out
 
@@ -99,9 +124,8 @@ def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
             if related:
                 names = ", ".join(related[:-1]) + (" and " if len(related) > 1 else "") + related[-1]
                 verb = "fails" if len(related) == 1 else "fail"
-                r = CheckResult(r.id, r.target, r.points, r.max_points, r.passed,
-                                f"{r.message} ({names} {verb} checks of {'its' if len(related) == 1 else 'their'} "
-                                "own: fix those first)")
+                r = dataclasses.replace(r, message=f"{r.message} ({names} {verb} checks of "
+                                        f"{'its' if len(related) == 1 else 'their'} own: fix those first)")
         out.append(r)
     return out
 

@@ -16,6 +16,7 @@ import dataclasses
 from grader.checks.common import ProbeFailed, Verdict, private_inputs
 
 HEAD = "on hidden inputs of the same kinds (not shown)"  # how a failed hidden check's message begins
+DEPENDS = "the code depends on the public inputs"  # the cause of a hidden check failing while the public ones hold
 
 
 def judge(s, r, check, public: tuple = ()) -> Verdict:
@@ -54,6 +55,6 @@ def explain(message: str, function: str, failed_public: list[str]) -> str:
     if failed_public:
         return (f"{message}: same cause as {failed_public[0]}, which fails on the public inputs too; fix the public "
                 "checks first")
-    return (f"{message}, while every public check of {function} passes: the code depends on the public inputs "
+    return (f"{message}, while every public check of {function} passes: {DEPENDS} "
             "(answers, shapes, sizes or keys written into it), or misses a case they do not cover; it must work "
             "for any input of the kind the exercise describes")

@@ -18,6 +18,17 @@ class CheckResult:
     passed: bool
     message: str
     hidden: bool = False  # a hidden check: its inputs are drawn from the instructor's secret and never shown
+    # Why a failed check failed, for the class view (both left out of the JSON when empty, as ``hidden`` is):
+    # ``kind`` is one of KINDS, ``cause`` the diagnosis its message names (:mod:`grader.checks.causes`).
+    kind: str = ""
+    cause: str = ""
+
+
+# What a failed check's kind may be: the function is the exercise's unimplemented stub (it raised
+# NotImplementedError), makes a forbidden shortcut call, raised another error (or could not be loaded or run), or
+# returned a wrong answer.
+KINDS = ("stub", "forbidden", "crash", "wrong")
+_OPTIONAL = ("hidden", "kind", "cause")  # the fields a report's JSON holds only when they are set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +63,8 @@ class Result:
 
     def to_dict(self) -> dict:
         out = {"score": self.score, "max_score": self.max_score,
-               "checks": [{k: v for k, v in dataclasses.asdict(c).items() if k != "hidden" or v} for c in self.checks]}
+               "checks": [{k: v for k, v in dataclasses.asdict(c).items() if k not in _OPTIONAL or v}
+                          for c in self.checks]}
         if self.isolation is not None:
             out["isolation"] = self.isolation
         if self.review:
