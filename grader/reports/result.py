@@ -85,4 +85,4 @@ class Result:
 
 
 def fmt_points(x: float) -> str:
-    return f"{x:g}"
+    return f"{round(x, 2):g}"  # points to 2 decimals, as the gradebook and Gradescope show them
