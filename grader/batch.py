@@ -45,7 +45,7 @@ from grader.reports.result import Result
 
 from grader.engine import compile_cache, confine, references, scale
 
-from grader import course, grading, locate, options, rubric
+from grader import course_file as course, grading, locate, options, rubric
 from grader.options import CannotRun, GradeOptions
 from grader.progress import Progress
 

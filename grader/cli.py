@@ -53,7 +53,7 @@ COMMANDS = {
     "warm": ("grader.cli", "warm", "fill the compilation cache with trusted code (the sandboxed children read it)"),
     "diff": ("grader.reports.regrade", "main", "compare two gradings (reports or batch folders): whom a regrade moves and why"),
     "gradescope": ("grader.authoring.gradescope", "main", "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
-    "rubric": ("grader.course", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
+    "rubric": ("grader.course_file", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
 }
 
 

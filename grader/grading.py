@@ -56,7 +56,7 @@ def judge(student: dict[str, Observations], reference: dict[str, Observations],
     message names, if any (:func:`grader.checks.causes.named`).
     """
     results = []
-    checks = rubric.CHECKS if checks is None else checks  # the course's rubric (grader.course.apply), read now
+    checks = rubric.CHECKS if checks is None else checks  # the course's rubric (grader.course_file.apply), read now
     shortcuts = shortcuts or {}
     admitted_obs = admitted(student, reference)
     refused = tuple(message for p, obs in admitted_obs.items() for key, message in obs.errors.items()
@@ -182,7 +182,7 @@ def reference_meets_rubric(reference_obs: dict[str, Observations], probes: Itera
     """Refuse to grade (:class:`~grader.engine.references.BrokenReference`, status 2) when the reference, judged
     against itself, misses a public check of ``probes`` under the rubric in force: a course file that asks for
     more than the solutions reach (a threshold above their accuracy, say) would fail every student."""
-    from grader import course
+    from grader import course_file as course
 
     probes = set(rubric.PROBES if probes is None else probes)
     checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes and c.probe in reference_obs])

@@ -389,8 +389,8 @@ class SandboxGrades(NbGraderPreprocessor):
         return path if path.is_dir() else None
 
     def _apply_course(self) -> None:
-        """Grade with the course file's rubric, as every other front end does (:mod:`grader.course`)."""
-        from grader import course
+        """Grade with the course file's rubric, as every other front end does (:mod:`grader.course_file`)."""
+        from grader import course_file as course
         try:
             course.apply(course.find(self.course_file or None, self._coursedir().root))
         except course.CourseFileError as exc:

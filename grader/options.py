@@ -205,10 +205,10 @@ class GradeOptions:
 
     def with_course(self, *folders) -> GradeOptions:
         """Find the course file (``--course``, else ``grading.toml`` in the first of ``folders`` that has one, default
-        the current folder), make it the rubric of this process (:func:`grader.course.apply`), and return these
+        the current folder), make it the rubric of this process (:func:`grader.course_file.apply`), and return these
         options with its limits and dataset where the command line left the defaults. :class:`CannotRun` when the
         file cannot be used."""
-        from grader import course
+        from grader import course_file as course
 
         try:
             found = course.find(self.course, *folders)

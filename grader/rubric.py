@@ -263,7 +263,7 @@ KIT_IDS: dict[str, Check] = {c.id: c for c in KIT_CHECKS}
 
 def configure(course) -> None:
     """Set this module's rubric (``CHECKS``, ``HIDDEN_CHECKS``, ``BY_ID``, ``MAX_SCORE``, ``HIDDEN_MAX_SCORE``,
-    ``FORBIDDEN_SHORTCUTS``) to the kit's with ``course``'s settings (:class:`grader.course.Course`): each check's
+    ``FORBIDDEN_SHORTCUTS``) to the kit's with ``course``'s settings (:class:`grader.course_file.Course`): each check's
     points, threshold, tolerances and visibility; each hidden check's points; each function's forbidden routines.
     The kit's rubric is the course without settings."""
     global CHECKS, HIDDEN_CHECKS, BY_ID, MAX_SCORE, HIDDEN_MAX_SCORE, FORBIDDEN_SHORTCUTS

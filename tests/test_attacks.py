@@ -254,7 +254,7 @@ def batch_a(lab):
     gradebook = {}
     try:
         with open(out / "gradebook.csv", newline="") as f:
-            gradebook = {row["student"]: float(row["score"]) for row in csv.DictReader(f)}
+            gradebook = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
     except (OSError, ValueError, KeyError):
         pass
     for student, report in reports.items():

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from grader.engine import confine
+from grader.reports import inert
 
 from . import caches
 from .attacks import harness, snippets
@@ -214,7 +215,7 @@ def test_container_reports_name_the_user_layer_only(container):
         summary = report["isolation"]["summary"]
         assert summary == USER_ONLY and report["isolation"]["user"], f"{student}: {summary}"
         markdown = container.outputs[f"{student}.md"].decode()
-        assert f"Sandbox: {USER_ONLY}" in markdown, f"{student}.md: no sandbox line naming the user layer"
+        assert inert.markdown(f"Sandbox: {USER_ONLY}") in markdown, f"{student}.md: no sandbox line naming the user layer"
         assert not re.search(r"Landlock|namespace|seccomp", markdown), f"{student}.md claims another layer"
 
 

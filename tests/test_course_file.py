@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import course, rubric
+from grader import course_file as course, rubric
 
 from .conftest import KIT, run
 

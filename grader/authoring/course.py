@@ -204,7 +204,7 @@ def main(argv=None) -> int:
                         help="the course file whose points the cells carry (default: grading.toml here, if any); it "
                              "is copied into the course folder, where the autograde step reads it")
     args = parser.parse_args(argv)
-    from grader import course
+    from grader import course_file as course
     from grader.options import GradeOptions
     GradeOptions(course=args.course).with_course()
     files = build_course(args.course_dir, hidden=args.hidden_checks)

@@ -352,7 +352,7 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
         path = target / name
         path.write_text(text)
         path.chmod(mode)
-    from grader import course
+    from grader import course_file as course
     (target / course.COURSE_FILE).unlink(missing_ok=True)
     course.current().write_into(target)  # run_autograder grades with it (--course)
     (target / SECRET).unlink(missing_ok=True)

@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         print("grade release: cannot release: " + "; ".join(problems), file=sys.stderr)
         return 2
     write_release(target)
-    from grader import course
+    from grader import course_file as course
     course.current().write_into(target)  # the student's pytest and CI grade with the course's rubric
     leaks = solution_leaks(target)
     if leaks:

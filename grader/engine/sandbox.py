@@ -44,7 +44,7 @@ from grader.options import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 
 from grader.data import datasets
 
-from grader import course, locate, rubric
+from grader import course_file as course, locate, rubric
 from grader.checks.common import Observations
 
 GRADER_DIR = PACKAGE_DIR

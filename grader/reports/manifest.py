@@ -6,7 +6,7 @@ version, Python's, those of the libraries that compute the observations (jax, ja
 backend and whether 64-bit floats were on, and the dataset with the checksums its files were verified against
 (digits ships inside scikit-learn, whose version stands for it), and, when hidden checks ran, the fingerprint
 of the instructor's secret (:meth:`grader.engine.secret.Secret.fingerprint`, never the secret), and the course file's
-name and SHA-256 when one set the rubric (:mod:`grader.course`). The isolation layers
+name and SHA-256 when one set the rubric (:mod:`grader.course_file`). The isolation layers
 are the report's own ``isolation`` entry.
 """
 
@@ -43,7 +43,7 @@ def environment(data: datasets.DataSpec = datasets.DIGITS, secret=None) -> dict:
     if data.name == "digits":
         dataset["source"] = f"scikit-learn {_version('scikit-learn')}"
     out = {**_software(), "dataset": dataset}
-    from grader import course
+    from grader import course_file as course
 
     if course.current().sha256:  # a course file's settings over the kit's rubric
         out["course"] = {"file": course.current().name, "sha256": course.current().sha256}
