@@ -115,3 +115,21 @@ def test_reports_name_the_refusal_without_the_secret(lab, refused, accepted):
         for path in (lab["root"] / out).iterdir():
             if path.suffix in (".json", ".md", ".csv"):
                 assert secret not in path.read_text(errors="replace"), path
+
+
+def test_an_error_inside_a_jax_call_is_the_students_not_a_refusal(tmp_path):
+    """The guard refuses the submission's own reach for frames and kit files, not JAX filtering the traceback of an
+    error raised in a JAX call from student code, nor the standard library reading source lines for it: the
+    student sees their broadcasting error, through the real `grade`."""
+    from . import submissions
+    from .conftest import run
+
+    folder = submissions.make(tmp_path / "sub", bodies={"softmax": "e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))"
+                                                                   "\nreturn e / jnp.sum(e, axis=-1)"})
+    proc = run("-m", "grader", str(folder), "--only", "softmax", "--format", "json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    messages = [c["message"] for c in report["checks"] if c["id"] != "softmax.stability.large_logits"]
+    assert messages and not any("Refused" in m or "reaches for" in m for m in messages), messages
+    assert all("Incompatible shapes for broadcasting" in m for m in messages), messages
+    assert not report.get("review"), report.get("review")
