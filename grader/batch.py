@@ -8,8 +8,9 @@ rounding and the LMS files are :mod:`grader.reports.gradebook`'s; every cell a s
 gets a leading ``'``: :func:`grader.reports.inert.csv_cell`), a JSON and a Markdown report per student
 (``<student>.json``, ``.md``; an id that is long or holds characters other than letters, digits, ``.``, ``_``
 and ``-`` gets a file name of its plain characters and a short hash), and the class summary
-(``class_summary.md`` / ``.png``: score histogram, the checks most students failed with their most common
-messages), with a progress bar on stderr. With ``--roster FILE`` the gradebook gets the roster's ``id`` and
+(``class_summary.md`` / ``.png`` / ``.html``, :mod:`grader.reports.class_view`: the score histogram, what to reteach,
+each function's correct / not attempted / forbidden / crashed / wrong students, the dashboard), with a progress bar
+on stderr. With ``--roster FILE`` the gradebook gets the roster's ``id`` and
 ``name`` and a row for each student of the roster without a folder, and ``canvas.csv`` and ``moodle.csv``
 (named ``--assignment``) are written for the LMS.
 With an instructor's secret (``--secret-file``), each student's hidden checks run on inputs drawn from the secret
