@@ -97,13 +97,14 @@ def _fail(name: str, where: str, why: str) -> CourseFileError:
     return CourseFileError(f"{name}: {where}: {why}")
 
 
-def _number(name: str, where: str, value, kinds, positive: bool = True):
+def _check_value(name: str, where: str, value, kinds) -> None:
+    """Raise :class:`CourseFileError` unless ``value`` is of ``kinds``: true or false, or a number that is not
+    negative."""
     if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
         wanted = "true or false" if bool in kinds else "a number"
-        return _fail(name, where, f"{value!r} is not {wanted}")
-    if positive and bool not in kinds and value < 0:
-        return _fail(name, where, f"{value!r} is negative")
-    return value
+        raise _fail(name, where, f"{value!r} is not {wanted}")
+    if bool not in kinds and value < 0:
+        raise _fail(name, where, f"{value!r} is negative")
 
 
 def parse(text: str, name: str = COURSE_FILE) -> Course:
@@ -122,9 +123,9 @@ def parse(text: str, name: str = COURSE_FILE) -> Course:
     for key, value in raw.get("limits", {}).items():
         if key not in _LIMIT_KEYS:
             raise _fail(name, f"[limits] {key}", f"unknown key; the keys are {', '.join(_LIMIT_KEYS)}")
-        checked = _number(name, f"[limits] {key}", value, _LIMIT_KEYS[key])
-        if isinstance(checked, CourseFileError) or not value > 0:
-            raise checked if isinstance(checked, CourseFileError) else _fail(name, f"[limits] {key}", "must be > 0")
+        _check_value(name, f"[limits] {key}", value, _LIMIT_KEYS[key])
+        if not value > 0:
+            raise _fail(name, f"[limits] {key}", "must be > 0")
         fields[key] = float(value)
     for key, value in raw.get("data", {}).items():
         if key != "dataset":
@@ -147,18 +148,14 @@ def parse(text: str, name: str = COURSE_FILE) -> Course:
                 raise _fail(name, where, f"unknown key; the keys are {', '.join(_CHECK_KEYS)}")
             if key == "threshold" and rubric.KIT_IDS[check_id].threshold is None:
                 raise _fail(name, where, "this check has no threshold (only the training checks do)")
-            checked = _number(name, where, value, _CHECK_KEYS[key])
-            if isinstance(checked, CourseFileError):
-                raise checked
+            _check_value(name, where, value, _CHECK_KEYS[key])
         checks[check_id] = dict(settings)
     fields["checks"] = checks
     hidden = {}
     for function, points in raw.get("hidden", {}).items():
         if function not in rubric.STUDENT_FUNCTIONS:
             raise _fail(name, f"[hidden] {function}", f"not a student function ({', '.join(rubric.STUDENT_FUNCTIONS)})")
-        checked = _number(name, f"[hidden] {function}", points, (int, float))
-        if isinstance(checked, CourseFileError):
-            raise checked
+        _check_value(name, f"[hidden] {function}", points, (int, float))
         hidden[function] = float(points)
     fields["hidden"] = hidden
     forbidden = {}
