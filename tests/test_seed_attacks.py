@@ -96,12 +96,7 @@ def seed_run(tmp_path_factory):
         for path in sorted(out.rglob("*")) if out.is_dir() else []:
             if path.is_file():
                 outputs[path.relative_to(out).as_posix()] = path.read_bytes().decode(errors="replace")
-        reports = {}
-        for student in STUDENTS:
-            try:
-                reports[student] = json.loads((out / f"{student}.json").read_text())
-            except (OSError, ValueError):
-                reports[student] = None
+        reports = harness.read_reports(out, STUDENTS)
         layers = next((r["isolation"]["summary"] for r in reports.values() if r and r.get("isolation")), "unknown")
         line = snippets.hidden_marker_line((classroom / "marker" / "mlp.py").read_text())
         print(f"\nseed batch: {run.seconds:.1f} s; layers: {layers}; {len(watcher.seen)} processes seen")
