@@ -748,7 +748,7 @@ def sgd_float_times_dict(params, grads, lr, batch_size):
     return params - lr * grads / batch_size  # arithmetic on the whole dict
 
 
-@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "a max over an axis")
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "reduces X over an axis")
 def relu_max_over_axis(X):
     return jnp.max(X, 0)  # the max of X along axis 0, not max(x, 0) for each entry
 
