@@ -202,3 +202,21 @@ def test_sgd_names_the_leaf_by_its_key(solution_functions, reference_obs):
     failed = _failed("sgd", mutants.sgd_no_divide, solution_functions, reference_obs)
     assert "sgd on a dict of parameters, params['b'], is off" in failed["sgd.update"], failed["sgd.update"]
     assert all("leaf 0" not in message for message in failed.values())
+
+
+def test_an_error_inside_a_jax_call_reaches_the_report_through_the_sandbox(tmp_path):
+    """Through the real `grade`: a broadcasting error that JAX raises (and filters its traceback for) is shown with the
+    student's line and the hint, not as the guard refusing JAX's own traceback formatting."""
+    import json
+
+    from . import submissions
+    from .conftest import run
+
+    folder = submissions.make(tmp_path / "sub", bodies={"softmax": "e = jnp.exp(X - jnp.max(X, axis=-1, keepdims=True))"
+                                                                   "\nreturn e / jnp.sum(e, axis=-1)"})
+    proc = run("-m", "grader", str(folder), "--only", "softmax", "--format", "json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    messages = [c["message"] for c in json.loads(proc.stdout)["checks"] if c["id"] != "softmax.stability.large_logits"]
+    assert messages and not any("Refused" in m or "reaches for" in m for m in messages), messages
+    assert all("Incompatible shapes for broadcasting" in m and "`return e / jnp.sum(e, axis=-1)`" in m
+               and "keepdims" in m for m in messages), messages

@@ -59,6 +59,8 @@ _FRAME_EVENTS = {"sys._getframe": "frames", "sys._getframemodulename": "frames",
 _FRAME_HELPERS = {("inspect", "currentframe"), ("inspect", "stack"), ("inspect", "trace"),
                   ("inspect", "getouterframes"), ("inspect", "getinnerframes"), ("traceback", "walk_stack"),
                   ("traceback", "walk_tb"), ("logging", "<lambda>")}
+# The standard library's readers of source text for tracebacks and warnings: what they open is shown, never run.
+_SOURCE_READERS = {"linecache", "tokenize"}
 _REFUSED_EVENTS = {
     "gc.get_objects": "the garbage collector", "gc.get_referrers": "the garbage collector",
     "gc.get_referents": "the garbage collector", "sys.settrace": "tracing", "sys.setprofile": "tracing",
@@ -115,11 +117,13 @@ class Guard:
 
     def _frames_line(self, frame) -> str | None:
         """For an event that yields a frame: the submission's ``file:line`` when its code raised it directly, or
-        through a standard-library helper that hands the frame on (``inspect.currentframe``)."""
+        called a standard-library helper that hands the frame on (``inspect.currentframe``) itself. A helper a
+        library calls for its own use (JAX walking a traceback to filter it) goes on."""
         if self._owner(frame) == "student":
             return self._students_line(frame)
         module = frame.f_globals.get("__name__", "")
-        if (module, frame.f_code.co_name) in _FRAME_HELPERS:
+        if (module, frame.f_code.co_name) in _FRAME_HELPERS and frame.f_back is not None \
+                and self._owner(frame.f_back) == "student":
             return self._students_line(frame.f_back)
         return None
 
@@ -155,6 +159,8 @@ class Guard:
         self._busy = True
         try:
             frame = sys._getframe(1)  # the Python code that raised the event
+            if event == "open" and frame.f_globals.get("__name__") in _SOURCE_READERS:
+                return  # a traceback being formatted reads the kit's source lines: text, no code, no secret
             where = self._frames_line(frame) if yields_frames else self._students_line(frame)
         finally:
             self._busy = False
