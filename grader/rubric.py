@@ -252,6 +252,25 @@ HIDDEN_CHECKS: tuple[Check, ...] = _hidden_checks(CHECKS, HIDDEN_POINTS)
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS + HIDDEN_CHECKS}
 TARGETS: tuple[str, ...] = tuple(dict.fromkeys(c.target for c in CHECKS))
+
+
+def section_order(targets) -> list[str]:
+    """``targets`` in the order of the course's sections (the exercise modules of :data:`STUDENT_FUNCTIONS`):
+    each section's functions, then its training (a training target is named after its module): data_iter, sgd,
+    linear_regression, softmax, cross_entropy, softmax_regression, … Any other target follows, in rubric order."""
+    modules = list(dict.fromkeys(STUDENT_FUNCTIONS.values()))
+    functions = list(STUDENT_FUNCTIONS)
+    rubric_order = {t: i for i, t in enumerate(TARGETS)}
+
+    def key(target: str) -> tuple:
+        if target in STUDENT_FUNCTIONS:
+            return (modules.index(STUDENT_FUNCTIONS[target]), 0, functions.index(target))
+        if target in modules:
+            return (modules.index(target), 1, 0)
+        return (len(modules), 0, rubric_order.get(target, len(rubric_order)))
+    return sorted(dict.fromkeys(targets), key=key)
+
+
 MAX_SCORE: float = sum(c.points for c in CHECKS)  # the public checks' (the hidden ones add HIDDEN_MAX_SCORE)
 HIDDEN_MAX_SCORE: float = sum(c.points for c in HIDDEN_CHECKS)
 

@@ -727,3 +727,35 @@ def l2_einsum(w):
 @correct("l2_penalty")
 def l2_tensordot(w):
     return jnp.tensordot(w, w, axes=w.ndim) / 2
+
+
+# --- errors the feedback locates and explains, shapes it names ------------------------------------------------
+# (tests/test_student_lines.py grades them as submission files, where the feedback also names the file and line)
+
+@mutant("data_iter", {"data_iter.each_example_once", "data_iter.pairs_kept",
+                      "data_iter.batch_sizes", "data_iter.key_order", "data_iter.shuffles_examples", TRAIN_LINREG},
+        ".at[i].set")
+def data_iter_shuffles_jax_array(batch_size, features, labels, key):
+    idx = jnp.arange(len(features))
+    np.random.shuffle(idx)  # a JAX array cannot be shuffled in place
+    for i in range(0, len(idx), batch_size):
+        yield features[idx[i:i + batch_size]], labels[idx[i:i + batch_size]]
+
+
+@mutant("sgd", {"sgd.update", "sgd.any_pytree", "sgd.no_mutation", "sgd.jit", "sgd.matches_optax", TRAIN_LINREG},
+        "jax.tree.map")
+def sgd_float_times_dict(params, grads, lr, batch_size):
+    return params - lr * grads / batch_size  # arithmetic on the whole dict
+
+
+@mutant("relu", {"relu.values", "relu.grad", "relu.jit", TRAIN_MLP}, "reduces X over an axis")
+def relu_max_over_axis(X):
+    return jnp.max(X, 0)  # the max of X along axis 0, not max(x, 0) for each entry
+
+
+@mutant("cross_entropy", {"cross_entropy.values", "cross_entropy.stability.large_logits",
+                          "cross_entropy.stability.grad", "cross_entropy.shift_invariance", "cross_entropy.grad",
+                          "cross_entropy.jit"}, "an (n, 1) term added to an (n,) term")
+def cross_entropy_max_kept_sum_dropped(logits, y):
+    m = jnp.max(logits, axis=-1, keepdims=True)  # (n, 1)
+    return m + jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1)) - _pick(logits, y)  # (n, 1) + (n,): (n, n)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from grader.engine.student_errors import failure_text
+from grader.engine.student_errors import failure_text, without_location
 
 
 class ProbeFailed(Exception):
@@ -291,7 +291,8 @@ class KnownMistakes:
         seen = self._output(i, key)
         if key in s.values and key in seen.values:
             return same_output(s.values[key], seen.values[key])
-        return key in s.errors and s.errors[key] == seen.errors.get(key)
+        return key in s.errors and key in seen.errors and without_location(s.errors[key]) == without_location(
+            seen.errors[key])
 
     def explain(self, s: Observations, r: Observations, key: str) -> str | None:
         """The cause of the student's ``key``: the first known mistake that reproduces it (and its evidence).
@@ -359,7 +360,7 @@ def judged(s: Observations, r: Observations, check, key: str, what: str, known: 
 
 def _reason(error: str | None) -> str | None:
     """A failure's text without the call it names (see :func:`failure_text`)."""
-    return error.split(" raised ", 1)[-1] if error else None
+    return without_location(error.split(" raised ", 1)[-1]) if error else None
 
 
 def jit_verdict(s: Observations, r: Observations, check, function: str, primary: str,

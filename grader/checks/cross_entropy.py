@@ -115,6 +115,9 @@ TAKES_LOGITS = ("cross_entropy takes logits and returns one loss per example, sh
                 "logsumexp(logits) - logits[i, y_i]")
 ONE_PER_EXAMPLE = "return one loss per example, shape (n,)"
 LOG_SUM_EXP = "use log-sum-exp, m + log(sum(exp(logits - m))) - logits[i, y_i] with m each row's own max"
+BROADCAST_NN = ("it has shape (n, n), from an (n, 1) term added to an (n,) term (broadcasting): a row max kept "
+                "with keepdims=True meets a row sum or label pick without it; give every per-row term shape (n,), "
+                "e.g. m[:, 0], or keep them all (n, 1) and drop the axis once at the end")
 MISTAKES = (
     Mistake(_nll, "it treats the logits as probabilities (-log logits[i, y_i]): cross_entropy takes logits, so use "
             "log-softmax: logsumexp(logits) - logits[i, y_i]", evidence=("values", "probabilities")),
@@ -128,6 +131,9 @@ MISTAKES = (
     Mistake(lambda o, y: _lse(o)[:, None] - o[:, y],
             "it has shape (n, n): pick each row's own label with logits[jnp.arange(n), y] (or take_along_axis), "
             "not logits[:, y]"),
+    Mistake(lambda o, y: (jnp.max(o, axis=-1, keepdims=True)
+                          + jnp.log(jnp.sum(jnp.exp(o - jnp.max(o, axis=-1, keepdims=True)), axis=-1)) - _pick(o, y)),
+            BROADCAST_NN),
     Mistake(lambda o, y: _lse(o)[:, None] - o,
             "it returns a loss per class: pick the entry of each row's label, giving shape (n,)"),
     Mistake(lambda o, y: -_loss(o, y), "its sign is flipped: the loss is -log softmax(logits)[y], which is ≥ 0"),
@@ -165,7 +171,9 @@ def judge_values(s: Observations, r: Observations, check) -> Verdict:
     problem = compare(out, r["values"], check.rtol, check.atol, "cross_entropy of (8, 5) logits")
     if problem is None:
         return passed()
+    n = r["values"].shape[0] if r["values"].ndim else -1
     cause = KNOWN.explain(s, r, "values") or (
+        BROADCAST_NN if out.shape == (n, n) else
         ONE_PER_EXAMPLE if out.shape != r["values"].shape else
         "the loss is -log softmax(logits)[i, y[i]] = logsumexp(logits[i]) - logits[i, y[i]]")
     return failed(f"{problem}: {cause}")

@@ -77,6 +77,22 @@ def _leaky(slope: float) -> Mistake:
                    f"negative entries are scaled by a slope ({slope:g}) instead of set to 0: relu is max(x, 0)")
 
 
+REDUCED = ("it reduces X over an axis instead of comparing each entry with 0 (jnp.max(X, 0) is the max along axis 0, "
+           "of shape X.shape[1:]): relu is elementwise, jnp.maximum(X, 0), and keeps the input's shape")
+
+
+def reduced_shape(shape: tuple, full: tuple) -> bool:
+    """Whether ``shape`` is ``full`` with an axis reduced away (or kept as 1 by keepdims), or a scalar."""
+    shape, full = tuple(shape), tuple(full)
+    if shape == full:
+        return False
+    if shape == ():
+        return True
+    if len(shape) == len(full) - 1:
+        return any(full[:i] + full[i + 1:] == shape for i in range(len(full)))
+    return len(shape) == len(full) and all(a == b or a == 1 for a, b in zip(shape, full))
+
+
 MISTAKES = (
     Mistake(jnp.abs, "it returns |x|: negative entries must become 0"),
     Mistake(lambda x: jnp.minimum(x, 0), "it keeps the negative entries: relu(x) = max(x, 0)"),
@@ -88,6 +104,7 @@ MISTAKES = (
     Mistake(lambda x: jax.lax.stop_gradient(jnp.maximum(x, 0)),
             "its gradient is 0 everywhere, while the derivative of relu is 1 where x > 0: relu is held constant for "
             "autodiff (stop_gradient, or values computed outside jax.numpy); build it from jnp.maximum or jnp.where"),
+    Mistake(lambda x: jnp.max(x, 0), REDUCED),
 )
 CHECKS = (("relu.values", ("values", "half")), ("relu.grad", ("grad", "grad_at_zero")), ("relu.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
@@ -96,8 +113,10 @@ KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 def judge_values(s: Observations, r: Observations, check) -> Verdict:
     """max(x, 0) on float32 and float16 arrays, in the input's dtype."""
     for key, dtype in (("values", "float32"), ("half", "float16")):
-        verdict = judged(s, r, check, key, f"relu of a {dtype} array", KNOWN,
-                         "relu(x) = max(x, 0) elementwise, with the input's shape")
+        advice = "relu(x) = max(x, 0) elementwise, with the input's shape"
+        if key in s and reduced_shape(np.shape(s[key]), np.shape(r[key])):
+            advice = REDUCED
+        verdict = judged(s, r, check, key, f"relu of a {dtype} array", KNOWN, advice)
         if not verdict.passed:
             return verdict
         out = s[key]

@@ -170,13 +170,22 @@ def _same_cause(cause: str | None, s: Observations) -> str | None:
     return cause
 
 
+def leaf_names(kind: str, name: str = "params") -> list[str]:
+    """The leaves of a ``kind`` pytree as a student indexes them, in flattening order: ``params['w']``,
+    ``params[0]``, ``params['layers'][0][1]`` (the structure is the same for the public and hidden inputs)."""
+    paths, _ = jax.tree_util.tree_flatten_with_path(_tree(PUBLIC.params, kind))
+    return [name + jax.tree_util.keystr(path) for path, _ in paths]
+
+
 def _judge_tree(s: Observations, r: Observations, check, key: str, what: str) -> str | None:
     struct = s[f"{key}.structure"]
     if str(struct) != str(r[f"{key}.structure"]):
         return f"{what} returned the structure {struct}, expected {r[f'{key}.structure']}"
+    names = leaf_names(key if key in KINDS else "dict")
     i = 0
     while f"{key}.leaf{i}" in r:
-        problem = compare(s[f"{key}.leaf{i}"], r[f"{key}.leaf{i}"], check.rtol, check.atol, f"{what}, leaf {i},")
+        leaf = names[i] if i < len(names) else f"leaf {i}"
+        problem = compare(s[f"{key}.leaf{i}"], r[f"{key}.leaf{i}"], check.rtol, check.atol, f"{what}, {leaf},")
         if problem:
             return problem
         i += 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.engine.guard import own_function
-from grader.engine.student_errors import describe_exception
+from grader.engine.student_errors import describe_exception, register_submission
 from grader.rubric import STUDENT_FUNCTIONS
 
 # How each function is called by the checks; a signature that cannot take these arguments is reported.
@@ -106,6 +106,7 @@ def load_functions(directory: str | Path, broken: dict[str, str] | None = None,
     errors: dict[str, str] = {}
     if not directory.is_dir():
         return {}, {name: f"{directory} is not a directory" for name in STUDENT_FUNCTIONS}
+    register_submission(str(directory))  # errors raised in its files name the file and line
     alias = _import_package(directory)
     modules: dict[str, tuple] = {}
     for name, module in STUDENT_FUNCTIONS.items():

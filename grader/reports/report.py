@@ -58,11 +58,11 @@ def text(result: Result, color: bool = False) -> str:
 
 
 def fix_first(result: Result) -> str | None:
-    """What to work on next: the first student function (in rubric order) that lost points, with its first failed
+    """What to work on next: the first student function (in the sections' order) that lost points, with its first failed
     check's feedback; when every function is right, the first failed training. ``None`` at full marks.
 
     The line quotes the check's message as it is: each renderer makes it inert for its format."""
-    failed = [c for c in result.checks if not c.passed]
+    failed = [c for c in result.in_section_order() if not c.passed]
     own = [c for c in failed if c.target in rubric.STUDENT_FUNCTIONS]
     if own:
         c = own[0]
@@ -131,7 +131,7 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     they are linked in a last section.
     """
     lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "", *_parts_table(result)]
-    failed = [c for c in result.checks if not c.passed]
+    failed = [c for c in result.in_section_order() if not c.passed]
     if failed:
         lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
         for c in failed:

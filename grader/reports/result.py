@@ -53,13 +53,20 @@ class Result:
         return round(sum(c.max_points for c in self.checks), 4)
 
     def by_target(self) -> dict[str, tuple[float, float]]:
-        """Points and maximum per target, in rubric order."""
+        """Points and maximum per target, in the sections' order (:func:`grader.rubric.section_order`: each
+        section's functions, then its training)."""
+        from grader import rubric  # the rubric imports the checks; read it at call time
         totals: dict[str, list[float]] = {}
         for c in self.checks:
             t = totals.setdefault(c.target, [0.0, 0.0])
             t[0] += c.points
             t[1] += c.max_points
-        return {k: (round(v[0], 4), round(v[1], 4)) for k, v in totals.items()}
+        return {k: (round(totals[k][0], 4), round(totals[k][1], 4)) for k in rubric.section_order(totals)}
+
+    def in_section_order(self) -> list:
+        """The checks grouped by target in the sections' order, each target's checks in rubric order."""
+        rank = {t: i for i, t in enumerate(self.by_target())}
+        return sorted(self.checks, key=lambda c: rank[c.target])
 
     def to_dict(self) -> dict:
         out = {"score": self.score, "max_score": self.max_score,
