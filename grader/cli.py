@@ -24,6 +24,10 @@ not load or raises on a probe (the grader's fault, never points the student lose
 Progress goes to stderr; stdout carries only the report. ``--report-dir DIR`` also writes the training
 curves (the student's run beside the reference's), the polynomial under/over-fitting figure and
 ``report.md`` linking them.
+
+Nothing heavy is imported with this module (no JAX): ``grade --help`` and a command's ``--help`` answer at once,
+and the modules that grade come with the function that grades. The first ``grade PATH`` on an empty compilation
+cache fills it first (:func:`grader.engine.compile_cache.fill_if_needed`), once, with trusted code.
 """
 
 from __future__ import annotations
@@ -35,13 +39,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from grader.engine import compile_cache, sandbox
-
 from grader import options
-
-from grader.reports import report
 from grader.options import CannotRun, GradeOptions
 from grader.progress import Progress
+from grader.reports.result import FORMATS
 
 # The subcommands: name -> (module, function, what it does). ``grade NAME --help`` shows a command's options.
 COMMANDS = {
@@ -73,7 +74,7 @@ def grade_parser() -> argparse.ArgumentParser:
                     "of the commands below.",
         epilog=_commands_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a directory laid out like exercises/")
-    parser.add_argument("--format", default="text", choices=report.FORMATS)
+    parser.add_argument("--format", default="text", choices=FORMATS)
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--fail-under", type=float, metavar="SCORE",
                         help="exit with status 1 when the score is below SCORE")
@@ -90,6 +91,8 @@ def grade_one(argv: list[str]) -> int:
     if not path.is_dir():
         raise CannotRun(f"{args.path} is not a directory")
     from grader import grading, locate
+    from grader.engine import compile_cache, sandbox
+    from grader.reports import report
 
     reference, data = opts.reference_spec(), opts.data_spec()
     hidden = opts.hidden(path, args.student_id)
@@ -98,6 +101,8 @@ def grade_one(argv: list[str]) -> int:
     progress = Progress(not opts.quiet)
     folder = locate.find_exercise_folder(path).folder  # PATH itself, its exercises/, or a repository's folder
     path = path if folder is None or folder == path.resolve() else folder
+    # The first run fills the compilation cache (once, trusted code only): this one and every later one start faster.
+    compile_cache.fill_if_needed(data.to_json(), (lambda line: None) if opts.quiet else None)
     progress.show(f"grading {path}")
     limits = opts.limits(lanes=sandbox.idle_lanes(), accept_code=opts.accepts_code(student))  # both cores if idle
     result, run = grading.grade_submission(path, reference, limits,
@@ -127,6 +132,8 @@ def grade_one(argv: list[str]) -> int:
 
 def warm(argv: list[str]) -> int:
     """``grade warm``: fill JAX's compilation cache with trusted code, so children compile less."""
+    from grader.engine import compile_cache
+
     parser = argparse.ArgumentParser(prog="grade warm", description=compile_cache.__doc__.splitlines()[0])
     options.add_to_argparse(parser, options.WARM)
     data = GradeOptions.from_args(parser.parse_args(argv)).data_spec()
@@ -136,6 +143,13 @@ def warm(argv: list[str]) -> int:
     return 0
 
 
+def _sandbox_error(exc: Exception) -> bool:
+    """Whether ``exc`` is the sandbox's :class:`~grader.engine.sandbox.SandboxError` (only raised once the sandbox's
+    module is imported, so a run that never imported it has none to catch)."""
+    sandbox = sys.modules.get("grader.engine.sandbox")
+    return sandbox is not None and isinstance(exc, sandbox.SandboxError)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -143,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             module, function, _ = COMMANDS[argv[0]]
             return getattr(importlib.import_module(module), function)(argv[1:])
         return grade_one(argv)
-    except (CannotRun, sandbox.SandboxError) as exc:  # CannotRun includes references.BrokenReference
+    except Exception as exc:  # CannotRun includes references.BrokenReference
+        if not isinstance(exc, CannotRun) and not _sandbox_error(exc):
+            raise
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

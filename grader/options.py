@@ -67,19 +67,19 @@ class Option:
 
 
 def _dataset() -> dict:
-    from grader.data import datasets
+    from grader import data
 
-    return dict(default="digits", choices=sorted(datasets.DATASETS),
+    return dict(default="digits", choices=sorted(data.NAMES),
                 help="dataset of the classifier trainings: the embedded digits (default), or Fashion-MNIST (the "
                      "book's; its files are downloaded into the cache when online, or read from the data-dir folder)")
 
 
 def _data_dir() -> dict:
-    from grader.data import datasets
+    from grader import data
 
     return dict(default=None, metavar="DIR",
                 help="a directory holding the four Fashion-MNIST .gz files, placed by hand (nothing is downloaded); "
-                     "default: the user cache, or $" + datasets.DATA_DIR_ENV)
+                     "default: the user cache, or $" + data.DATA_DIR_ENV)
 
 
 def _secret_file() -> dict:

@@ -15,7 +15,11 @@ points; a check's feedback, which quotes the student's code (its exception, its 
 as inert text (:func:`grader.reports.inert.text`). Only the probes of the selected tests run: ``pytest
 exercises/ --dl-only softmax`` only probes softmax (``-k`` selects by check id too, but ``-k softmax`` also
 matches the softmax regression training, which tests ``cross_entropy``). Nothing heavy is imported with the
-plugin: JAX comes with the first hook that needs the rubric.
+plugin: JAX comes with the first hook that needs the rubric, so ``pytest exercises/ --help`` does not start it.
+
+The first grading test of a run whose compilation cache is not ready for this version of the kit fills it, once,
+with trusted code (:func:`grader.engine.compile_cache.fill_if_needed`), saying so in one line on stderr: a student
+never runs ``grade warm``, and every later run starts faster.
 """
 
 from __future__ import annotations
@@ -145,6 +149,24 @@ def _selected_probes(session) -> list[str]:
     return [p for p in rubric.PROBES if p in wanted]
 
 
+def _fill_compile_cache(config, opts: GradeOptions) -> None:
+    """Fill the compilation cache if this is its first run, its notice on stderr past pytest's capture (on a line
+    of its own, after the test file's name)."""
+    import sys
+
+    from grader.engine import compile_cache
+
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def say(line: str) -> None:
+        if capture is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(f"\n{line}", file=sys.stderr, flush=True)
+    compile_cache.fill_if_needed(opts.data_spec().to_json(), say)
+
+
 @pytest.fixture
 def grading(request) -> GradingSession:
     """The grading session for this run's submission (``--dl-submission``, else the test file's folder)."""
@@ -155,6 +177,7 @@ def grading(request) -> GradingSession:
         try:
             opts = GradeOptions.from_pytest(request.config).with_course(request.config.invocation_params.dir,
                                                                         directory.parent, directory)
+            _fill_compile_cache(request.config, opts)
             sessions[directory] = GradingSession(directory, opts, _selected_probes(request.session))
         except CannotRun as exc:
             _stop(exc)

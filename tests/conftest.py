@@ -44,9 +44,10 @@ def pytest_configure(config):
 
 # The longest files first (1-4 minutes each on one core), so the two workers end together. pytest-xdist hands
 # each worker its first three files in this order, so the two longest go to different workers.
-LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_bank.py", "test_checks_both_ways.py",
-                 "test_attacks.py", "test_authorship.py", "test_gradescope.py", "test_hidden_cli.py", "test_seed_attacks.py",
-                 "test_nbgrader_hidden.py", "test_container_attacks.py", "test_release.py", "test_hidden.py")
+LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_first_run.py", "test_bank.py",
+                 "test_checks_both_ways.py", "test_attacks.py", "test_authorship.py", "test_gradescope.py",
+                 "test_hidden_cli.py", "test_seed_attacks.py", "test_nbgrader_hidden.py",
+                 "test_container_attacks.py", "test_release.py", "test_hidden.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -129,6 +129,8 @@ def test_release_layout_and_installable_grader(release):
     for key in ("dependencies", "requires-python", "scripts"):
         assert student["project"][key] == kit["project"][key], key
     assert "entry-points" not in student["project"]  # no pytest11 entry point: the plugin is opt-in
+    # The student's extra, and none of the instructors' (nbgrader, Dask, the kit's own tests).
+    assert student["project"]["optional-dependencies"] == {"student": kit["project"]["optional-dependencies"]["student"]}
     assert student["build-system"] == kit["build-system"]
     assert student["tool"]["setuptools"] == kit["tool"]["setuptools"]
     assert student["tool"]["pytest"]["ini_options"]["testpaths"] == ["exercises"]
@@ -254,7 +256,7 @@ def test_workflow_runs_the_tested_commands(release):
     assert [tuple(shlex.split(line)[1:]) for line in lines[1:]] == rel.workflow_commands()[1:]
     assert shlex.split(lines[0].removesuffix(rel.REFERENCE_OPTION))[1:] == list(rel.GRADE_ARGS)
     runs = [step.get("run", "") for step in steps(workflow)]
-    assert "python -m pip install -e ." in runs
+    assert 'python -m pip install -e ".[student]"' in runs
     assert any('>> "$GITHUB_STEP_SUMMARY"' in run for run in runs)
     upload = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["path"].split() == rel.report_files()
@@ -273,7 +275,8 @@ def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
     job = load_workflow(release / AUTOGRADE)["jobs"]["run-autograding-tests"]["steps"]
     by_id = {step["id"]: step for step in job if "id" in step}
     folder, cache = by_id["grader-cache-folder"], by_id["grader-cache"]
-    install, warm = (next(step for step in job if step.get("run") == run) for run in ("python -m pip install -e .", WARM))
+    install, warm = (next(step for step in job if step.get("run") == run)
+                     for run in ('python -m pip install -e ".[student]"', WARM))
     grade = next(step for step in job if step["name"] == "Grade")
     order = [job.index(step) for step in (install, folder, cache, warm, grade)]
     assert order == sorted(order)

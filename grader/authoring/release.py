@@ -7,8 +7,9 @@
 ``grade release DIR`` writes a repository for students to start from (a GitHub Classroom template, say):
 
 - ``exercises/``: the stubs and their tests, as in the kit;
-- ``grader/`` and a ``pyproject.toml``: the grader, installable with ``pip install -e .`` (the ``grade``
-  command and the pytest plugin), with the kit's pinned dependencies and no solution code;
+- ``grader/`` and a ``pyproject.toml``: the grader, installable with ``pip install -e ".[student]"`` (the
+  ``grade`` command and the pytest plugin), with the kit's pinned dependencies (its ``student`` extra, none of the
+  instructors' tools) and no solution code;
 - ``README.md``: how to test and how grading works, with the training thresholds read from the rubric
   (:mod:`grader.authoring.student_readme`);
 - ``.github/workflows/autograde.yml`` (the template ``grader/authoring/templates/autograde.yml`` filled in): on every
@@ -168,6 +169,7 @@ def student_pyproject(kit: dict) -> str:
             "readme": "README.md",
             "requires-python": project["requires-python"],
             "dependencies": project["dependencies"],
+            "optional-dependencies": {"student": project["optional-dependencies"]["student"]},
             "scripts": project["scripts"],
         },
         "tool": {
@@ -175,8 +177,8 @@ def student_pyproject(kit: dict) -> str:
             "pytest": {"ini_options": {**kit["tool"]["pytest"]["ini_options"], "testpaths": [SUBMISSION]}},
         },
     }
-    return ("# The grader of the exercises, installable with `pip install -e .` (the `grade` command and the pytest\n"
-            "# plugin that `pytest exercises/` uses). Written by `grade release`.\n\n" + tomli_w.dumps(data))
+    return ("# The grader of the exercises, installable with `pip install -e \".[student]\"` (the `grade` command and\n"
+            "# the pytest plugin that `pytest exercises/` uses). Written by `grade release`.\n\n" + tomli_w.dumps(data))
 
 
 # --- the workflow and .gitignore ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from grader import data as data_names
 from grader.data import idx
 from grader.engine import cache_dir
 
@@ -96,7 +97,7 @@ FASHION_MNIST_FILES: dict[str, DatasetFile] = {
 }
 FASHION_MNIST_CLASSES = 10
 FASHION_MNIST_IMAGE_SHAPE = (28, 28)
-DATA_DIR_ENV = "DL_BASICS_DATA_DIR"
+DATA_DIR_ENV = data_names.DATA_DIR_ENV
 DOWNLOAD_TIMEOUT = 10.0  # seconds, per connection attempt and per read
 
 
@@ -278,6 +279,7 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None, *, checksums: 
 
 
 DATASETS = {"digits": load_digits, "fashion-mnist": load_fashion_mnist}
+assert tuple(DATASETS) == data_names.NAMES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,12 @@ executable that another's runs; they still compile (and cannot store) what is th
 
 The library functions fill it, not the reference solutions, so that no executable of the instructor's code
 is readable by a child.
+
+A student never runs ``grade warm``, so the first ``grade PATH`` or ``pytest exercises/`` whose cache is not ready for
+this version of the kit fills it itself (:func:`fill_if_needed`): the same trusted fill, in its own process, once
+(processes that start together take turns on a lock file), with a line on stderr saying so. A fill that fails
+never stops grading, which only runs slower; it is not tried again automatically for this version of the kit
+(``grade warm`` tries again).
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from grader import KIT_DIR
 from grader.engine import cache_dir
 
-READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist
+READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist (its text names the kit's version)
+FAILED = "FAILED"  # a marker per dataset when an automatic fill failed (its text names the kit's version)
+# About how long the fill takes on a 2-core machine, per dataset (for the notice of the first run).
+FILL_SECONDS = {"digits": 45, "fashion-mnist": 120}
 
 
 def directory() -> Path:
@@ -40,6 +50,31 @@ def ready_directory(dataset: str | None = None) -> Path | None:
     folder = directory()
     pattern = f"{READY}-{dataset}" if dataset else f"{READY}-*"
     return folder if any(folder.glob(pattern)) else None
+
+
+def kit_version() -> str:
+    """The version of the installed kit, which the markers name: a new version fills the cache again."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("dl-basics-grader")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _marker_text() -> str:
+    return f"filled by trusted code\nkit {kit_version()}\n"
+
+
+def _marks_this_kit(path: Path) -> bool:
+    try:
+        return f"kit {kit_version()}\n" in path.read_text()
+    except OSError:
+        return False
+
+
+def ready_for_this_kit(dataset: str = "digits") -> bool:
+    """Whether trusted code has filled the cache for ``dataset`` with this version of the kit."""
+    return ready_directory(dataset) is not None and _marks_this_kit(directory() / f"{READY}-{dataset}")
 
 
 def settings(folder: Path) -> dict[str, str]:
@@ -80,21 +115,54 @@ def warm(data_json: str | None = None) -> Path:
     if _dataset_name(data_json) == "digits":  # the split, so no child imports scikit-learn to read it
         from grader.data import datasets
         datasets.save_digits(folder)
-    (folder / f"{READY}-{_dataset_name(data_json)}").write_text("filled by trusted code\n")
+    (folder / f"{READY}-{_dataset_name(data_json)}").write_text(_marker_text())
+    (folder / f"{FAILED}-{_dataset_name(data_json)}").unlink(missing_ok=True)
     return folder
 
 
-def ensure_warm(data_json: str | None = None) -> bool:
-    """Fill the cache for the dataset of ``data_json`` (default digits) unless it is filled or caching is off;
-    return whether it was filled now. Processes that start at once (two batches, the workers of a test run)
-    take turns on a lock file: the first fills the cache, the others find it ready."""
+def ensure_warm(data_json: str | None = None, notice: Callable[[str], None] | None = None) -> bool:
+    """Fill the cache for the dataset of ``data_json`` (default digits) unless it is filled for this version of
+    the kit or caching is off; return whether it was filled now. Processes that start at once (two batches, the
+    workers of a test run, two students' terminals) take turns on a lock file: the first fills the cache, the
+    others find it ready. ``notice`` is told, in a line, when this process fills it or waits for another one."""
     dataset = _dataset_name(data_json)
-    if os.environ.get("DL_BASICS_NO_CACHE") or ready_directory(dataset) is not None:
+    if os.environ.get("DL_BASICS_NO_CACHE") or ready_for_this_kit(dataset):
         return False
     folder = _shared_folder()
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if ready_directory(dataset) is not None:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if notice:
+                notice("waiting for another process that is filling the compilation cache")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready_for_this_kit(dataset):
             return False
+        if notice:
+            notice(f"filling the compilation cache once (about {FILL_SECONDS.get(dataset, 60)} s); "
+                   "later runs start faster")
         warm(data_json)
     return True
+
+
+def fill_if_needed(data_json: str | None = None, say: Callable[[str], None] | None = None) -> bool:
+    """The first run's fill (``grade PATH``, ``pytest exercises/``): :func:`ensure_warm`, its notice told to
+    ``say`` (by default one line on stderr), unless an automatic fill already failed for this version of the kit.
+    A failure to fill never stops grading: it is told in a line, marked, and grading goes on, slower. Returns
+    whether the cache was filled now."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    dataset = _dataset_name(data_json)
+    try:
+        if os.environ.get("DL_BASICS_NO_CACHE") or _marks_this_kit(directory() / f"{FAILED}-{dataset}"):
+            return False
+        return ensure_warm(data_json, say)
+    except Exception as exc:  # noqa: BLE001 - grading goes on without the cache
+        reason = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if isinstance(
+            exc, subprocess.CalledProcessError) and exc.stderr else []
+        say(f"could not fill the compilation cache ({reason[0] if reason else exc}); grading goes on, slower "
+            "(grade warm tries again)")
+        try:
+            (directory() / f"{FAILED}-{dataset}").write_text(f"automatic fill failed\nkit {kit_version()}\n")
+        except OSError:
+            pass
+        return False

@@ -15,9 +15,7 @@ import xml.etree.ElementTree as ET
 from grader.reports import inert, manifest
 
 from grader import rubric
-from grader.reports.result import Result, fmt_points
-
-FORMATS = ("text", "json", "markdown", "junit", "gradescope")
+from grader.reports.result import FORMATS, Result, fmt_points  # noqa: F401 (FORMATS: report.FORMATS)
 
 _GREEN, _RED, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
+# The formats a report is rendered in (:func:`grader.reports.report.render`); here, where the ``grade`` command
+# reads them for its help without importing the rubric.
+FORMATS = ("text", "json", "markdown", "junit", "gradescope")
+
 
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
