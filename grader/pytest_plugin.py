@@ -116,6 +116,13 @@ class GradingSession:
         self.results[check_id] = r
         return r
 
+    def same_as(self, check_id: str) -> str | None:
+        """The earlier check of the same function that failed with the same message (a forbidden call, a stub, a
+        crash at import), so its test refers to it instead of repeating it; ``None`` otherwise."""
+        from grader.reports.result import Result
+
+        return Result(tuple(self._result.values())).repeats().get(check_id)
+
     def result(self):
         """The :class:`~grader.reports.result.Result` of the checks run so far."""
         from grader import rubric
@@ -188,7 +195,9 @@ def assert_check_passes(grading: GradingSession, check_id: str) -> None:
     """Fail the calling test with the check's feedback unless the check earned full points."""
     r = grading.check(check_id)
     if not r.passed:
-        pytest.fail(inert.text(f"{r.id} ({r.points:g}/{r.max_points:g} points): {r.message}", indent="  "),
+        first = grading.same_as(check_id)
+        message = f"the same as {first}" if first else r.message
+        pytest.fail(inert.text(f"{r.id} ({r.points:g}/{r.max_points:g} points): {message}", indent="  "),
                     pytrace=False)
 
 

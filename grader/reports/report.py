@@ -36,8 +36,9 @@ def text(result: Result, color: bool = False) -> str:
     def paint(s: str, code: str) -> str:
         return f"{code}{s}{_RESET}" if color else s
 
-    lines = [paint(f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}", _BOLD), ""]
+    lines = [paint(score_line(result), _BOLD), ""]
     width = max((len(c.id) for c in result.checks), default=0)
+    repeats = result.repeats()
     for target, (pts, mx) in result.by_target().items():
         lines.append(paint(f"{inert.text(target)}  {fmt_points(pts)}/{fmt_points(mx)}", _BOLD))
         for c in result.checks:
@@ -46,13 +47,32 @@ def text(result: Result, color: bool = False) -> str:
             mark = paint("PASS", _GREEN) if c.passed else paint("FAIL", _RED)
             lines.append(f"  {mark}  {inert.text(c.id):<{width}}  "
                          f"{fmt_points(c.points):>3}/{fmt_points(c.max_points)}" + ("  (hidden)" if c.hidden else ""))
-            if not c.passed:
+            if c.id in repeats:
+                lines.append(f"        (the same as {inert.text(repeats[c.id])})")
+            elif not c.passed:
                 lines.append("        " + inert.text(c.message, indent="        "))
         lines.append("")
     step = fix_first(result)
     lines += ([inert.text(step, indent="  "), ""] if step else [])
     lines += [inert.text(t, indent="    ") for t in _trailer(result)]
     return "\n".join(lines)
+
+
+def not_run_here(result: Result) -> str | None:
+    """What the hidden checks that did not run here (no instructor's secret) add, with the maximum of the
+    instructor's grade, so a student knows what the whole is out of; ``None`` when none are missing."""
+    hidden = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
+    if not hidden:
+        return None
+    return (f"your instructor's grade adds hidden checks worth {fmt_points(hidden)}, out of "
+            f"{fmt_points(result.max_score + hidden)}")
+
+
+def score_line(result: Result) -> str:
+    """``Score: X/Y``, followed on the same line by :func:`not_run_here` when hidden checks did not run here."""
+    line = f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"
+    later = not_run_here(result)
+    return f"{line} here; {later}" if later else line
 
 
 def fix_first(result: Result) -> str | None:
@@ -79,7 +99,7 @@ def summary(result: Result) -> str:
             and t not in rubric.STUDENT_FUNCTIONS}
     names = {t: inert.text(f"{t.replace('_', ' ')} (with your {uses[t]})" if t in uses else t) for t in targets}
     width = max((len(n) for n in names.values()), default=0)
-    lines = [f"Score: {fmt_points(result.score)}/{fmt_points(result.max_score)}"]
+    lines = [score_line(result)]
     for heading, group in (("your functions", [t for t in targets if t not in uses]),
                            ("trainings with your functions", [t for t in targets if t in uses])):
         if group:
@@ -87,9 +107,6 @@ def summary(result: Result) -> str:
         for t in group:
             pts, mx = targets[t]
             lines.append(f"    {'ok' if pts >= mx else '  '} {names[t]:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
-    if result.not_run:
-        points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
-        lines.append(f"  hidden checks: not run here ({fmt_points(points)} more points when your instructor grades)")
     step = fix_first(result)
     return "\n".join(lines + ([inert.text(step, indent="  ")] if step else []))
 
@@ -100,7 +117,7 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     out = []
     if result.not_run:
         points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
-        out.append(f"Hidden checks not run ({fmt_points(points)} more points, not in this score): "
+        out.append(f"Hidden checks not run here (worth {fmt_points(points)}, not in this score): "
                    f"{', '.join(result.not_run)}. They test the same properties on inputs only your instructor's "
                    "secret gives, when your work is graded.")
     if result.isolation is not None:
@@ -128,14 +145,18 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
     ``figures`` maps a check id (or ``"polynomial"``) to an image path, relative to where the report is saved;
     they are linked in a last section.
     """
-    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "", *_parts_table(result)]
+    later = not_run_here(result)
+    lines = [f"## Grade: {fmt_points(result.score)} / {fmt_points(result.max_score)}", "",
+             *([f"Here; {later}.", ""] if later else []), *_parts_table(result)]
     failed = [c for c in result.in_section_order() if not c.passed]
     if failed:
         lines += ["", "### What to fix", "", "| check | points | feedback |", "|---|---:|---|"]
+        repeats = result.repeats()
         for c in failed:
             hidden = " (hidden)" if c.hidden else ""
+            message = f"the same as {inert.code(repeats[c.id])}" if c.id in repeats else inert.markdown(c.message)
             lines.append(f"| {inert.code(c.id)}{hidden} | {fmt_points(c.points)} / {fmt_points(c.max_points)} | "
-                         f"{inert.markdown(c.message)} |")
+                         f"{message} |")
     else:
         lines += ["", "Every check passes."]
     if figures:

@@ -72,6 +72,22 @@ class Result:
         rank = {t: i for i, t in enumerate(self.by_target())}
         return sorted(self.checks, key=lambda c: rank[c.target])
 
+    def repeats(self) -> dict[str, str]:
+        """Each failed check whose message an earlier failed check of the same target already gave (in
+        :meth:`in_section_order`), mapped to that first check's id: a forbidden call, a crash at import or a stub
+        fails every check of its function with one message, which a report then gives once per function."""
+        first: dict[tuple[str, str], str] = {}
+        out = {}
+        for c in self.in_section_order():
+            if c.passed:
+                continue
+            key = (c.target, c.message)
+            if key in first:
+                out[c.id] = first[key]
+            else:
+                first[key] = c.id
+        return out
+
     def to_dict(self) -> dict:
         out = {"score": self.score, "max_score": self.max_score,
                "checks": [{k: v for k, v in dataclasses.asdict(c).items() if k not in _OPTIONAL or v}
