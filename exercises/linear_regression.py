@@ -36,6 +36,8 @@ def data_iter(batch_size, features, labels, key):
     The examples are visited in the order ``jax.random.permutation(key, n)``; every batch has
     ``batch_size`` rows except possibly the last, which holds the remaining ``n mod batch_size`` rows.
     ``features`` and ``labels`` may be NumPy or JAX arrays with the same first dimension ``n``.
+
+    Not allowed (this function would score 0): anything from the grader package.
     """
     # YOUR CODE HERE
     raise NotImplementedError('draw one permutation of range(n) with the key, then index features and labels with consecutive slices of it.')
@@ -56,6 +58,9 @@ def sgd(params, grads, lr, batch_size):
 
     ``grads`` has the structure of ``params`` and holds the gradient of the loss *summed* over the
     minibatch, hence the division by ``batch_size``. Returns a new pytree; nothing is modified in place.
+
+    Not allowed (it does the exercise for you: this function would score 0): optax.sgd, and anything from the
+    grader package.
     """
     # YOUR CODE HERE
     raise NotImplementedError('use jax.tree.map over params and grads together to build the updated pytree.')

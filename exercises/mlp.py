@@ -20,7 +20,11 @@ INIT_STD = 0.01
 
 
 def relu(X):
-    """Rectified linear unit, elementwise: relu(x) = max(x, 0); same shape and dtype as ``X``."""
+    """Rectified linear unit, elementwise: relu(x) = max(x, 0); same shape and dtype as ``X``.
+
+    Not allowed (they do the exercise for you: this function would score 0): relu and leaky_relu from jax.nn,
+    flax.nnx and flax.linen, and anything from the grader package.
+    """
     # YOUR CODE HERE
     raise NotImplementedError('keep positive entries and replace the others by 0, keeping the shape and dtype.')
 

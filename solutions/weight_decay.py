@@ -24,7 +24,11 @@ PRINT_EVERY = 20
 
 
 def l2_penalty(w):
-    """Half the squared L2 norm: ||w||^2 / 2 = sum_i w_i^2 / 2, a scalar."""
+    """Half the squared L2 norm: ||w||^2 / 2 = sum_i w_i^2 / 2, a scalar.
+
+    Not allowed (it does the exercise for you: this function would score 0): l2_loss from optax and
+    optax.losses, and anything from the grader package.
+    """
     ### HINT: square every entry, add them all up and halve the total.
     ### BEGIN SOLUTION
     return jnp.sum(w ** 2) / 2

@@ -35,14 +35,31 @@ def training_checks() -> list[rubric.Check]:
     return [c for c in rubric.CHECKS if c.target not in rubric.STUDENT_FUNCTIONS]
 
 
+def not_allowed(function: str) -> str:
+    """The routines ``function`` may not call (the rubric's forbidden shortcuts, as the course sets them), in
+    Markdown, grouped by the modules that hold the same names: ``softmax``, ``log_softmax`` from ``jax.nn``,
+    ``flax.nnx``; the grader package, forbidden to every function, is left to the sentence below the table."""
+    leaves_of: dict[str, list[str]] = {}
+    for name in rubric.FORBIDDEN_SHORTCUTS.get(function, ()):
+        if name != "grader":
+            parent, _, leaf = name.rpartition(".")
+            leaves_of.setdefault(parent, []).append(leaf)
+    parents_of: dict[tuple[str, ...], list[str]] = {}
+    for parent, leaves in leaves_of.items():
+        parents_of.setdefault(tuple(leaves), []).append(parent)
+    return "; ".join(", ".join(f"`{leaf}`" for leaf in leaves) + " from " + ", ".join(f"`{p}`" for p in parents)
+                     for leaves, parents in parents_of.items()) or "—"
+
+
 def functions_table() -> str:
-    """Markdown table: each student function, its file and its points."""
+    """Markdown table: each student function, its file, its points and the library routines it may not call."""
     points: dict[str, float] = {}
     for c in rubric.CHECKS:
         points[c.target] = points.get(c.target, 0.0) + c.points
-    rows = [f"| `{name}` | `exercises/{module}.py` | {fmt_points(points.get(name, 0))} |"
+    rows = [f"| `{name}` | `exercises/{module}.py` | {fmt_points(points.get(name, 0))} | {not_allowed(name)} |"
             for name, module in rubric.STUDENT_FUNCTIONS.items()]
-    return "\n".join(["| function | file | points |", "|---|---|---:|", *rows])
+    return "\n".join(["| function | file | points | not allowed (the function would score 0) |",
+                      "|---|---|---:|---|", *rows])
 
 
 def training_table() -> str:
