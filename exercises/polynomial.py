@@ -59,6 +59,8 @@ def fit(train_features, train_labels, test_features, test_labels, num_epochs=NUM
     """
     # data_iter and squared_loss come from the linear-regression exercise; imported here so this module
     # imports even when that one is broken.
+    from grader.section_script import one_pass
+
     from .linear_regression import data_iter, squared_loss
 
     key = jax.random.key(0) if key is None else key
@@ -79,7 +81,8 @@ def fit(train_features, train_labels, test_features, test_labels, num_epochs=NUM
     batch_size = min(batch_size, len(train_labels))
     train_losses, test_losses = [], []
     for epoch in range(num_epochs):
-        for X, y in data_iter(batch_size, train_features, train_labels, jax.random.fold_in(iter_key, epoch)):
+        epoch_batches = data_iter(batch_size, train_features, train_labels, jax.random.fold_in(iter_key, epoch))
+        for X, y in one_pass(epoch_batches, len(train_features), batch_size):
             w, opt_state = step(w, opt_state, X, y)
         train_losses.append(float(evaluate(w, train_features, train_labels)))
         test_losses.append(float(evaluate(w, test_features, test_labels)))
@@ -116,4 +119,6 @@ def main(plot_to=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    from grader.section_script import run  # a stub of an earlier section, or an endless data_iter, is told in a line
+
+    run(main, *sys.argv[1:2])

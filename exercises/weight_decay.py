@@ -57,13 +57,16 @@ def _train_loop(step, state, predict, w_of, key):
     at the end. Returns ``(train_losses, test_losses, ||w||)``: the losses after every epoch, the norm at the end.
     """
     # The data pipeline and the loss are the linear-regression exercise's (imported here, see make_data).
+    from grader.section_script import one_pass
+
     from .linear_regression import data_iter, squared_loss
 
     data_key, iter_key = jax.random.split(key)
     (X_train, y_train), (X_test, y_test) = make_data(data_key)
     train_losses, test_losses = [], []
     for epoch in range(NUM_EPOCHS):
-        for X, y in data_iter(BATCH_SIZE, X_train, y_train, jax.random.fold_in(iter_key, epoch)):
+        epoch_batches = data_iter(BATCH_SIZE, X_train, y_train, jax.random.fold_in(iter_key, epoch))
+        for X, y in one_pass(epoch_batches, len(X_train), BATCH_SIZE):
             state = step(state, X, y)
         train_losses.append(float(squared_loss(predict(state, X_train), y_train).mean()))
         test_losses.append(float(squared_loss(predict(state, X_test), y_test).mean()))
@@ -144,4 +147,6 @@ def main(plot_to=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    from grader.section_script import run  # a stub of an earlier section, or an endless data_iter, is told in a line
+
+    run(main, *sys.argv[1:2])

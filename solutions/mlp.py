@@ -106,4 +106,6 @@ def main(plot_to=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    from grader.section_script import run  # a stub of an earlier section, or an endless data_iter, is told in a line
+
+    run(main, *sys.argv[1:2])

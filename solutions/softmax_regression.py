@@ -95,12 +95,15 @@ def load_data_digits(batch_size, key):
     """
     # data_iter is the linear-regression exercise; importing it here (not at the top) keeps this
     # module importable even when that one is broken.
+    from grader.section_script import one_pass
+
     from .linear_regression import data_iter
 
     split = load_digits()
 
     def train_iter(epoch):
-        return data_iter(batch_size, split.X_train, split.y_train, jax.random.fold_in(key, epoch))
+        batches = data_iter(batch_size, split.X_train, split.y_train, jax.random.fold_in(key, epoch))
+        return one_pass(batches, len(split.X_train), batch_size)
 
     return train_iter, (split.X_test, split.y_test)
 
@@ -224,4 +227,6 @@ def main(plot_to=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    from grader.section_script import run  # a stub of an earlier section, or an endless data_iter, is told in a line
+
+    run(main, *sys.argv[1:2])

@@ -145,6 +145,8 @@ def test_a_diverged_run_is_named_not_hidden(reference_obs):
 
 def test_polynomial_figure_shows_under_and_over_fitting(polynomial_obs):
     fig = figures.polynomial_figure(polynomial_obs, polynomial_obs)
+    # what ran: the grader's fits with the student's data_iter and sgd, not the section script's optax.sgd
+    assert fig._suptitle.get_text().startswith("Polynomial fits the grader trained with your data_iter and sgd: ")
     assert len(fig.axes) == 3
     titles = [ax.get_title() for ax in fig.axes]
     assert "third order" in titles[0] and "underfit" in titles[1] and "overfit" in titles[2]

@@ -158,9 +158,14 @@ def training_figures(result: Result, student: dict[str, Observations], reference
     return out
 
 
+# What the figure shows: the grader's own fits (grader.checks.trainings.polynomial) run the student's data_iter and
+# sgd; the section script the student runs, python -m exercises.polynomial, trains with optax.sgd instead.
+POLYNOMIAL_TITLE = ("Polynomial fits the grader trained with your data_iter and sgd: train and test loss per epoch\n"
+                    "(python -m exercises.polynomial trains with optax.sgd instead)")
+
+
 def polynomial_figure(student: Observations, reference: Observations) -> Figure:
-    return comparison_figure("Polynomial regression with your data_iter and sgd: train and test loss per epoch",
-                             curves.polynomial_panels, student, reference)
+    return comparison_figure(POLYNOMIAL_TITLE, curves.polynomial_panels, student, reference)
 
 
 def write_report_dir(directory: str | Path, result: Result, student: dict[str, Observations],

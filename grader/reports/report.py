@@ -163,7 +163,8 @@ def markdown(result: Result, figures: dict[str, str] | None = None) -> str:
         lines += ["", "### Training curves", "", "Your run (solid) beside the reference's (dashed); the dotted line "
                   "is the pass line.", ""]
         for key, path in figures.items():
-            title = "Polynomial under- and over-fitting" if key == "polynomial" else inert.code(key)
+            title = ("Polynomial under- and over-fitting (the grader's fits, with your data_iter and sgd)"
+                     if key == "polynomial" else inert.code(key))
             lines += [f"{title}", "", f"![{key}]({path})", ""]
         lines.pop()
     trailer = _trailer(result, bullet="- ")
