@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,22 @@ def pytest_cmdline_main(config):
         config.option.reportchars += "s"
 
 
+# The longest files first (1-4 minutes each on one core), so the two workers end together. pytest-xdist hands
+# each worker its first three files in this order, so the two longest go to different workers.
+LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_first_run.py", "test_bank.py",
+                 "test_checks_both_ways.py", "test_attacks.py", "test_authorship.py", "test_gradescope.py",
+                 "test_hidden_cli.py", "test_seed_attacks.py", "test_nbgrader_hidden.py",
+                 "test_container_attacks.py", "test_release.py", "test_hidden.py")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="run every end-to-end test (the default runs every unit and in-process test, the smoke "
+                          "tests and this week's sample of the other end-to-end tests)")
+    parser.addoption("--sample", default=None, metavar="KEY",
+                     help="draw the end-to-end sample with KEY instead of this ISO week (e.g. 2026-W49)")
+
+
 def pytest_configure(config):
     """Stop at once, with the remedy, where an install of an older kit loads the grader's plugin into every pytest
     run (its ``pytest11`` entry point, which pyproject.toml no longer declares): ``pytest exercises/`` would then
@@ -42,18 +60,63 @@ def pytest_configure(config):
                     "with -p no:dl_basics_grader", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-# The longest files first (1-4 minutes each on one core), so the two workers end together. pytest-xdist hands
-# each worker its first three files in this order, so the two longest go to different workers.
-LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_first_run.py", "test_bank.py",
-                 "test_checks_both_ways.py", "test_attacks.py", "test_authorship.py", "test_gradescope.py",
-                 "test_hidden_cli.py", "test_seed_attacks.py", "test_nbgrader_hidden.py",
-                 "test_container_attacks.py", "test_release.py", "test_hidden.py")
+# The end-to-end tier: one test in SAMPLE_ONE_IN of the end-to-end tests that are not smoke tests, drawn per ISO week,
+# so that over SAMPLE_ONE_IN weeks of CI every one runs on its own as well as in each full run.
+SAMPLE_ONE_IN = 4
+
+
+def sample_key(config) -> str:
+    """The key the end-to-end sample is drawn with: ``--sample``, else this ISO week (``2026-W49``)."""
+    if config.getoption("sample"):
+        return config.getoption("sample")
+    year, week, _ = datetime.date.today().isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def in_sample(item, key: str) -> bool:
+    """Whether an end-to-end test is in the sample of ``key``: a stable hash of its test file and function (all of a
+    parametrized test's cases together, as they share its fixtures) and the key."""
+    name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}:{key}"
+    return zlib.crc32(name.encode()) % SAMPLE_ONE_IN == 0
+
+
+def tier(config, items) -> tuple[list, list]:
+    """The tests this run keeps and those it leaves out: every test that is not marked ``end_to_end``, every
+    ``smoke`` test, and the sampled other end-to-end tests; every test with ``--full`` or when files or tests are
+    named on the command line (``python -m pytest tests/test_nbgrader.py``)."""
+    named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
+    if config.getoption("full") or named:
+        return list(items), []
+    key = sample_key(config)
+    keep, drop = [], []
+    for item in items:
+        e2e = item.get_closest_marker("end_to_end") is not None
+        smoke = item.get_closest_marker("smoke") is not None
+        (keep if not e2e or smoke or in_sample(item, key) else drop).append(item)
+    return keep, drop
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the longest test files first (a stable sort: each file keeps its own order)."""
+    """Keep this run's tier (:func:`tier`), then run the longest test files first (a stable sort: each file keeps
+    its own order)."""
+    keep, drop = tier(config, items)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    config.stash[_TIER] = (len(drop), sample_key(config))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+_TIER = pytest.StashKey[tuple]()
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    dropped, key = config.stash.get(_TIER, (0, ""))
+    if dropped:
+        return (f"end-to-end tests: the smoke tests and the sample {key}; {dropped} others left out "
+                "(python -m pytest --full runs every test)")
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)

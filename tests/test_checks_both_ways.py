@@ -8,26 +8,15 @@ import pytest
 
 from grader import grading, rubric
 
-from grader.engine import probing, shortcuts
-
-from . import mutants
+from . import judging, mutants
 from .mutants import CORRECT, MUTANTS
-
 
 BANK_SOURCE = Path(mutants.__file__).read_text()
 
 
 def _grade_with(function: str, impl, solution_functions, reference_obs):
-    """Grade the reference with one function swapped; only the probes that use it run again.
-
-    Forbidden shortcuts are read from the bank's source, as ``grade`` reads them from a submission's.
-    """
-    functions = dict(solution_functions) | {function: impl}
-    probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
-    observations = dict(reference_obs) | probing.observe(functions, {}, probes)
-    found = shortcuts.find(BANK_SOURCE, impl.__name__, rubric.FORBIDDEN_SHORTCUTS[function])
-    return grading.judge(observations, reference_obs,
-                         shortcuts={function: shortcuts.message(function, found)} if found else None)
+    """Grade the reference with one function swapped, its forbidden calls read from the bank's source."""
+    return judging.swap(function, impl, solution_functions, reference_obs, source=BANK_SOURCE)
 
 
 def test_reference_gets_full_marks(reference_obs):

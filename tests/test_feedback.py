@@ -7,21 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, rubric
+from grader import rubric
+from grader.engine import submission
 
-from grader.engine import probing, submission
-
-from . import mutants
+from . import judging, mutants
 
 EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
 
 
 def _messages(function: str, impl, solution_functions, reference_obs) -> dict[str, str]:
     """The failing checks' messages, by id, for the reference with ``function`` swapped for ``impl``."""
-    functions = dict(solution_functions) | {function: impl}
-    probes = [p.name for p in rubric.PROBES.values() if function in p.uses]
-    result = grading.judge(dict(reference_obs) | probing.observe(functions, {}, probes), reference_obs)
-    return {c.id: c.message for c in result.checks if not c.passed}
+    return judging.failed_messages(judging.swap(function, impl, solution_functions, reference_obs))
 
 
 def test_book_cross_entropy_of_probabilities_is_named(solution_functions, reference_obs):
@@ -85,8 +81,8 @@ def test_stub_hint_comes_alone(reference_obs):
     """Each check of a stub says what was called and the exercise's hint, and nothing after it."""
     functions, errors = submission.load_functions(EXERCISES)
     probes = [p for p in rubric.PROBES if p in rubric.STUDENT_FUNCTIONS]
-    result = grading.judge(probing.observe(functions, errors, probes), reference_obs,
-                           rubric.checks_for(rubric.STUDENT_FUNCTIONS))
+    result = judging.observe_and_judge(functions, errors, probes, reference_obs,
+                                       rubric.checks_for(rubric.STUDENT_FUNCTIONS))
     for c in result.checks:
         hint = _stub_hint(functions[c.target])
         assert c.message.endswith(f": not implemented yet — the exercise's hint: {hint}"), (c.id, c.message)

@@ -45,14 +45,43 @@ def test_library_graded_against_solutions_get_full_marks(reference_obs, library_
     assert result.score == 100
 
 
-def test_trusted_functions_are_the_library_ones():
+@pytest.mark.parametrize("seed", range(5))
+def test_trusted_functions_meet_the_exercises_contracts(seed):
+    """The library versions (the trainings' parts from other sections, the notebooks' imports) hold the contracts
+    the README states, on seeded random inputs: each function's defining equation, computed here in float64."""
     import jax
-    import optax
-    x = np.array([[1e4, 0.0, -np.inf]], np.float32)
-    np.testing.assert_array_equal(trusted.softmax(x), jax.nn.softmax(x))
-    y = np.array([1])
-    np.testing.assert_array_equal(trusted.cross_entropy(x[:, :2], y),
-                                  optax.softmax_cross_entropy_with_integer_labels(x[:, :2], y))
+    rng = np.random.default_rng(seed)
+    n, k, b = int(rng.integers(5, 40)), int(rng.integers(2, 9)), int(rng.integers(1, 7))
+    logits = (rng.standard_normal((n, k)) * 10 ** rng.uniform(0, 4)).astype(np.float32)
+    logits[0, 0] = -np.inf
+    y = rng.integers(0, k, n)
+
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    exact = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(trusted.softmax(logits), exact, rtol=1e-5, atol=1e-6)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    finite = np.isfinite(log_softmax[np.arange(n), y])
+    np.testing.assert_allclose(np.asarray(trusted.cross_entropy(logits, y))[finite],
+                               -log_softmax[np.arange(n), y][finite], rtol=1e-4, atol=1e-4)
+
+    X = rng.standard_normal((3, n)).astype(np.float32)
+    np.testing.assert_array_equal(trusted.relu(X), np.where(X > 0, X, 0))
+    assert np.asarray(trusted.relu(X)).dtype == X.dtype
+    np.testing.assert_allclose(trusted.l2_penalty(X), (X.astype(np.float64) ** 2).sum() / 2, rtol=1e-5)
+
+    params = {"w": X, "b": X[0]}
+    grads = {"w": 2 * X, "b": -X[0]}
+    new = trusted.sgd(params, grads, 0.1, b)
+    for key in params:
+        np.testing.assert_allclose(new[key], params[key] - 0.1 * grads[key] / b, rtol=1e-6, atol=1e-7)
+
+    features, labels = rng.standard_normal((n, 2)), np.arange(n)
+    batches = list(trusted.data_iter(b, features, labels, jax.random.key(seed)))
+    assert [len(yb) for _, yb in batches] == [b] * (n // b) + ([n % b] if n % b else [])
+    seen = np.concatenate([np.asarray(yb) for _, yb in batches])
+    assert sorted(seen.tolist()) == list(range(n))  # every example once
+    for Xb, yb in batches:
+        np.testing.assert_array_equal(Xb, features[np.asarray(yb)])  # rows and labels stay paired
 
 
 def test_training_figures_of_the_reference(reference_obs):

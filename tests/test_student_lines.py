@@ -4,17 +4,14 @@ shapes are named as causes; reports list the parts in the sections' order."""
 
 from __future__ import annotations
 
-import textwrap
-
-import numpy as np
 import pytest
 
-from grader import grading, rubric
-from grader.engine import probing, student_errors, submission
+from grader import rubric
+from grader.engine import student_errors, submission
 from grader.reports import report
 from grader.reports.result import CheckResult, Result
 
-from . import bank, mutants
+from . import bank, judging, mutants
 
 # --- the place and the hint, on exceptions raised from a submission's file -----------------------------------
 
@@ -122,8 +119,8 @@ def test_probe_failure_points_at_the_students_line(name, check_id, statement, hi
     lineno = next(i for i, line in enumerate(lines, 1) if line.strip().startswith(statement))
     functions, errors = submission.load_functions(folder)
     assert not errors
-    result = grading.judge(probing.observe(functions, errors, [m.function]), reference_obs,
-                           rubric.checks_for([m.function]))
+    result = judging.observe_and_judge(functions, errors, [m.function], reference_obs,
+                                       rubric.checks_for([m.function]))
     message = next(c.message for c in result.checks if c.id == check_id)
     assert f"(at {module}.py, line {lineno}: `{statement}" in message, message
     assert hint in message, message
@@ -170,10 +167,7 @@ def test_text_and_markdown_list_parts_in_the_sections_order():
 # --- named shapes and pytree keys ------------------------------------------------------------------------------
 
 def _failed(function: str, impl, solution_functions, reference_obs) -> dict[str, str]:
-    functions = dict(solution_functions) | {function: impl}
-    result = grading.judge(dict(reference_obs) | probing.observe(functions, {}, [function]), reference_obs,
-                           rubric.checks_for([function]))
-    return {c.id: c.message for c in result.checks if not c.passed}
+    return judging.failed_messages(judging.swap(function, impl, solution_functions, reference_obs, only_own=True))
 
 
 def test_relu_reduced_over_an_axis_is_named(solution_functions, reference_obs):
