@@ -52,7 +52,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     """Stop at once, with the remedy, where an install of an older kit loads the grader's plugin into every pytest
-    run (its ``pytest11`` entry point, which pyproject.toml no longer declares): ``pytest exercises/`` would then
+    run (a ``pytest11`` entry point, which this pyproject.toml does not declare): ``pytest exercises/`` would then
     load the plugin twice and fail."""
     if config.pluginmanager.get_plugin("dl_basics_grader") is not None:
         pytest.exit("the installed dl-basics-grader predates this checkout: it still loads the grader's pytest "

@@ -1,4 +1,4 @@
-"""The attack suite: hostile submissions against the real ``grade`` CLI, one test per row of the review's table.
+"""The attack suite: hostile submissions against the real ``grade`` CLI, one test per attack (the README's Security section).
 
 Run it with::
 
@@ -40,6 +40,8 @@ import pytest
 from . import caches
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
+
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
 
 SINGLE_ONLY = "l2_penalty"                             # the honest baseline and rows 12 and 13
 ROW14_ONLY = "relu,l2_penalty"                         # row 14: the huge module, and one that is not

@@ -19,6 +19,8 @@ from tests import caches
 from tests.attacks import harness
 from tests.attacks.hijacks import HIJACKS
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 RELU_CHECKS = ("relu.values", "relu.grad", "relu.jit", "train.mlp", "relu.hidden")
 
 

@@ -34,6 +34,7 @@ def graded_class(tmp_path_factory):
     return classroom, proc
 
 
+@pytest.mark.end_to_end
 def test_who_is_graded_and_how(graded_class):
     classroom, proc = graded_class
     with open(grades_of(classroom) / "gradebook.csv", newline="") as f:
@@ -51,6 +52,7 @@ def test_who_is_graded_and_how(graded_class):
     assert "grade batch: not graded eve\\n0\\tx: has a control character in its name\n" in proc.stderr
 
 
+@pytest.mark.end_to_end
 def test_reports_have_safe_file_names(graded_class):
     classroom, _ = graded_class
     out = grades_of(classroom)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.engine import cache_dir, compile_cache, references, sandbox
+import pytest
 
 from grader.data import datasets
+from grader.engine import cache_dir, compile_cache, references, sandbox
 
 
-
+@pytest.mark.end_to_end
 def test_every_cache_is_under_the_one_root(tmp_path, monkeypatch):
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
-from grader.reports import class_view, inert
+import pytest
 
 from grader import rubric
 from grader.checks.common import Observations
+from grader.reports import class_view, inert
 from grader.reports.result import CheckResult, Result
 
 from . import submissions
@@ -119,6 +119,7 @@ def test_markdown_and_png(tmp_path):
     assert [t.get_text() for t in right.get_yticklabels()] == list(rubric.STUDENT_FUNCTIONS)[::-1]
 
 
+@pytest.mark.end_to_end
 def test_identical_wrong_answers_are_grouped_for_review(tmp_path):
     """Through the real `grade batch`: bob and carol write the same naive softmax differently (the same wrong
     outputs), dave another mistake, erin a stub like frank's (no outputs: not a shared answer), alice the

@@ -15,6 +15,8 @@ from grader.reports.result import CheckResult, Result
 from . import submissions
 from .conftest import grades_of, run
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 
 def grade(*args: str):
     return run("-m", "grader", *args, "--quiet")

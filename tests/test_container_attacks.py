@@ -40,6 +40,8 @@ from . import caches
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 ONLY = "relu"                 # relu's checks, the MLP training and relu's hidden check
 ATTEMPTS = ("sec", "env", "sol-ls", "sol", "kit", "cls-ls", "orig", "tmp")  # mallory's, each must be refused
 SIBLING_WAIT_SECONDS = 20     # how long mallory looks for the victim's copy

@@ -82,6 +82,7 @@ def course_folder(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.end_to_end
 def test_grade_reads_the_course_file_beside_it(course_folder):
     """`grade` in a folder holding grading.toml: the course's points, limits and digest in the report."""
     proc = run("-m", "grader", str(course_folder / "alice"), "--only", "relu", "--format", "json", "--quiet",
@@ -101,6 +102,7 @@ def test_grade_reads_the_course_file_beside_it(course_folder):
     assert "different course files" in diff.stdout and "the kit's rubric before" in diff.stdout, diff.stdout
 
 
+@pytest.mark.end_to_end
 def test_the_reference_must_pass_the_course(course_folder, tmp_path):
     """A threshold the solutions cannot reach stops grading (status 2), naming the check and showing the
     threshold as configured; no report is written."""
@@ -114,6 +116,7 @@ def test_the_reference_must_pass_the_course(course_folder, tmp_path):
     assert batch.returncode == 2 and "fails train.mlp" in batch.stderr
 
 
+@pytest.mark.end_to_end
 def test_a_bad_course_file_stops_every_front_end(tmp_path):
     (tmp_path / course.COURSE_FILE).write_text('[checks."relu.value"]\npoints = 3\n')
     for args in (["rubric"], [str(KIT / "solutions"), "--only", "relu"], ["batch", str(tmp_path), "--only", "relu"]):
@@ -121,6 +124,7 @@ def test_a_bad_course_file_stops_every_front_end(tmp_path):
         assert proc.returncode == 2 and "did you mean relu.values?" in proc.stderr, (args, proc.stderr)
 
 
+@pytest.mark.end_to_end
 def test_grade_rubric_lists_the_course(course_folder):
     proc = run("-m", "grader", "rubric", cwd=course_folder)
     assert proc.returncode == 0, proc.stderr
@@ -129,6 +133,7 @@ def test_grade_rubric_lists_the_course(course_folder):
     assert "rubric: grading.toml (sha256" in proc.stdout
 
 
+@pytest.mark.end_to_end
 def test_pytest_exercises_reads_the_course_file(course_folder, tmp_path):
     """The student's self-check grades with the course the release shipped beside the exercises."""
     repo = tmp_path / "repo"
@@ -142,6 +147,7 @@ def test_pytest_exercises_reads_the_course_file(course_folder, tmp_path):
         (proc.stdout[-2000:], proc.stderr[-2000:])
 
 
+@pytest.mark.end_to_end
 def test_release_ships_the_course_file(course_folder, tmp_path):
     proc = run("-m", "grader", "release", str(tmp_path / "template"), cwd=course_folder)
     assert proc.returncode == 0, proc.stderr

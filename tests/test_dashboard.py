@@ -57,6 +57,7 @@ def _report(reports: dict, student: str) -> dict:
     return reports[report_stem(student)]
 
 
+@pytest.mark.end_to_end
 def test_the_class_view_keeps_stubs_forbidden_calls_and_bugs_apart(graded):
     out, reports = graded
     top = _report(reports, "alice")["max_score"]
@@ -148,6 +149,7 @@ def _browse(page: Path, profile: Path, *flags: str) -> subprocess.CompletedProce
     return subprocess.run(command, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.end_to_end
 def test_the_dashboard_in_a_browser(graded, tmp_path):
     out, reports = graded
     page = out / "class_summary.html"

@@ -104,6 +104,7 @@ def test_a_scheduler_without_usable_certificates_is_refused_saying_what_to_pass(
         scale.client_security(scheduler, scale.TlsFiles(**options))
 
 
+@pytest.mark.end_to_end
 def test_batch_refuses_a_plain_tcp_scheduler_without_connecting(tmp_path):
     classroom = tmp_path / "class"
     submissions.make(classroom / "ada")
@@ -118,6 +119,7 @@ def test_batch_refuses_a_plain_tcp_scheduler_without_connecting(tmp_path):
     assert "observing the reference" not in proc.stderr  # refused before any grading
 
 
+@pytest.mark.end_to_end
 def test_batch_grades_on_a_remote_tls_scheduler_with_the_instructors_files(cluster, tls_files, tmp_path):
     local, _ = cluster
     classroom = tmp_path / "class"

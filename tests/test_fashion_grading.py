@@ -53,6 +53,7 @@ def test_the_reference_cache_is_kept_per_dataset(look_alike):
     assert references.disk_cache(None, other) != references.disk_cache(None, look_alike)
 
 
+@pytest.mark.end_to_end
 def test_reference_passes_in_the_sandbox_on_784_pixels(look_alike):
     result, run_ = grading.grade_submission(KIT / "solutions", probes=["softmax_regression", "mlp"],
                                             data=look_alike)
@@ -63,6 +64,7 @@ def test_reference_passes_in_the_sandbox_on_784_pixels(look_alike):
         assert "on fashion-mnist" in c.message and "not yet measured" in c.message
 
 
+@pytest.mark.end_to_end
 def test_cross_entropy_returning_the_mean_loses_the_softmax_training(look_alike, tmp_path):
     """A scalar mean makes every step 1/256 of the book's: softmax regression stays near chance."""
     student = submissions.make(tmp_path / "mean", {"cross_entropy": """
@@ -81,6 +83,7 @@ def grade_fashion(data_dir) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
+@pytest.mark.end_to_end
 def test_cli_names_the_missing_files_and_where_to_put_them(tmp_path):
     code, err = grade_fashion(tmp_path)
     assert code == 2 and "Traceback" not in err
@@ -89,6 +92,7 @@ def test_cli_names_the_missing_files_and_where_to_put_them(tmp_path):
     assert f"place them in {tmp_path}" in err
 
 
+@pytest.mark.end_to_end
 def test_cli_refuses_files_that_are_not_the_official_ones(tmp_path):
     fashion_like.write(tmp_path, n_train=50, n_test=20)
     code, err = grade_fashion(tmp_path)
@@ -96,6 +100,7 @@ def test_cli_refuses_files_that_are_not_the_official_ones(tmp_path):
     assert err.count("checksum mismatch") == 4
 
 
+@pytest.mark.end_to_end
 def test_batch_checks_the_files_before_grading_anyone(tmp_path):
     (tmp_path / "class" / "alice").mkdir(parents=True)
     proc = run("-m", "grader", "batch", str(tmp_path / "class"), "--dataset", "fashion-mnist", "--data-dir",

@@ -177,6 +177,7 @@ def assert_png_drawn(path) -> None:
     assert len(np.unique(image[..., :3].reshape(-1, 3), axis=0)) > 50  # lines in several colours, text
 
 
+@pytest.mark.end_to_end
 def test_report_dir_through_the_cli(kit, tmp_path):
     out = tmp_path / "figures"
     proc = run("-m", "grader", "solutions", "--only", "data_iter,cross_entropy", "--report-dir", str(out),
@@ -193,6 +194,7 @@ def test_report_dir_through_the_cli(kit, tmp_path):
         assert_png_drawn(out / name)
 
 
+@pytest.mark.end_to_end
 def test_report_dir_for_unfinished_stubs(kit, tmp_path):
     """Stubs: every figure is still written (the reference's curves, with the reason the student's is missing)."""
     out = tmp_path / "figures"
@@ -218,6 +220,7 @@ def test_save_curves_draws_every_run_in_every_panel(tmp_path):
     assert_png_drawn(figures.save_curves(tmp_path / "wd.png", "weight decay", runs, ylabel="loss", log=True))
 
 
+@pytest.mark.end_to_end
 def test_a_solution_script_saves_the_books_figure(kit, tmp_path):
     proc = run("-m", "solutions.weight_decay", str(tmp_path / "curves.png"), cwd=kit)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -225,6 +228,7 @@ def test_a_solution_script_saves_the_books_figure(kit, tmp_path):
     assert_png_drawn(tmp_path / "curves.png")
 
 
+@pytest.mark.end_to_end
 def test_an_unwritable_report_dir_keeps_the_report_and_says_so(kit, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the folder should go")

@@ -16,6 +16,8 @@ from grader import rubric
 from . import submissions
 from .conftest import grades_of, run
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 
 def grade(*args: str, timeout: float = 600):
     return run("-m", "grader", *args, "--quiet", timeout=timeout)

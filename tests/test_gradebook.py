@@ -18,6 +18,8 @@ from grader.reports import gradebook
 from .attacks.harness import build_submission
 from .conftest import KIT, grades_of
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 SECRET_TEXT = "book-" + "9a7e51" * 8
 ASSIGNMENT = "DL basics (42)"
 FORMULA = "=HYPERLINK(\"x\")"

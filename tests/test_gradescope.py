@@ -94,6 +94,7 @@ def pins_in(setup: str) -> list[str]:
     return [line.strip().strip("'\"") for line in block.splitlines()]
 
 
+@pytest.mark.end_to_end
 def test_autograder_folder(autograder):
     assert {p.name for p in autograder.iterdir()} == {"setup.sh", "run_autograder", "README.md", "kit"}
     for script in ("setup.sh", "run_autograder"):
@@ -126,6 +127,7 @@ def test_autograder_folder(autograder):
         autograder / "README.md").read_text()
 
 
+@pytest.mark.end_to_end
 def test_refuses_a_non_empty_folder_and_copies_the_secret(tmp_path, capsys):
     target = tmp_path / "autograder"
     target.mkdir()
@@ -203,6 +205,7 @@ def solutions_run(tmp_path_factory) -> tuple[dict, subprocess.CompletedProcess]:
     return run_autograder(root, tmp / "home")
 
 
+@pytest.mark.end_to_end
 def test_solutions_full_marks(solutions_run):
     results, proc = solutions_run
     check_shape(results, hidden=True)
@@ -217,12 +220,14 @@ def test_solutions_full_marks(solutions_run):
     assert f"score {100 + rubric.HIDDEN_MAX_SCORE:.1f} | sandbox: {results['extra_data']['isolation']['summary']}\n" in proc.stdout
 
 
+@pytest.mark.end_to_end
 def test_solutions_without_a_leaderboard(solutions_run):
     """Every correct submission trains the same models: no leaderboard to rank them by rounding or time."""
     results, _ = solutions_run
     assert "leaderboard" not in results and results["execution_time"] > 0
 
 
+@pytest.mark.end_to_end
 def test_stubs_in_a_repository_folder(autograder, tmp_path):
     """The stubs, uploaded as a repository folder (the shallowest folder holding the exercise files is graded),
     with two attacks beside them: a FIFO named ``helpers.py`` (a copy of it blocked the grader's read), and a
@@ -250,6 +255,7 @@ def test_stubs_in_a_repository_folder(autograder, tmp_path):
     assert "Fix first" in results["output"]
 
 
+@pytest.mark.end_to_end
 def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):
     """The solutions in submission/exercises/, beside a broken file at the top level, and no metadata."""
     def place(sub: Path) -> None:
@@ -262,6 +268,7 @@ def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):
     assert "grading submission/exercises\n" in proc.stdout
 
 
+@pytest.mark.end_to_end
 def test_a_link_to_the_solutions_is_not_followed(autograder, tmp_path):
     """An upload holding only ``exercises -> /autograder/source/kit/solutions``: the link is not followed, so
     nothing is graded: 0 points, and the student reads that no exercise files were found."""
@@ -279,6 +286,7 @@ def test_a_link_to_the_solutions_is_not_followed(autograder, tmp_path):
     assert "grading nothing\n" in proc.stdout and "source/kit/solutions" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.end_to_end
 def test_grader_failure_gives_a_clear_result(autograder, tmp_path):
     """A secret the grader refuses (too short): ``grade`` exits 2 before any student code runs, and the
     student reads that the grader failed, not their code; staff see the grader's own words in the log."""
@@ -293,6 +301,7 @@ def test_grader_failure_gives_a_clear_result(autograder, tmp_path):
     assert "grade: " in proc.stderr
 
 
+@pytest.mark.end_to_end
 def test_the_course_file_travels_with_the_autograder(tmp_path):
     """`grade gradescope` in a folder holding grading.toml copies it; run_autograder grades with it."""
     (tmp_path / "grading.toml").write_text('[checks."relu.values"]\npoints = 5\n')

@@ -23,6 +23,8 @@ from grader.checks import data_iter as data_iter_checks
 from . import caches
 from .conftest import KIT, grades_of
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 SECRET_TEXT = "e2e-" + "5ec4e7" * 8
 
 

@@ -164,11 +164,13 @@ def graded(tmp_path_factory):
     return root
 
 
+@pytest.mark.end_to_end
 def test_the_report_quotes_the_exception(graded):
     report = json.loads((graded / release.REPORT_JSON).read_text())
     assert any(HOSTILE in c["message"] for c in report["checks"])  # the JSON keeps it as it was
 
 
+@pytest.mark.end_to_end
 def test_text_report_is_inert(graded):
     rendered = grade("render", str(graded / release.REPORT_JSON), "--format", "text").stdout
     assert_inert_text(rendered, "Score: 0/17")
@@ -177,6 +179,7 @@ def test_text_report_is_inert(graded):
     assert_inert_text(direct, "Score: 0/17")
 
 
+@pytest.mark.end_to_end
 def test_markdown_reports_are_inert(graded):
     """The workflow's grade.md, which it appends to the job summary and posts as the pull request's comment (with
     the marker and the run's link around it, as its script does)."""
@@ -189,6 +192,7 @@ def test_markdown_reports_are_inert(graded):
     assert inert.markdown(HOSTILE) in report and _unescape_markdown(inert.markdown(HOSTILE)) == inert.text(HOSTILE)
 
 
+@pytest.mark.end_to_end
 def test_gradescope_results_are_inert(graded):
     results = json.loads((graded / release.RENDERED["gradescope"]).read_text())
     assert results["output_format"] == "md" and results["test_output_format"] == "text"
@@ -197,6 +201,7 @@ def test_gradescope_results_are_inert(graded):
     assert failed and all(t["output_format"] == "text" and not CONTROL.search(t["output"]) for t in failed)
 
 
+@pytest.mark.end_to_end
 def test_pytest_front_end_is_inert(graded, tmp_path):
     student = shutil.copytree(graded / release.SUBMISSION, tmp_path / "student")  # not a second exercises/ package
     proc = run("-m", "pytest", "exercises/", "--dl-submission", str(student), "--dl-only", "softmax", "-q")
@@ -217,6 +222,7 @@ def graded_class(tmp_path_factory):
     return grades_of(classroom)
 
 
+@pytest.mark.end_to_end
 def test_gradebook_cells_never_start_a_formula(graded_class):
     with open(graded_class / "gradebook.csv", newline="") as f:
         rows = list(csv.reader(f))
@@ -224,6 +230,7 @@ def test_gradebook_cells_never_start_a_formula(graded_class):
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
 
 
+@pytest.mark.end_to_end
 def test_batch_markdown_is_inert(graded_class):
     reports = sorted(graded_class.glob("*.md"))
     assert len(reports) == 5  # four students and the class summary

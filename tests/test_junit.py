@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from grader.reports import report
 from grader.reports.result import CheckResult, Result
 
@@ -57,6 +59,7 @@ def test_any_message_round_trips_every_legal_character_and_escapes_the_rest():
         assert failure.text == expected.replace("\r\n", "\n").replace("\r", "\n"), ascii(message)
 
 
+@pytest.mark.end_to_end
 def test_grade_render_junit_of_a_report_with_control_characters(tmp_path):
     saved = tmp_path / "report.json"
     saved.write_text(_result().to_json())

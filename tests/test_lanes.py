@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from grader import rubric
-
 from grader.engine import sandbox
 
 from . import submissions
+
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
 
 # relu kills its child outright; sgd is wrong. Each lane must restart on its own and keep the other's results.
 BODIES = {

@@ -226,6 +226,7 @@ def gradebook_points(root: Path, student: str, notebooks=None) -> dict[str, floa
                 for c in rubric.CHECKS if notebooks is None or notebook_of(c.id) in notebooks}
 
 
+@pytest.mark.end_to_end
 def test_release_has_no_solution_code(graded_course, kit):
     release = graded_course / "release" / ASSIGNMENT
     text = "".join(p.read_text() for p in release.rglob("*.ipynb"))
@@ -237,11 +238,13 @@ def test_release_has_no_solution_code(graded_course, kit):
     assert text.count("raise NotImplementedError()") == 6
 
 
+@pytest.mark.end_to_end
 def test_reference_scores_full_marks(graded_course):
     points = gradebook_points(graded_course, "alice")
     assert points == {c.id: c.points for c in rubric.CHECKS}
 
 
+@pytest.mark.end_to_end
 def test_points_match_grade_check_by_check(graded_course, grade_results):
     expected = grade_results["bob"]
     assert gradebook_points(graded_course, "bob") == expected
@@ -249,6 +252,7 @@ def test_points_match_grade_check_by_check(graded_course, grade_results):
     assert expected["softmax.stability.large_logits"] == 0 and expected["l2_penalty.values"] == 0
 
 
+@pytest.mark.end_to_end
 def test_feedback_and_export(graded_course):
     env = isolated_env(graded_course.parent / "home")
     nbgrader(graded_course, "generate_feedback", ASSIGNMENT, env=env)
@@ -273,6 +277,7 @@ def gains_nothing(points: dict[str, float], functions_alone: dict[str, float]) -
     return all(points[c] <= functions_alone[c] for c in points)
 
 
+@pytest.mark.end_to_end
 def test_forgeries_gain_nothing(graded_course, grade_results):
     """The course as built runs no kernel: mallory's cells run only in the sandbox, and score what `grade` gives
     for the same code, no more than her functions alone.
@@ -294,6 +299,7 @@ def test_forgeries_gain_nothing(graded_course, grade_results):
     assert alone["sgd.no_mutation"] == rubric.BY_ID["sgd.no_mutation"].points
 
 
+@pytest.mark.end_to_end
 def test_kernel_forgeries_are_overridden(executed_course, grade_results):
     """With the notebooks executed, mallory's forgeries run in the kernel, which reports full points for every
     check of her softmax notebook; the gradebook holds the sandbox's points, those of `grade`."""
@@ -313,6 +319,7 @@ def test_kernel_forgeries_are_overridden(executed_course, grade_results):
     assert any(t.startswith("softmax.values: FAILED, 0/4 points.") for t in texts), texts
 
 
+@pytest.mark.end_to_end
 def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
     """A kernel run by `nbgrader autograde` without the sandbox step would score 0, never the kernel's word."""
     from grader import notebook
@@ -321,6 +328,7 @@ def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
     assert "scored by the grader's sandbox" in capsys.readouterr().out
 
 
+@pytest.mark.end_to_end
 def test_pipeline_puts_the_sandbox_before_saving_grades():
     from nbgrader.preprocessors import Execute, SaveAutoGrades
     from grader import nbgrader_step
@@ -353,6 +361,7 @@ def test_notebook_module_keeps_definitions():
     ast.parse(source)
 
 
+@pytest.mark.end_to_end
 def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, monkeypatch):
     """A sandbox that cannot start is the grader's failure: the step raises and clears the notebook's grades."""
     from nbgrader.api import Gradebook
@@ -372,6 +381,7 @@ def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, 
         assert grades and all(g.auto_score is None and g.needs_manual_grade for g in grades)
 
 
+@pytest.mark.end_to_end
 def test_review_notes_concern_the_students_cells(review_log):
     """The given cells and the ``chapter`` package import the kit's trusted functions: no note for that. alice, an
     honest student, has no note at all; eve's notes name her cells, and the policy's refusal of her code."""

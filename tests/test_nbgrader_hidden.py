@@ -21,6 +21,8 @@ from .conftest import KIT
 from .attacks.hijacks import HIJACKS
 from .test_nbgrader import STUB, isolated_env, nbgrader, with_bugs
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 SECRET_TEXT = "nbgrader-hidden-" + "7c" * 16
 # Keeps float16 only for the public (4, 5) float16 array: right on every public input, wrong on other shapes.
 PUBLIC_ONLY_RELU = ("out = jnp.maximum(X, 0)\n"

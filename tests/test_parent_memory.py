@@ -146,12 +146,14 @@ def runs(tmp_path_factory):
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.end_to_end
 def test_honest_submission_gets_full_marks(runs):
     honest, _ = runs
     report = honest.json()
     assert [c["id"] for c in report["checks"] if not c["passed"]] == []
 
 
+@pytest.mark.end_to_end
 def test_huge_outputs_lose_their_checks_with_a_shape_message(runs):
     _, hostile = runs
     checks = {c["id"]: c for c in hostile.json()["checks"]}
@@ -162,6 +164,7 @@ def test_huge_outputs_lose_their_checks_with_a_shape_message(runs):
     assert lost == {}
 
 
+@pytest.mark.end_to_end
 def test_parent_peak_stays_under_the_honest_peak_plus_the_budget(runs):
     """The parent holds at most DEFAULT_BUDGET of decoded observations per submission, one frame in flight per
     child read, and judges them without widening beyond the reference's size: its peak is the honest one plus

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
+
 from grader import rubric
 
 from . import submissions
 from .conftest import run
+
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
 
 
 def test_fresh_stubs_fail_every_check_with_a_hint(kit):

@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grader import rubric
 from grader.reports.result import CheckResult, Result
 
 from . import submissions
 from .conftest import KIT, run
+
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
 
 # The course changed mid-term: the MLP's training is worth 3 points instead of 6, and its threshold is raised to 0.95
 # (the reference reaches ~0.956, so grading goes on).

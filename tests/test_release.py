@@ -169,6 +169,7 @@ def test_readme_tables_come_from_the_rubric(release):
         assert [settings[task][k] for k in SETTINGS] == [f"{kw[k]:g}" for k in SETTINGS], task
 
 
+@pytest.mark.end_to_end
 def test_templates_fill_every_marker_and_nothing_else():
     for text in (rel.autograde_workflow(), student_readme.student_readme(rel.ARTIFACT, rel.FIGURES_DIR)):
         assert not templating.MARKER.search(text)
@@ -186,6 +187,7 @@ def test_training_docstring_shows_the_settings_the_probes_use():
 
 # --- the workflow's commands, run with the release's own grader ---------------------------------------------
 
+@pytest.mark.end_to_end
 def test_release_grades_with_its_own_grader_and_library_references(filled):
     proc = in_repo(filled, "-c", "import grader, grader.engine.references as g; print(grader.__file__); "
                                  "print(g.KIT_SOLUTIONS.is_dir())")
@@ -193,12 +195,14 @@ def test_release_grades_with_its_own_grader_and_library_references(filled):
     assert Path(where).resolve().is_relative_to(filled.resolve()) and kit_solutions == "False"
 
 
+@pytest.mark.end_to_end
 def test_stubs_score_zero(stub_run):
     report = json.loads((stub_run / rel.REPORT_JSON).read_text())
     assert report["score"] == 0 and report["max_score"] == rubric.MAX_SCORE
     assert [c["id"] for c in report["checks"]] == [c.id for c in rubric.CHECKS]
 
 
+@pytest.mark.end_to_end
 def test_filled_in_exercises_score_full_marks(filled):
     proc = run_grade(filled, rel.GRADE_ARGS)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -207,6 +211,7 @@ def test_filled_in_exercises_score_full_marks(filled):
         [c for c in report["checks"] if not c["passed"]]
 
 
+@pytest.mark.end_to_end
 def test_pytest_runs_in_the_release(filled):
     proc = in_repo(filled, "-m", "pytest", "exercises/", "-q", "-k", "relu")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -214,6 +219,7 @@ def test_pytest_runs_in_the_release(filled):
     assert f"Score: {points:g}/{points:g}" in proc.stdout
 
 
+@pytest.mark.end_to_end
 def test_workflow_render_commands(stub_run):
     result = rel.load_result(stub_run / rel.REPORT_JSON)
     outputs = {}
@@ -234,6 +240,7 @@ def test_workflow_render_commands(stub_run):
         '::notice title=Autograding report::{"totalPoints":0,"maxPoints":100}']
 
 
+@pytest.mark.end_to_end
 def test_render_main(stub_run, tmp_path, capsys):
     result = rel.load_result(stub_run / rel.REPORT_JSON)
     for fmt in ("text", "markdown", "junit", "gradescope"):
@@ -267,6 +274,7 @@ def test_workflow_runs_the_tested_commands(release):
 WARM = "grade warm"
 
 
+@pytest.mark.end_to_end
 def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
     """The workflow restores the kit's cache folder (the one the kit itself computes) with a pinned actions/cache,
     keyed on pyproject.toml and the grader's sources, and fills the compilation cache only when none was restored;
@@ -297,6 +305,7 @@ def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
     assert f"{rel.FIGURES_DIR}/" in ignored and rel.REPORT_JSON in ignored
 
 
+@pytest.mark.end_to_end
 def test_autograde_workflow_shape(release):
     workflow = load_workflow(release / AUTOGRADE)
     assert workflow["name"] == "Autograding Tests"  # the name GitHub Classroom looks for
@@ -346,6 +355,7 @@ def actionlint() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("actionlint")
 
 
+@pytest.mark.end_to_end
 def test_actionlint_accepts_every_workflow(release):
     binary = actionlint()
     if binary is None:

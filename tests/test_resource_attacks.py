@@ -34,6 +34,8 @@ from . import caches
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 ONLY = "l2_penalty"
 L2_FILE = f"{rubric.STUDENT_FUNCTIONS['l2_penalty']}.py"
 LONG_NAME = "s" * 252

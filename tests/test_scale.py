@@ -12,6 +12,8 @@ import pytest
 from . import submissions
 from .conftest import KIT, run
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 pytest.importorskip("distributed", reason="the 'scale' extra (Dask) is not installed")
 
 ONLY = "relu,l2_penalty"

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from . import submissions
 from .conftest import KIT
+
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
 
 ENDLESS = """\
 n = len(features)

@@ -43,6 +43,8 @@ from . import caches
 from .attacks import harness, snippets
 from .attacks.harness import RunDirs
 
+pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
+
 ONLY = "relu"  # relu's probe, the MLP training, and relu's hidden probe
 STUDENTS = {"argv": snippets.SEED_ARGV, "procs": snippets.SEED_PROC, "marker": snippets.SEED_MARKER,
             "named": snippets.SEED_NAMED}

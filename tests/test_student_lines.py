@@ -198,6 +198,7 @@ def test_sgd_names_the_leaf_by_its_key(solution_functions, reference_obs):
     assert all("leaf 0" not in message for message in failed.values())
 
 
+@pytest.mark.end_to_end
 def test_an_error_inside_a_jax_call_reaches_the_report_through_the_sandbox(tmp_path):
     """Through the real `grade`: a broadcasting error that JAX raises (and filters its traceback for) is shown with the
     student's line and the hint, not as the guard refusing JAX's own traceback formatting."""

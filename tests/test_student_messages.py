@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import re
 
+import pytest
+
 from grader import rubric
 from grader.authoring import student_readme
 
@@ -49,6 +51,7 @@ def test_the_student_readme_lists_them_per_function():
     assert "of the `grader` package may be called from your functions" in text
 
 
+@pytest.mark.end_to_end
 def test_a_forbidden_call_is_told_once_for_its_function(tmp_path):
     """jax.nn.softmax in softmax fails its eight checks with one cause: the text report and pytest give the
     message once, the other checks refer to the first; the score line gives the instructor's maximum."""

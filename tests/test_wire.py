@@ -250,6 +250,7 @@ writer.close()
 """
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("mode", ["grader", "student"])
 def test_a_child_process_with_the_key_is_heard_and_one_without_is_not(mode):
     key = wire.new_key()

@@ -1,7 +1,7 @@
 """Kernel confinement of the sandboxed child: what this machine offers, and how the child applies it.
 
 The child runs student code. Whatever that code does, it may change only its own score, and only through
-what its own functions return (DESIGN §4). Three layers enforce that, each used where the kernel has it and
+what its own functions return (README, Security). Three layers enforce that, each used where the kernel has it and
 named in every report:
 
 * **namespaces** (applied by the parent, through util-linux's ``unshare`` in front of the child's command):
@@ -78,7 +78,7 @@ class Layers:
 
     @property
     def complete(self) -> bool:
-        """Every layer DESIGN §4 asks for: Landlock with TCP and scoping, namespaces, seccomp."""
+        """Every layer ``--require-isolation`` asks for: Landlock with TCP and scoping, namespaces, seccomp."""
         return self.landlock_abi >= 6 and self.namespaces and self.seccomp
 
     @property

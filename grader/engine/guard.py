@@ -2,7 +2,7 @@
 insides, while the kit's own code goes on as before.
 
 The graded interpreter belongs to the student: module-level code and every function it defines run in the same
-process as the probe driver. Four measures take away the means to stand in for the driver (DESIGN §4):
+process as the probe driver. Four measures take away the means to stand in for the driver:
 
 * :func:`hide_kit` removes the kit's modules (``grader.*``) and any ``solutions`` from ``sys.modules``, after the
   driver has bound everything it uses: no name leads student code to the probing engine, the wire or the trusted

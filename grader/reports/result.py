@@ -1,4 +1,5 @@
-"""The grading result (the JSON contract of DESIGN section 2) and its plain-text rendering."""
+"""The grading result: the checks with their points and feedback, and what a report says beside them; its JSON form
+(``to_dict``/``from_dict``) is the contract every saved report and every front end shares."""
 
 from __future__ import annotations
 
