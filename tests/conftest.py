@@ -36,10 +36,11 @@ def pytest_cmdline_main(config):
 
 # The longest files first (1-4 minutes each on one core), so the two workers end together. pytest-xdist hands
 # each worker its first three files in this order, so the two longest go to different workers.
-LONGEST_FIRST = ("test_nbgrader.py", "test_grade_cli.py", "test_first_run.py", "test_bank.py",
-                 "test_checks_both_ways.py", "test_attacks.py", "test_authorship.py", "test_gradescope.py",
-                 "test_hidden_cli.py", "test_seed_attacks.py", "test_nbgrader_hidden.py",
-                 "test_container_attacks.py", "test_release.py", "test_hidden.py")
+LONGEST_FIRST = ("test_nbgrader.py", "test_gradescope.py", "test_attacks.py", "test_grade_cli.py", "test_release.py",
+                 "test_pytest_frontend.py", "test_nbgrader_hidden.py", "test_resource_attacks.py",
+                 "test_checks_both_ways.py", "test_first_run.py", "test_bank.py", "test_figures.py",
+                 "test_parent_memory.py", "test_cli_conventions.py", "test_gradebook.py", "test_hidden_cli.py",
+                 "test_course_file.py", "test_hidden.py", "test_seed_attacks.py", "test_dashboard.py")
 
 
 def pytest_addoption(parser):
@@ -60,9 +61,11 @@ def pytest_configure(config):
                     "with -p no:dl_basics_grader", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-# The end-to-end tier: one test in SAMPLE_ONE_IN of the end-to-end tests that are not smoke tests, drawn per ISO week,
-# so that over SAMPLE_ONE_IN weeks of CI every one runs on its own as well as in each full run.
-SAMPLE_ONE_IN = 4
+# The end-to-end tier: the end-to-end test files are dealt, longest first, into SAMPLE_ONE_IN groups, and a run takes
+# the group of its ISO week (a file's tests stay together: they share its costly fixtures, a built course, a graded
+# class). Every file runs within SAMPLE_ONE_IN weeks of CI, and the longest files fall into different weeks.
+SAMPLE_ONE_IN = 6
+_TIER = pytest.StashKey[tuple]()  # what the tier left out, for the header
 
 
 def sample_key(config) -> str:
@@ -73,11 +76,23 @@ def sample_key(config) -> str:
     return f"{year}-W{week:02d}"
 
 
-def in_sample(item, key: str) -> bool:
-    """Whether an end-to-end test is in the sample of ``key``: a stable hash of its test file and function (all of a
-    parametrized test's cases together, as they share its fixtures) and the key."""
-    name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}:{key}"
-    return zlib.crc32(name.encode()) % SAMPLE_ONE_IN == 0
+def sample_group(key: str) -> int:
+    """The group of end-to-end files the sample ``key`` takes: its week modulo SAMPLE_ONE_IN for ``YYYY-Www``, a
+    hash of it otherwise."""
+    year, _, week = key.partition("-W")
+    if year.isdigit() and week.isdigit():
+        return int(week) % SAMPLE_ONE_IN
+    return zlib.crc32(key.encode()) % SAMPLE_ONE_IN
+
+
+def sampled_files(items, key: str) -> set[str]:
+    """The end-to-end test files in the sample ``key``: the files dealt in turn (longest first, by
+    ``LONGEST_FIRST``, then by name) into SAMPLE_ONE_IN groups, and the group of ``key``."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    files = sorted({item.path.name for item in items if item.get_closest_marker("end_to_end")},
+                   key=lambda name: (rank.get(name, len(rank)), name))
+    group = sample_group(key)
+    return {name for i, name in enumerate(files) if i % SAMPLE_ONE_IN == group}
 
 
 def tier(config, items) -> tuple[list, list]:
@@ -87,12 +102,12 @@ def tier(config, items) -> tuple[list, list]:
     named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
     if config.getoption("full") or named:
         return list(items), []
-    key = sample_key(config)
+    sampled = sampled_files(items, sample_key(config))
     keep, drop = [], []
     for item in items:
         e2e = item.get_closest_marker("end_to_end") is not None
         smoke = item.get_closest_marker("smoke") is not None
-        (keep if not e2e or smoke or in_sample(item, key) else drop).append(item)
+        (keep if not e2e or smoke or item.path.name in sampled else drop).append(item)
     return keep, drop
 
 
@@ -103,19 +118,18 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    config.stash[_TIER] = (len(drop), sample_key(config))
+    config.stash[_TIER] = (len(drop), sample_key(config), sorted({i.path.name for i in keep
+                                                                  if i.get_closest_marker("end_to_end")}))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-_TIER = pytest.StashKey[tuple]()
-
 
 def pytest_report_collectionfinish(config, start_path, items):
-    dropped, key = config.stash.get(_TIER, (0, ""))
+    dropped, key, sampled = config.stash.get(_TIER, (0, "", []))
     if dropped:
-        return (f"end-to-end tests: the smoke tests and the sample {key}; {dropped} others left out "
-                "(python -m pytest --full runs every test)")
+        return (f"end-to-end tests: the smoke tests and the sample {key} ({', '.join(sorted(sampled))}); {dropped} "
+                "others left out (python -m pytest --full runs every test)")
     return None
 
 

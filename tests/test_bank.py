@@ -24,15 +24,18 @@ def test_sample_covers_every_function_every_training_and_correct_alternatives():
     assert trained == {c.id for c in bank.rubric.CHECKS if c.id.startswith("train.")}
 
 
+@pytest.mark.end_to_end
 def test_every_correct_alternative_gets_full_marks(rows):
     assert [(r["entry"], r["detail"]) for r in rows if r["kind"] == "correct" and not r["ok"]] == []
 
 
+@pytest.mark.end_to_end
 def test_every_mistake_is_caught_exactly_and_named(rows):
     assert [(r["entry"], r["detail"], r["caught"], r["named"]) for r in rows
             if r["kind"] == "mistake" and not r["ok"]] == []
 
 
+@pytest.mark.end_to_end
 def test_scorecard_reports_all_clear(rows):
     card = bank.scorecard(rows)
     assert "every verdict as expected" in card

@@ -35,6 +35,7 @@ def graded_class(tmp_path_factory):
 
 
 @pytest.mark.end_to_end
+@pytest.mark.smoke
 def test_who_is_graded_and_how(graded_class):
     classroom, proc = graded_class
     with open(grades_of(classroom) / "gradebook.csv", newline="") as f:

@@ -60,7 +60,6 @@ def test_marker_errors_are_reported(src, error):
         build.clear_solutions(src)
 
 
-@pytest.mark.end_to_end
 def test_build_check_command_reports_drift(tmp_path, kit, capsys):
     from .conftest import run
     exercises = tmp_path / "exercises"

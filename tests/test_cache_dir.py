@@ -10,7 +10,6 @@ from grader.data import datasets
 from grader.engine import cache_dir, compile_cache, references, sandbox
 
 
-@pytest.mark.end_to_end
 def test_every_cache_is_under_the_one_root(tmp_path, monkeypatch):
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

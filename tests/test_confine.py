@@ -53,7 +53,6 @@ except OSError as exc:
 """
 
 
-@pytest.mark.end_to_end
 @needs_landlock
 def test_landlock_reads_only_the_allow_list_and_writes_only_home(tmp_path):
     secret = tmp_path / "kit" / "solutions.py"
@@ -78,7 +77,6 @@ def test_make_policy_never_grants_a_root_that_holds_a_protected_folder(tmp_path)
         assert not (resolved == tmp_path or resolved in tmp_path.parents) or root == str(tmp_path / "copy")
 
 
-@pytest.mark.end_to_end
 @needs_seccomp
 def test_seccomp_denies_sockets_tracing_and_signals_to_others(tmp_path):
     seen = confined(tmp_path, attempt("socket", "import socket; socket.socket()")
@@ -90,7 +88,6 @@ def test_seccomp_denies_sockets_tracing_and_signals_to_others(tmp_path):
                     "unshare": "PermissionError"}
 
 
-@pytest.mark.end_to_end
 @needs_namespaces
 def test_namespaces_hide_the_parent_and_the_network(tmp_path):
     seen = confined(tmp_path, "seen['pid'] = os.getpid()\nseen['procs'] = sorted(p for p in os.listdir('/proc') "
@@ -123,6 +120,7 @@ def test_require_isolation_refuses_a_machine_without_every_layer(tmp_path):
 
 
 @pytest.mark.end_to_end
+@pytest.mark.smoke
 def test_without_namespaces_escaped_processes_are_swept(tmp_path):
     """Where namespaces are not allowed (GitHub's runners by default), the parent as subreaper sweeps until no
     escaped process is left: a chain of 30 nested setsid + fork outlives nothing."""
@@ -159,7 +157,6 @@ def _cmdline_has(pid: str, marker: str) -> bool:
         return False
 
 
-@pytest.mark.end_to_end
 def test_a_child_that_leaves_its_process_group_is_still_ended(tmp_path):
     """The sandboxed child itself calls setsid (out of the group the parent kills) and then hangs: ending
     it still ends everything (the namespace's init is killed directly; without namespaces, the sweep)."""

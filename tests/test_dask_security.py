@@ -104,7 +104,6 @@ def test_a_scheduler_without_usable_certificates_is_refused_saying_what_to_pass(
         scale.client_security(scheduler, scale.TlsFiles(**options))
 
 
-@pytest.mark.end_to_end
 def test_batch_refuses_a_plain_tcp_scheduler_without_connecting(tmp_path):
     classroom = tmp_path / "class"
     submissions.make(classroom / "ada")

@@ -26,13 +26,11 @@ def python(*args: str, env: dict | None = None, timeout: float = 900) -> subproc
 
 # --- no JAX for the help -------------------------------------------------------------------------------------
 
-@pytest.mark.end_to_end
 def test_the_cli_and_the_pytest_plugin_import_no_jax():
     proc = python("-c", "import sys, grader.cli, grader.pytest_plugin; print('jax' in sys.modules)")
     assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr[-3000:]
 
 
-@pytest.mark.end_to_end
 def test_grade_help_imports_no_jax():
     proc = python("-X", "importtime", "-m", "grader", "--help")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: grade PATH [options]"), proc.stderr[-3000:]
@@ -41,7 +39,6 @@ def test_grade_help_imports_no_jax():
     assert not {name for name in imported if name == "jax" or name.startswith(("jax.", "jaxlib"))}
 
 
-@pytest.mark.end_to_end
 def test_pytest_help_imports_no_jax():
     proc = python("-X", "importtime", "-m", "pytest", "exercises/", "--help", "-p", "no:cacheprovider")
     assert proc.returncode == 0 and "--dl-only" in proc.stdout, proc.stderr[-3000:]
@@ -82,7 +79,6 @@ def _fake_warm(calls: list, seconds: float = 0.0, fail: bool = False):
     return warm
 
 
-@pytest.mark.end_to_end
 def test_two_processes_at_once_fill_the_cache_once(tmp_path, monkeypatch):
     """The lock file: the second waits for the first (saying so) and then finds the cache ready."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -101,7 +97,6 @@ def test_two_processes_at_once_fill_the_cache_once(tmp_path, monkeypatch):
     assert compile_cache.fill_if_needed(None, said.append) is False and len(calls) == 1
 
 
-@pytest.mark.end_to_end
 def test_a_failed_fill_never_stops_grading_and_is_not_retried(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("DL_BASICS_NO_CACHE", raising=False)
@@ -114,7 +109,6 @@ def test_a_failed_fill_never_stops_grading_and_is_not_retried(tmp_path, monkeypa
     assert compile_cache.ensure_warm() is True and len(calls) == 2  # grade warm (or a batch) still fills it
 
 
-@pytest.mark.end_to_end
 def test_a_cache_of_another_kit_version_is_filled_again(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("DL_BASICS_NO_CACHE", raising=False)

@@ -45,6 +45,7 @@ def checks_of(*targets: str) -> set[str]:
     return {c.id for c in rubric.CHECKS if c.target in targets}
 
 
+@pytest.mark.smoke
 def test_reference_full_marks_and_json_contract(kit):
     report = grade_json(kit / "solutions")
     assert report["score"] == report["max_score"] == 100.0

@@ -127,7 +127,6 @@ def test_autograder_folder(autograder):
         autograder / "README.md").read_text()
 
 
-@pytest.mark.end_to_end
 def test_refuses_a_non_empty_folder_and_copies_the_secret(tmp_path, capsys):
     target = tmp_path / "autograder"
     target.mkdir()
@@ -269,6 +268,7 @@ def test_exercises_folder_wins_over_loose_files(autograder, tmp_path):
 
 
 @pytest.mark.end_to_end
+@pytest.mark.smoke
 def test_a_link_to_the_solutions_is_not_followed(autograder, tmp_path):
     """An upload holding only ``exercises -> /autograder/source/kit/solutions``: the link is not followed, so
     nothing is graded: 0 points, and the student reads that no exercise files were found."""

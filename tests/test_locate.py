@@ -149,7 +149,6 @@ def test_a_name_with_a_newline_and_a_tab_is_skipped(tmp_path):
 
 # --- reading -------------------------------------------------------------------------------------------------
 
-@pytest.mark.end_to_end
 def test_a_fifo_a_folder_and_a_link_named_like_modules_are_skipped_without_blocking(tmp_path):
     folder = exercise_files(tmp_path / "exercises", ["linear_regression.py", "weight_decay.py"])
     os.mkfifo(folder / "helpers.py")
@@ -174,7 +173,6 @@ def test_a_fifo_a_folder_and_a_link_named_like_modules_are_skipped_without_block
         "softmax_regression": "softmax_regression.py is not a regular file (a symbolic link, not followed): not graded"}
 
 
-@pytest.mark.end_to_end
 def test_a_skipped_module_says_why_in_the_report(tmp_path):
     """Through the real sandbox: the functions of a module whose file was skipped fail with the reason, the other
     modules load, and a skipped helper is a note for review."""
@@ -208,7 +206,6 @@ def test_unreadable_and_vanishing_files_are_messages(tmp_path):
         os.close(fd)
 
 
-@pytest.mark.end_to_end
 def test_the_size_cap(tmp_path):
     (tmp_path / "a_small.py").write_text("x = 1\n")
     with open(tmp_path / "b_huge.py", "wb") as f:  # sparse: nothing of it is read
@@ -253,7 +250,6 @@ def test_entry_bound(tmp_path):
 
 # --- python -m grader.locate ---------------------------------------------------------------------------------
 
-@pytest.mark.end_to_end
 def test_copy_to_prints_one_safe_line_per_note(tmp_path):
     submission = tmp_path / "submission"
     exercise_files(submission / "repo" / "exercises", MODULES)

@@ -319,7 +319,6 @@ def test_kernel_forgeries_are_overridden(executed_course, grade_results):
     assert any(t.startswith("softmax.values: FAILED, 0/4 points.") for t in texts), texts
 
 
-@pytest.mark.end_to_end
 def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
     """A kernel run by `nbgrader autograde` without the sandbox step would score 0, never the kernel's word."""
     from grader import notebook
@@ -328,7 +327,6 @@ def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
     assert "scored by the grader's sandbox" in capsys.readouterr().out
 
 
-@pytest.mark.end_to_end
 def test_pipeline_puts_the_sandbox_before_saving_grades():
     from nbgrader.preprocessors import Execute, SaveAutoGrades
     from grader import nbgrader_step

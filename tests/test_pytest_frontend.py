@@ -35,6 +35,7 @@ def test_exercise_tests_against_solutions_give_full_marks(kit):
             in proc.stdout.splitlines())
 
 
+@pytest.mark.smoke
 def test_one_function_selected(kit):
     proc = run("-m", "pytest", "exercises/", "--dl-submission", "solutions/", "-q", "-k", "relu")
     assert proc.returncode == 0

@@ -187,7 +187,6 @@ def test_training_docstring_shows_the_settings_the_probes_use():
 
 # --- the workflow's commands, run with the release's own grader ---------------------------------------------
 
-@pytest.mark.end_to_end
 def test_release_grades_with_its_own_grader_and_library_references(filled):
     proc = in_repo(filled, "-c", "import grader, grader.engine.references as g; print(grader.__file__); "
                                  "print(g.KIT_SOLUTIONS.is_dir())")
@@ -240,7 +239,6 @@ def test_workflow_render_commands(stub_run):
         '::notice title=Autograding report::{"totalPoints":0,"maxPoints":100}']
 
 
-@pytest.mark.end_to_end
 def test_render_main(stub_run, tmp_path, capsys):
     result = rel.load_result(stub_run / rel.REPORT_JSON)
     for fmt in ("text", "markdown", "junit", "gradescope"):
@@ -274,7 +272,6 @@ def test_workflow_runs_the_tested_commands(release):
 WARM = "grade warm"
 
 
-@pytest.mark.end_to_end
 def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
     """The workflow restores the kit's cache folder (the one the kit itself computes) with a pinned actions/cache,
     keyed on pyproject.toml and the grader's sources, and fills the compilation cache only when none was restored;
@@ -305,7 +302,6 @@ def test_workflow_keeps_the_kit_cache_folder(release, tmp_path):
     assert f"{rel.FIGURES_DIR}/" in ignored and rel.REPORT_JSON in ignored
 
 
-@pytest.mark.end_to_end
 def test_autograde_workflow_shape(release):
     workflow = load_workflow(release / AUTOGRADE)
     assert workflow["name"] == "Autograding Tests"  # the name GitHub Classroom looks for
@@ -355,7 +351,6 @@ def actionlint() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("actionlint")
 
 
-@pytest.mark.end_to_end
 def test_actionlint_accepts_every_workflow(release):
     binary = actionlint()
     if binary is None:

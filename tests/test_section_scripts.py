@@ -69,6 +69,7 @@ def test_an_endless_data_iter_stops_the_training(tmp_path):
         "while True).")
 
 
+@pytest.mark.smoke
 def test_another_error_keeps_its_traceback(tmp_path):
     """Only a stub's NotImplementedError is shortened: the student's own errors are theirs to read in full."""
     sub = submissions.make(tmp_path / "mine", {"relu": "return X.no_such_method()"})
