@@ -120,7 +120,9 @@ def test_release_layout_and_installable_grader(release):
     assert {p.name for p in (release / "exercises").iterdir()} == kit_exercises
     assert "conftest.py" in kit_exercises  # it loads the pytest plugin, which installing the kit does not
     assert not list(release.rglob("__pycache__"))
-    assert (release / "grader" / "cli.py").is_file() and not (release / "grader" / "build.py").exists()
+    assert (release / "grader" / "cli.py").is_file()
+    assert not [kit_only for kit_only in rel.KIT_ONLY if (release / "grader" / kit_only).exists()]
+    assert (release / "grader" / "engine" / "shortcuts" / "__init__.py").is_file()  # a package of the grader ships
     templates = KIT / "grader" / "authoring" / "templates"  # package data: the release's grader can release again
     assert {p.name: p.read_bytes() for p in (release / "grader" / "authoring" / "templates").iterdir()} == {
         p.name: p.read_bytes() for p in templates.iterdir()}

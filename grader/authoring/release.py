@@ -1,4 +1,4 @@
-"""A student template repository, graded on every push and pull request; and saved reports re-rendered.
+"""A student template repository, graded on every push and pull request.
 
     grade release DIR [--force]                     (also: python -m grader.authoring.release DIR)
     grade render REPORT.json --format FORMAT [--output FILE]
@@ -9,35 +9,20 @@
 - ``exercises/``: the stubs and their tests, as in the kit;
 - ``grader/`` and a ``pyproject.toml``: the grader, installable with ``pip install -e ".[student]"`` (the
   ``grade`` command and the pytest plugin), with the kit's pinned dependencies (its ``student`` extra, none of the
-  instructors' tools) and no solution code;
+  instructors' tools) and no solution code: the kit-only modules (:data:`KIT_ONLY`) are left out by their path;
 - ``README.md``: how to test and how grading works, with the training thresholds read from the rubric
   (:mod:`grader.authoring.student_readme`);
-- ``.github/workflows/autograde.yml`` (the template ``grader/authoring/templates/autograde.yml`` filled in): on every
-  push and pull request it grades ``exercises/`` once into ``grade.json``, renders the other formats from that
-  file, writes the Markdown report to the job summary, uploads the reports, keeps one comment with the grade
-  on the pull request up to date, and reports the points as GitHub Classroom's autograding reporter does. It
-  keeps the kit's cache folder (:mod:`grader.engine.cache_dir`: the compilation cache, which it fills with
-  ``grade warm`` when none was restored, and the reference's observations) with ``actions/cache``, keyed on
-  ``pyproject.toml`` (the kit's version and pins) and the grader's sources, so a run does not compile afresh;
-- ``.gitignore``: the reports and the figures' folder the workflow writes, among the usual.
+- ``.github/workflows/autograde.yml`` and ``.gitignore``: the workflow that grades every push and pull request
+  and renders the reports (:mod:`grader.authoring.workflow`; ``grade render`` is :mod:`grader.authoring.render`).
 
-The workflow grades against the trusted library references. An instructor who wants their own solutions as
-the reference stores a token that can read their private solutions repository as the secret
-``INSTRUCTOR_SOLUTIONS_TOKEN`` and the repository's name (``owner/name``) as the variable
-``INSTRUCTOR_SOLUTIONS_REPO`` (``INSTRUCTOR_SOLUTIONS_PATH``, default ``solutions``, is the folder in it);
-the workflow then checks that folder out and passes it as ``--reference``. A secret is readable by anyone who
-can change the repository's workflows, students included: use it only where that is acceptable.
-
-The workflow's commands are built here from :data:`GRADE_ARGS` and :func:`render_args`, and the kit's tests
-run the same commands in a release, so the workflow runs what was tested. The templates are package data of
-``grader`` (:mod:`grader.authoring.templating`), so the ``grader/`` a release copies carries them.
+The templates are package data of ``grader`` (:mod:`grader.authoring.templating`), so the ``grader/`` a release
+copies carries them. This module is the entry point of both commands; it also offers the workflow's and the
+renderer's names its callers have always found here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import shutil
 import sys
 import tomllib
@@ -46,113 +31,21 @@ from pathlib import Path
 import tomli_w
 
 from grader import PACKAGE_DIR
-from grader.authoring import templating
+from grader.authoring.render import classroom, load_result, render_main
 from grader.authoring.student_readme import student_readme
-from grader.options import CannotRun, write_report
-from grader.reports import report
+from grader.authoring.workflow import (ACTIONS, ARTIFACT, CLASSROOM, COMMENT_MARKER, FIGURES_DIR, GITIGNORE,
+                                       GRADE_ARGS, REFERENCE_OPTION, RENDER_FORMATS, RENDERED, REPORT_JSON,
+                                       SOLUTIONS_CHECKOUT, SUBMISSION, WORKFLOW_TEMPLATE, autograde_workflow,
+                                       command_line, render_args, report_files, uses, workflow_commands)
 
-from grader.reports.result import Result, fmt_points
+__all__ = ["ACTIONS", "ARTIFACT", "CLASSROOM", "COMMENT_MARKER", "FIGURES_DIR", "GITIGNORE", "GRADE_ARGS", "GRADER",
+           "KIT", "KIT_ONLY", "REFERENCE_OPTION", "RENDER_FORMATS", "RENDERED", "REPORT_JSON", "SOLUTIONS_CHECKOUT",
+           "SUBMISSION", "WORKFLOW_TEMPLATE", "autograde_workflow", "classroom", "command_line", "copy_exercises",
+           "kit_problems", "load_result", "main", "release_files", "render_args", "render_main", "report_files",
+           "solution_leaks", "student_pyproject", "uses", "workflow_commands", "write_release"]
 
 GRADER = PACKAGE_DIR
 KIT = GRADER.parent
-
-# --- what the workflow runs (the kit's tests run exactly these) --------------------------------------------
-
-SUBMISSION = "exercises"
-REPORT_JSON = "grade.json"
-FIGURES_DIR = "grade-figures"  # the training curves and report.md linking them, uploaded with the reports
-GRADE_ARGS: tuple[str, ...] = (SUBMISSION, "--format", "json", "--output", REPORT_JSON, "--report-dir", FIGURES_DIR)
-RENDERED = {"markdown": "grade.md", "junit": "grade.xml", "gradescope": "results.json"}
-CLASSROOM = "classroom"
-RENDER_FORMATS = (*report.FORMATS, CLASSROOM)
-# Appended to the grade command in the workflow: the instructor's solutions, when the workflow checked them out.
-REFERENCE_OPTION = '${REFERENCE:+--reference "$REFERENCE"}'
-SOLUTIONS_CHECKOUT = ".instructor"
-COMMENT_MARKER = "<!-- dl-basics-grade -->"
-ARTIFACT = "grade-report"
-WORKFLOW_TEMPLATE = "autograde.yml"  # in grader/authoring/templates/, with @name@ markers for the values below
-
-
-def render_args(fmt: str) -> tuple[str, ...]:
-    """Arguments of ``grade`` that render the saved report in ``fmt`` (the Classroom points go to stdout)."""
-    args = ("render", REPORT_JSON, "--format", fmt)
-    return args + ("--output", RENDERED[fmt]) if fmt in RENDERED else args
-
-
-def workflow_commands() -> list[tuple[str, ...]]:
-    """Every ``grade`` invocation of the workflow, in order: grade once, then render from the JSON."""
-    return [GRADE_ARGS, *(render_args(fmt) for fmt in RENDERED), render_args(CLASSROOM)]
-
-
-def report_files() -> list[str]:
-    """What the workflow uploads as the artifact: the reports and the figures' folder."""
-    return [REPORT_JSON, *RENDERED.values(), f"{FIGURES_DIR}/"]
-
-
-def command_line(args: tuple[str, ...]) -> str:
-    return "grade " + shlex.join(args)
-
-
-# Actions pinned to full commit SHAs: (repository, commit, release tag).
-ACTIONS = {
-    "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
-    "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
-    "upload-artifact": ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
-    "download-artifact": ("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
-    "github-script": ("actions/github-script", "60a0d83039c74a4aee543508d2ffcb1c3799cdea", "v7.0.1"),
-    "cache": ("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
-}
-
-
-def uses(action: str) -> str:
-    """``uses:`` value and version comment of a pinned action."""
-    repo, sha, tag = ACTIONS[action]
-    return f"{repo}@{sha} # {tag}"
-
-
-# --- grade render --------------------------------------------------------------------------------------------
-
-def load_result(path: Path) -> Result:
-    """The :class:`Result` saved by ``grade --format json``."""
-    return Result.from_dict(json.loads(path.read_text()))
-
-
-def _number(x: float) -> int | float:
-    return int(x) if float(x).is_integer() else x
-
-
-def classroom(result: Result) -> str:
-    """The points as GitHub Classroom's autograding reporter reports them: two notice annotations, the first
-    ``Points X/Y`` titled "Autograding complete", the second ``{"totalPoints": X, "maxPoints": Y}`` titled
-    "Autograding report"."""
-    summary = json.dumps({"totalPoints": _number(result.score), "maxPoints": _number(result.max_score)},
-                         separators=(",", ":"))
-    return (f"::notice title=Autograding complete::Points {fmt_points(result.score)}/{fmt_points(result.max_score)}\n"
-            f"::notice title=Autograding report::{summary}\n")
-
-
-def render_main(argv: list[str] | None = None) -> int:
-    """``grade render REPORT.json --format FORMAT [--output FILE]``: another format of a saved report."""
-    parser = argparse.ArgumentParser(prog="grade render",
-                                     description="Render a report saved by `grade --format json` in another format.")
-    parser.add_argument("report", help="a JSON report written by grade --format json")
-    parser.add_argument("--format", default="text", choices=RENDER_FORMATS,
-                        help="classroom prints the points for GitHub Classroom (default: text)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
-    args = parser.parse_args(argv)
-    try:
-        result = load_result(Path(args.report))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"grade render: cannot read {args.report}: {exc}", file=sys.stderr)
-        return 2
-    text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
-    try:
-        write_report(text, args.output)
-    except CannotRun as exc:
-        print(f"grade render: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
 
 # --- pyproject.toml ----------------------------------------------------------------------------------------
 
@@ -181,38 +74,24 @@ def student_pyproject(kit: dict) -> str:
             "# the pytest plugin that `pytest exercises/` uses). Written by `grade release`.\n\n" + tomli_w.dumps(data))
 
 
-# --- the workflow and .gitignore ---------------------------------------------------------------------------
-
-def autograde_workflow() -> str:
-    """The student repository's workflow, with the pinned actions and the shared grade commands filled in."""
-    values = {action: uses(action) for action in ACTIONS}
-    values.update(
-        grade=f"{command_line(GRADE_ARGS)} {REFERENCE_OPTION}",
-        renders="\n".join(" " * 10 + command_line(render_args(fmt)) for fmt in RENDERED),
-        classroom=command_line(render_args(CLASSROOM)),
-        markdown=RENDERED["markdown"],
-        report_files="\n".join(" " * 12 + name for name in report_files()),
-        artifact=ARTIFACT,
-        marker=COMMENT_MARKER,
-        solutions_checkout=SOLUTIONS_CHECKOUT,
-    )
-    return templating.fill(WORKFLOW_TEMPLATE, values)
-
-
-GITIGNORE = "\n".join([".venv/", "__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", f"{SOLUTIONS_CHECKOUT}/",
-                       REPORT_JSON, *RENDERED.values(), f"{FIGURES_DIR}/"]) + "\n"
-
-
 # --- grade release -----------------------------------------------------------------------------------------
 
-# Kit-only grader modules, built from solutions/: build.py makes exercises/ and holds the solution markers,
-# course.py makes the nbgrader course (and needs build.py).
-KIT_ONLY = ("build.py", "course.py")
+# Kit-only grader modules, by their path in grader/ (a module of the same name elsewhere ships), built from
+# solutions/: build.py makes exercises/ and holds the solution markers, course.py makes the nbgrader course (and
+# needs build.py).
+KIT_ONLY = ("authoring/build.py", "authoring/course.py")
 STUDENT_NOTE = "# Your exercises: fill in the functions marked YOUR CODE HERE, then run `pytest exercises/`.\n"
 
 
 def _ignore(*extra: str):
+    """What a copy of the kit's folders leaves out: caches, and files named by the ``extra`` patterns."""
     return shutil.ignore_patterns("__pycache__", "*.pyc", *extra)
+
+
+def _grader_ignore(folder: str, names: list[str]) -> set[str]:
+    """What the release's copy of the grader leaves out: caches and the kit-only modules (:data:`KIT_ONLY`)."""
+    relative = Path(folder).relative_to(GRADER)
+    return set(_ignore()(folder, names)) | {name for name in names if (relative / name).as_posix() in KIT_ONLY}
 
 
 def copy_exercises(target: Path) -> None:
@@ -243,7 +122,7 @@ def write_release(target: Path) -> None:
     for folder in (SUBMISSION, "grader"):
         shutil.rmtree(target / folder, ignore_errors=True)
     copy_exercises(target / SUBMISSION)
-    shutil.copytree(GRADER, target / "grader", ignore=_ignore(*KIT_ONLY))
+    shutil.copytree(GRADER, target / "grader", ignore=_grader_ignore)
     for rel, text in release_files().items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)

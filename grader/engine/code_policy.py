@@ -92,7 +92,9 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
-from grader.engine.shortcuts import KIT_PACKAGE, MAX_SOURCE_BYTES, _ast_parse, _flatten
+from grader.engine.shortcuts.bindings import flatten
+from grader.engine.shortcuts.parsing import MAX_SOURCE_BYTES, ast_parse
+from grader.engine.shortcuts.rules import KIT_PACKAGE
 
 BASELINE_FILE = Path(__file__).with_name("released_statements.json")
 
@@ -220,7 +222,7 @@ def baseline(files: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
     for rel, text in sorted(files.items()):
         if not is_released_module(rel):
             continue
-        tree = _ast_parse(text)
+        tree = ast_parse(text)
         nested = {_digest(node, _owner(top)) for top in tree.body for node in ast.walk(top)
                   if isinstance(node, (ast.Import, ast.ImportFrom)) and node is not top}
         out[PurePosixPath(rel).stem] = {"statements": sorted({_digest(top) for top in tree.body}),
@@ -249,7 +251,7 @@ def check_file(rel_path: str, source: bytes | str, own_modules: Iterable[str] = 
     if len(source) > MAX_SOURCE_BYTES:
         return [Violation(rel, 1, f"a file of {len(source):,} bytes", TOO_LARGE)]
     try:
-        tree = _ast_parse(importlib.util.decode_source(source))
+        tree = ast_parse(importlib.util.decode_source(source))
     except (SyntaxError, ValueError, UnicodeError, LookupError, MemoryError, RecursionError, SystemError):
         return []  # not a policy matter: importing the file reports the error
     released = _released()
@@ -346,7 +348,7 @@ def _kind(stmt: ast.stmt) -> str:
         return "a call" if isinstance(stmt.value, ast.Call) else "an expression"
     if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        if all(isinstance(t, ast.Name) for target in targets for t in _flatten(target)):
+        if all(isinstance(t, ast.Name) for target in targets for t in flatten(target)):
             return f"an assignment of a computed value ({_short(stmt.value)})"
         return "an assignment to an attribute or item"
     kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
@@ -526,7 +528,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(stmt, _DEFINITIONS):
             return [stmt.name]
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
-        return [t.id for target in targets if target is not None for t in _flatten(target) if isinstance(t, ast.Name)]
+        return [t.id for target in targets if target is not None for t in flatten(target) if isinstance(t, ast.Name)]
 
     def _runs_nothing(self, stmt: ast.stmt) -> bool:
         """A module-level (or class-body) statement that only defines or binds constants."""
@@ -535,7 +537,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(stmt, ast.Expr):
             return isinstance(stmt.value, ast.Constant)
         if isinstance(stmt, ast.Assign):
-            return all(isinstance(t, ast.Name) for target in stmt.targets for t in _flatten(target)) \
+            return all(isinstance(t, ast.Name) for target in stmt.targets for t in flatten(target)) \
                 and self._constant(stmt.value)
         if isinstance(stmt, ast.AnnAssign):
             return isinstance(stmt.target, ast.Name) and (stmt.value is None or self._constant(stmt.value))
