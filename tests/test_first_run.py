@@ -142,3 +142,23 @@ def test_the_student_extra_is_the_small_install():
     for req in student:  # a pin named in both places is the same pin
         assert base.get(req.split("==")[0].lower(), req) == req
     assert any("student" in req for req in extras["test"])  # the kit's tests install what a student does
+
+
+def test_a_copy_of_the_cache_folder_serves_the_programs_the_fill_stored(tmp_path):
+    """The keys leave out the folder's path: a child that reads a copy of the cache (a private cache folder is copied
+    into the submission's temporary folder) finds what was stored under the original."""
+    import shutil
+
+    code = "import jax.numpy as jnp; (jnp.arange(7.0) * 3).block_until_ready()"
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+
+    def run(folder):
+        env = dict(os.environ, **compile_cache.settings(folder), JAX_PLATFORMS="cpu", JAX_LOG_COMPILES="1")
+        proc = python("-c", code, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stderr
+
+    assert "Persistent compilation cache hit" not in run(original)
+    shutil.copytree(original, copy)
+    assert "Persistent compilation cache miss" not in (copied := run(copy)) and "cache hit" in copied

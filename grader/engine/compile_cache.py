@@ -33,6 +33,10 @@ from grader.engine import cache_dir
 
 READY = "READY"  # a marker per dataset: READY-digits, READY-fashion-mnist (its text names the kit's version)
 FAILED = "FAILED"  # a marker per dataset when an automatic fill failed (its text names the kit's version)
+# How the programs are keyed, named in the markers: a cache filled under another scheme is filled again. JAX puts the
+# cache folder's path into the compile options it hashes (for a GPU autotuning cache) unless told not to; these
+# keys leave it out, so a child reading a copy of the folder (see sandbox) finds the programs the fill stored.
+KEYS = "keys without the folder's path"
 # About how long the fill takes on a 2-core machine, per dataset (for the notice of the first run).
 FILL_SECONDS = {"digits": 45, "fashion-mnist": 120}
 
@@ -61,13 +65,18 @@ def kit_version() -> str:
         return "unknown"
 
 
+def _stamp() -> str:
+    """What a marker says of the kit that wrote it: its version and how the programs are keyed (:data:`KEYS`)."""
+    return f"kit {kit_version()}\n{KEYS}\n"
+
+
 def _marker_text() -> str:
-    return f"filled by trusted code\nkit {kit_version()}\n"
+    return f"filled by trusted code\n{_stamp()}"
 
 
 def _marks_this_kit(path: Path) -> bool:
     try:
-        return f"kit {kit_version()}\n" in path.read_text()
+        return _stamp() in path.read_text()
     except OSError:
         return False
 
@@ -78,9 +87,11 @@ def ready_for_this_kit(dataset: str = "digits") -> bool:
 
 
 def settings(folder: Path) -> dict[str, str]:
-    """The environment that points JAX at ``folder`` and lets it keep every program, however quick."""
+    """The environment that points JAX at ``folder`` and lets it keep every program, however quick, under keys
+    that do not depend on the folder's path (no XLA GPU caches beside it, :data:`KEYS`): the fill and every child,
+    whichever copy of the folder it reads, compute the same key for the same program."""
     return {"JAX_COMPILATION_CACHE_DIR": str(folder), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1", "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES": "none"}
 
 
 def _dataset_name(data_json: str | None) -> str:
@@ -162,7 +173,7 @@ def fill_if_needed(data_json: str | None = None, say: Callable[[str], None] | No
         say(f"could not fill the compilation cache ({reason[0] if reason else exc}); grading goes on, slower "
             "(grade warm tries again)")
         try:
-            (directory() / f"{FAILED}-{dataset}").write_text(f"automatic fill failed\nkit {kit_version()}\n")
+            (directory() / f"{FAILED}-{dataset}").write_text(f"automatic fill failed\n{_stamp()}")
         except OSError:
             pass
         return False
