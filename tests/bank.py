@@ -148,7 +148,8 @@ def scorecard(rows: list[dict]) -> str:
         right = [r for r in rows if r["function"] == f and r["kind"] == "correct"]
         wrong = [r for r in rows if r["function"] == f and r["kind"] == "mistake"]
         lines.append(f"{f:<14} {sum(r['ok'] for r in right):>9}/{len(right):<10} "
-                     f"{sum(r['caught'] for r in wrong):>7}/{len(wrong):<8} {sum(r['named'] for r in wrong):>3}/{len(wrong)}")
+                     f"{sum(r['caught'] for r in wrong):>7}/{len(wrong):<8} "
+                     f"{sum(r['named'] for r in wrong):>3}/{len(wrong)}")
     off = [r for r in rows if not r["ok"]]
     lines.append("")
     lines.append("every verdict as expected" if not off else "verdicts that are off:")

@@ -1,4 +1,5 @@
-"""The attack suite: hostile submissions against the real ``grade`` CLI, one test per attack (the README's Security section).
+"""The attack suite: hostile submissions against the real ``grade`` CLI, one test per attack (the README's Security
+section).
 
 Run it with::
 
@@ -130,7 +131,8 @@ def lab(tmp_path_factory):
         lab.budget_kib = lab.honest.self_maxrss_kib + BUDGET_MARGIN_KIB
         print(f"honest run: {lab.honest.seconds:.1f} s; parent peak RSS {_mib(lab.honest.self_maxrss_kib)}, "
               f"sandboxed children peak {_mib(lab.honest.children_maxrss_kib)}; "
-              f"parent budget = honest peak + 512 MiB = {_mib(lab.budget_kib)} (set-up {time.monotonic() - started:.0f} s)")
+              f"parent budget = honest peak + 512 MiB = {_mib(lab.budget_kib)} "
+              f"(set-up {time.monotonic() - started:.0f} s)")
         yield lab
     finally:
         lab.clean_up()
@@ -305,7 +307,8 @@ def test_row02_kit_and_site_packages_stay_untouched(lab, batch_a):
     changed = batch_a.changes["kit"]
     assert not changed and not batch_a.pth_written, (
         f"row 2: the attacker reports '{status}'; kit copy changes: {changed[:6]}; "
-        f"a .pth file was {'WRITTEN into site-packages (removed again by the test)' if batch_a.pth_written else 'not written'}")
+        "a .pth file was "
+        f"{'WRITTEN into site-packages (removed again by the test)' if batch_a.pth_written else 'not written'}")
 
 
 def test_row03_other_students_folders_and_reports(lab, batch_a):
@@ -356,7 +359,8 @@ def test_row09_forged_frames_on_own_pipe(batch_a):
         f"passed: {[c['id'] for c in report['checks'] if c['passed']]}")
     # and the forgery really reached the pipe, where the parent refused it
     messages = " ".join(c["message"] for c in report["checks"])
-    assert "did not accept" in messages or "did not write" in messages, f"row 9: no forged frame arrived: {messages[:500]}"
+    assert "did not accept" in messages or "did not write" in messages, (
+        f"row 9: no forged frame arrived: {messages[:500]}")
 
 
 def test_row10_no_tcp_connection(lab, batch_a):
@@ -390,7 +394,10 @@ def test_row15_student_conftest_has_no_effect(batch_a):
     """Row 15: a conftest.py in the submission that would replace the judge changes nothing under grade: the
     submission with it scores exactly what the same submission without it scores."""
     with_it, without = _report(batch_a, "r15a_with_conftest"), _report(batch_a, "r15b_without_conftest")
-    points = lambda r: {c["id"]: c["points"] for c in r["checks"]}
+
+    def points(r):
+        return {c["id"]: c["points"] for c in r["checks"]}
+
     assert points(with_it) == points(without), (
         f"row 15: with the conftest: {summary(with_it)}; without: {summary(without)}")
 
@@ -497,8 +504,8 @@ def _judge_shortcut(variant: str, batch_b: dict) -> tuple[dict, str, list[str]]:
 
 @pytest.mark.parametrize("variant", ["grader_trusted"])
 def test_row06_grader_import_is_a_shortcut(variant, batch_b):
-    """Row 6: ``from grader.engine.trusted import softmax`` inside softmax costs softmax's own checks (17 points) and the
-    message names the grader import."""
+    """Row 6: ``from grader.engine.trusted import softmax`` inside softmax costs softmax's own checks (17 points) and
+    the message names the grader import."""
     report, function, problems = _judge_shortcut(variant, batch_b)
     own = checks(report, function)
     assert sum(c["max_points"] for c in own) == 17
@@ -570,9 +577,9 @@ def test_row12_no_process_outlives_grading(lab):
     """Row 12: a chain of 60 nested setsid+fork processes (sleep, the marker as argv[0]) does not outlive grade."""
     name = "row12"
     kit, dirs = lab.kit(name), lab.dirs(name)
-    folder = harness.build_submission(dirs.root / "student", kit / "exercises", append={"weight_decay": snippets.side_effect(
-        "12", snippets.PROCESS_CHAIN, TOKEN=lab.token, ALLOWED_ROOT=str(lab.root), DEPTH=CHAIN_DEPTH,
-        SLEEP_SECONDS=120)})
+    folder = harness.build_submission(dirs.root / "student", kit / "exercises", append={
+        "weight_decay": snippets.side_effect("12", snippets.PROCESS_CHAIN, TOKEN=lab.token, ALLOWED_ROOT=str(lab.root),
+                                             DEPTH=CHAIN_DEPTH, SLEEP_SECONDS=120)})
     run = harness.run_grade(kit, dirs, [str(folder), "--only", SINGLE_ONLY, "--format", "json", "--quiet",
                                         *ACCEPT_CODE], timeout=300, markers=[lab.token])
     print(f"\nrow 12: {run.seconds:.1f} s")
@@ -618,7 +625,8 @@ def test_row14_huge_source_file(lab):
     # the parent spends on it
     run = harness.run_grade(kit, dirs, [str(folder), "--only", ROW14_ONLY, "--format", "json", "--quiet"],
                             timeout=300, markers=[lab.token])
-    print(f"\nrow 14: {run.seconds:.1f} s; parent peak RSS {_mib(run.self_maxrss_kib)} (budget {_mib(lab.budget_kib)}); "
+    print(f"\nrow 14: {run.seconds:.1f} s; parent peak RSS {_mib(run.self_maxrss_kib)} "
+          f"(budget {_mib(lab.budget_kib)}); "
           f"children peak {_mib(run.children_maxrss_kib)}")
     assert run.status == 0 and not run.timed_out, f"row 14: grade did not finish: {run.brief()}"
     harness.assert_imported_copy(run, kit)

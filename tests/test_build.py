@@ -44,7 +44,8 @@ def test_exercises_hold_no_solution_and_compile(kit):
 
 
 def test_clear_solutions_keeps_indentation_and_hint():
-    src = "def f(x):\n    \"\"\"doc\"\"\"\n    ### HINT: add one\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    src = ("def f(x):\n    \"\"\"doc\"\"\"\n    ### HINT: add one\n    ### BEGIN SOLUTION\n    return x + 1\n"
+           "    ### END SOLUTION\n")
     out = build.clear_solutions(src)
     assert out == "def f(x):\n    \"\"\"doc\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError('add one')\n"
 

@@ -1,10 +1,9 @@
-"""Every cache of the kit lives in one folder, :func:`grader.engine.cache_dir.root`, which follows ``XDG_CACHE_HOME``."""
+"""Every cache of the kit lives in one folder, :func:`grader.engine.cache_dir.root`, which follows
+``XDG_CACHE_HOME``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from grader.data import datasets
 from grader.engine import cache_dir, compile_cache, references, sandbox

@@ -113,7 +113,8 @@ BOOK_LITERAL_DATA_ITER = """
 
 
 def test_book_literal_data_iter_passes(tmp_path):
-    """The book's data_iter word for word (Python's random.shuffle, the key unused): a scoring matter, not reflection."""
+    """The book's data_iter word for word (Python's random.shuffle, the key unused): a scoring matter, not
+    reflection."""
     folder = submissions.make(tmp_path / "book", bodies={"data_iter": BOOK_LITERAL_DATA_ITER})
     assert _messages(check_files(_folder(folder))) == []
 

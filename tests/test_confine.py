@@ -82,7 +82,8 @@ def test_seccomp_denies_sockets_tracing_and_signals_to_others(tmp_path):
     seen = confined(tmp_path, attempt("socket", "import socket; socket.socket()")
                     + attempt("signal parent", "os.kill(os.getppid(), 0)")
                     + attempt("signal self", "os.kill(os.getpid(), 0)")
-                    + attempt("unshare", "import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n    if libc.unshare(0x10000000):\n        raise OSError(ctypes.get_errno(), 'unshare')"),
+                    + attempt("unshare", "import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n"
+                              "    if libc.unshare(0x10000000):\n        raise OSError(ctypes.get_errno(), 'unshare')"),
                     confine.Layers(0, False, True), [])
     assert seen == {"socket": "PermissionError", "signal parent": "PermissionError", "signal self": "allowed",
                     "unshare": "PermissionError"}
@@ -91,7 +92,8 @@ def test_seccomp_denies_sockets_tracing_and_signals_to_others(tmp_path):
 @needs_namespaces
 def test_namespaces_hide_the_parent_and_the_network(tmp_path):
     seen = confined(tmp_path, "seen['pid'] = os.getpid()\nseen['procs'] = sorted(p for p in os.listdir('/proc') "
-                    "if p.isdigit())\n" + attempt("tcp", "import socket; socket.create_connection(('127.0.0.1', 9), 1)"),
+                    "if p.isdigit())\n"
+                    + attempt("tcp", "import socket; socket.create_connection(('127.0.0.1', 9), 1)"),
                     confine.Layers(0, True, False), [])
     assert seen["pid"] == 1 and seen["procs"] == ["1"]  # its own init, nothing of the machine's
     assert seen["tcp"] != "allowed"
@@ -142,8 +144,8 @@ def test_without_namespaces_escaped_processes_are_swept(tmp_path):
     path = submissions.make(tmp_path / "student", append={"weight_decay": chain})
     env = dict(os.environ, DL_BASICS_CONFINE="landlock,seccomp")
     proc = subprocess.run([sys.executable, "-m", "grader", str(path), "--only", "l2_penalty", "--format", "json",
-                           "--quiet", "--accept-code"], cwd=KIT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=300)
+                           "--quiet", "--accept-code"], cwd=KIT, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=300)
     report = json.loads(proc.stdout)
     assert report["score"] == report["max_score"] and not report["isolation"]["namespaces"]
     left = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, marker)]

@@ -217,7 +217,8 @@ def test_container_reports_name_the_user_layer_only(container):
         summary = report["isolation"]["summary"]
         assert summary == USER_ONLY and report["isolation"]["user"], f"{student}: {summary}"
         markdown = container.outputs[f"{student}.md"].decode()
-        assert inert.markdown(f"Sandbox: {USER_ONLY}") in markdown, f"{student}.md: no sandbox line naming the user layer"
+        assert inert.markdown(f"Sandbox: {USER_ONLY}") in markdown, (
+            f"{student}.md: no sandbox line naming the user layer")
         assert not re.search(r"Landlock|namespace|seccomp", markdown), f"{student}.md claims another layer"
 
 

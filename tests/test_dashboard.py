@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from grader import rubric
 from grader.checks import softmax as softmax_checks
 from grader.reports import inert
 from grader.reports.result import fmt_points

@@ -216,7 +216,8 @@ def test_solutions_full_marks(solutions_run):
     assert f"the total is out of {100 + rubric.HIDDEN_MAX_SCORE:g}" in results["output"]
     assert "Every check passes." in results["output"]
     assert "grading submission\n" in proc.stdout
-    assert f"score {100 + rubric.HIDDEN_MAX_SCORE:.1f} | sandbox: {results['extra_data']['isolation']['summary']}\n" in proc.stdout
+    assert (f"score {100 + rubric.HIDDEN_MAX_SCORE:.1f} | sandbox: {results['extra_data']['isolation']['summary']}\n"
+            in proc.stdout)
 
 
 @pytest.mark.end_to_end

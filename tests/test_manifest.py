@@ -21,9 +21,11 @@ def test_manifest_names_versions_numerics_and_data():
     assert env["packages"]["jax"] == importlib.metadata.version("jax")
     assert env["backend"] == "cpu" and env["x64"] is False
     fashion = datasets.DataSpec("fashion-mnist", None, (("train-images", "ab" * 32),))
-    assert manifest.environment(fashion)["dataset"] == {"name": "fashion-mnist", "checksums": {"train-images": "ab" * 32}}
+    assert manifest.environment(fashion)["dataset"] == {"name": "fashion-mnist",
+                                                        "checksums": {"train-images": "ab" * 32}}
     line = manifest.describe(manifest.environment(fashion))
-    assert line.startswith(f"dl-basics-grader {env['kit']}, Python {env['python']}, jax {env['packages']['jax']} (cpu, float32)")
+    assert line.startswith(f"dl-basics-grader {env['kit']}, Python {env['python']}, "
+                           f"jax {env['packages']['jax']} (cpu, float32)")
     assert line.endswith("dataset fashion-mnist (checksums train-images abababababab)")
     assert "dataset digits (scikit-learn " in manifest.describe(env)
 

@@ -233,7 +233,8 @@ def test_release_has_no_solution_code(graded_course, kit):
     text += "".join(p.read_text() for p in release.rglob("*.py"))
     assert "### BEGIN SOLUTION" not in text
     for line in ("return jnp.maximum(X, 0)", "jnp.take_along_axis(shifted", "X_exp / jnp.sum(X_exp"):
-        assert line in (kit / "solutions" / "mlp.py").read_text() + (kit / "solutions" / "softmax_regression.py").read_text()
+        assert line in ((kit / "solutions" / "mlp.py").read_text()
+                        + (kit / "solutions" / "softmax_regression.py").read_text())
         assert line not in text
     assert text.count("raise NotImplementedError()") == 6
 
@@ -399,7 +400,8 @@ def test_students_review_keeps_the_notes_on_their_cells(tmp_path):
     solution = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "relu-solution"}}
     cells = [
         nbformat.v4.new_code_cell("from grader.engine.trusted import sgd\nimport jax.numpy as jnp", metadata=given),
-        nbformat.v4.new_code_cell("def relu(X):\n    return jnp.maximum(X, 0) + 0 * len(open('/proc/self/maps').read())",
+        nbformat.v4.new_code_cell("def relu(X):\n"
+                                  "    return jnp.maximum(X, 0) + 0 * len(open('/proc/self/maps').read())",
                                   metadata=solution),
         nbformat.v4.new_code_cell("def train(p, g):\n    return sgd(p, g, 0.1, 1)", metadata=given),
         nbformat.v4.new_code_cell("def peek():\n    return open(3)"),  # a cell the student added
@@ -410,5 +412,5 @@ def test_students_review_keeps_the_notes_on_their_cells(tmp_path):
     kept = nbgrader_step.students_review([*review, "chapter/mlp.py:3: imports grader.engine.trusted.relu "
                                           "(grading kit)", "the grading process ran out of time"], "mlp.py",
                                          written.students_lines)
-    assert kept == ("code cell 2: path '/proc/self/maps' (/proc or /sys path)", "code cell 4: open(3) (file descriptors)",
-                    "the grading process ran out of time")
+    assert kept == ("code cell 2: path '/proc/self/maps' (/proc or /sys path)",
+                    "code cell 4: open(3) (file descriptors)", "the grading process ran out of time")

@@ -56,7 +56,8 @@ def test_only_selects_a_function_and_the_training_that_uses_it(kit):
 
 def test_report_dir_draws_the_selected_trainings(kit, tmp_path):
     out = tmp_path / "figures"
-    proc = run("-m", "pytest", "exercises/", "--dl-submission", "solutions/", "-q", "-k", "mlp", "--dl-report-dir", str(out))
+    proc = run("-m", "pytest", "exercises/", "--dl-submission", "solutions/", "-q", "-k", "mlp",
+               "--dl-report-dir", str(out))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "Score: 6/6" in proc.stdout and f"figures and report: {out / 'report.md'}" in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == ["report.md", "train.mlp.png"]

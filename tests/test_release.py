@@ -132,7 +132,8 @@ def test_release_layout_and_installable_grader(release):
         assert student["project"][key] == kit["project"][key], key
     assert "entry-points" not in student["project"]  # no pytest11 entry point: the plugin is opt-in
     # The student's extra, and none of the instructors' (nbgrader, Dask, the kit's own tests).
-    assert student["project"]["optional-dependencies"] == {"student": kit["project"]["optional-dependencies"]["student"]}
+    assert student["project"]["optional-dependencies"] == {
+        "student": kit["project"]["optional-dependencies"]["student"]}
     assert student["build-system"] == kit["build-system"]
     assert student["tool"]["setuptools"] == kit["tool"]["setuptools"]
     assert student["tool"]["pytest"]["ini_options"]["testpaths"] == ["exercises"]
@@ -158,7 +159,8 @@ def test_release_refuses_a_non_empty_directory_unless_forced(tmp_path, capsys):
 
 def test_readme_tables_come_from_the_rubric(release):
     readme = (release / "README.md").read_text()
-    assert "pytest exercises/ --dl-only softmax" in readme and "python -m exercises.mlp" in readme and "Autograding Tests" in readme
+    assert ("pytest exercises/ --dl-only softmax" in readme and "python -m exercises.mlp" in readme
+            and "Autograding Tests" in readme)
     settings = student_readme.training_settings()
     for check in student_readme.training_checks():
         s = settings[check.target]

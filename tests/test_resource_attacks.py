@@ -174,7 +174,8 @@ def test_every_bad_layout_is_its_own_row_with_a_message(resource_class):
     assert float(book["layout_folder"]["total"]) == round(full, 2)
     assert any("notes.py" in line for line in reports["layout_folder"]["review"])
     assert float(book[LONG_NAME]["total"]) == round(full, 2)
-    assert float(book["'" + FORMULA_NAME]["total"]) == round(full, 2), "the formula name is a plain cell, with its score"
+    assert float(book["'" + FORMULA_NAME]["total"]) == round(full, 2), (
+        "the formula name is a plain cell, with its score")
     assert float(book["layout_link"]["total"]) == 0
     assert "symbolic link" in reports["layout_link"]["checks"][0]["message"]
 
@@ -234,8 +235,8 @@ def test_a_slow_submission_ends_within_its_time_budget(lab):
     modules = set(rubric.STUDENT_FUNCTIONS.values())
     slow = snippets.render(snippets.SLOW_EVERYWHERE, IMPORT_SLEEP=round((TIME_LIMIT - 2) / len(modules), 2))
     submission = harness.build_submission(
-        dirs.root / "slow_everywhere", kit / "solutions", bodies={f: "return _atk_hang()" for f in rubric.STUDENT_FUNCTIONS},
-        append={m: slow for m in modules})
+        dirs.root / "slow_everywhere", kit / "solutions",
+        bodies={f: "return _atk_hang()" for f in rubric.STUDENT_FUNCTIONS}, append={m: slow for m in modules})
     run = harness.run_grade(kit, dirs, [str(submission), "--time-limit", f"{TIME_LIMIT:g}", "--time-budget",
                                         f"{TIME_BUDGET:g}", "--accept-code", "--format", "json", "--quiet"],
                             timeout=TIME_BUDGET + 240, markers=[token])

@@ -139,18 +139,20 @@ CAUGHT = {
     "ce-library-softmax": ("import jax, jax.numpy as jnp\ndef cross_entropy(o, y):\n"
                            "    return -jnp.log(jax.nn.softmax(o))[y]\n", "cross_entropy", ["jax.nn.softmax"]),
     # the grading kit, for every function
-    "kit-softmax": ("def softmax(X):\n    from grader.engine.trusted import softmax\n    return softmax(X)\n", "softmax",
-                    ["grader.engine.trusted.softmax"]),
-    "kit-importlib": ("import importlib\ndef relu(X):\n    return importlib.import_module('grader.engine.trusted').relu(X)\n",
+    "kit-softmax": ("def softmax(X):\n    from grader.engine.trusted import softmax\n    return softmax(X)\n",
+                    "softmax", ["grader.engine.trusted.softmax"]),
+    "kit-importlib": ("import importlib\ndef relu(X):\n"
+                      "    return importlib.import_module('grader.engine.trusted').relu(X)\n",
                       "relu", ["grader.engine.trusted.relu"]),
     "kit-import-only": ("def relu(X):\n    import grader.checks.relu\n    return X * (X > 0)\n", "relu",
                         ["grader.checks.relu"]),
     "kit-data-iter": ("import grader.engine.trusted as t\ndef data_iter(b, X, y, key):\n"
                       "    return t.data_iter(b, X, y, key)\n",
                       "data_iter", ["grader.engine.trusted.data_iter"]),
-    "kit-sgd": ("from grader.engine import trusted\ndef sgd(p, g, lr, b):\n    return trusted.sgd(p, g, lr, b)\n", "sgd",
-                ["grader.engine.trusted.sgd"]),
-    "kit-cross-entropy": ("import grader\ndef cross_entropy(o, y):\n    return grader.engine.trusted.cross_entropy(o, y)\n",
+    "kit-sgd": ("from grader.engine import trusted\ndef sgd(p, g, lr, b):\n    return trusted.sgd(p, g, lr, b)\n",
+                "sgd", ["grader.engine.trusted.sgd"]),
+    "kit-cross-entropy": ("import grader\ndef cross_entropy(o, y):\n"
+                          "    return grader.engine.trusted.cross_entropy(o, y)\n",
                           "cross_entropy", ["grader.engine.trusted.cross_entropy"]),
     "kit-l2": ("def l2_penalty(w):\n    return __import__('grader.engine.trusted', fromlist=['x']).l2_penalty(w)\n",
                "l2_penalty", ["grader.engine.trusted.l2_penalty"]),

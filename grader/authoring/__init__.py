@@ -1,1 +1,2 @@
-"""What instructors build: exercise stubs from the solutions, the nbgrader course, the student template repository and the Gradescope autograder."""
+"""What instructors build: exercise stubs from the solutions, the nbgrader course, the student template repository
+and the Gradescope autograder."""

@@ -24,7 +24,8 @@ from grader import KIT_DIR
 
 KIT = KIT_DIR
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
-GENERATED_NOTE = "# Generated from solutions/ by `python -m grader.authoring.build`: edit the solutions, not this file.\n"
+GENERATED_NOTE = ("# Generated from solutions/ by `python -m grader.authoring.build`: "
+                  "edit the solutions, not this file.\n")
 
 
 class MarkerError(ValueError):
@@ -85,7 +86,7 @@ def clear_solutions(source: str, name: str = "<source>", stub=raising_stub) -> s
 
 
 def has_solution(source: str) -> bool:
-    return any(l.strip() == BEGIN for l in source.splitlines())
+    return any(line.strip() == BEGIN for line in source.splitlines())
 
 
 def build_exercises(solutions: Path = KIT / "solutions") -> dict[str, str]:
@@ -107,7 +108,8 @@ def drift(files: dict[str, str], exercises: Path) -> list[str]:
     present = {p.relative_to(exercises).as_posix() for p in exercises.rglob("*.py") if "__pycache__" not in p.parts}
     problems = [f"{rel} is missing" for rel in sorted(set(files) - present)]
     problems += [f"{rel} is not built from solutions/" for rel in sorted(present - set(files))]
-    problems += [f"{rel} differs" for rel in sorted(set(files) & present) if (exercises / rel).read_text() != files[rel]]
+    problems += [f"{rel} differs" for rel in sorted(set(files) & present)
+                 if (exercises / rel).read_text() != files[rel]]
     return problems
 
 

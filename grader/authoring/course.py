@@ -5,10 +5,10 @@
 writes ``COURSE_DIR/nbgrader_config.py`` (whose autograde pipeline scores the autograder cells with the kit's
 sandbox, :mod:`grader.nbgrader_step`) and ``COURSE_DIR/source/chapter/``: a notebook per section (the module
 docstring as a markdown cell, given code in read-only cells, each student function in a solution cell, and after
-it one autograder cell per rubric check, ``grade_id`` = the check's id (dots as dashes), ``points`` = the rubric's points), plus
-the ``chapter`` package of given code that later sections import (its student functions call the trusted
-library versions, so a section's notebook runs whatever the student did in the others). The build is a pipeline
-of small steps and is deterministic: the same solutions give byte-identical files.
+it one autograder cell per rubric check, ``grade_id`` = the check's id (dots as dashes), ``points`` = the rubric's
+points), plus the ``chapter`` package of given code that later sections import (its student functions call the
+trusted library versions, so a section's notebook runs whatever the student did in the others). The build is a
+pipeline of small steps and is deterministic: the same solutions give byte-identical files.
 """
 
 from __future__ import annotations
@@ -48,10 +48,11 @@ except Exception as exc:
     raise SystemExit(f"nbgrader_config.py: the grader's sandbox step is unavailable ({exc!r})") from exc
 '''
 
-HIDDEN_CONFIG = '''# The hidden checks' inputs are drawn from this secret and each student's id: a file outside the course
-# folder and every student's reach (or the secret itself in $DL_BASICS_SECRET). Without it autograde stops.
-# c.SandboxGrades.secret_file = "/path/to/course-secret"
-'''
+HIDDEN_CONFIG = (
+    "# The hidden checks' inputs are drawn from this secret and each student's id: a file outside the course\n"
+    "# folder and every student's reach (or the secret itself in $DL_BASICS_SECRET). Without it autograde stops.\n"
+    '# c.SandboxGrades.secret_file = "/path/to/course-secret"\n'
+)
 
 _RELATIVE = re.compile(r"^(\s*)from \.(\w+) import (.+?)(\s*#.*)?$")
 
@@ -70,7 +71,8 @@ def rewrite_imports(code: str) -> str:
         if given:
             out.append(f"{indent}from {ASSIGNMENT}.{module} import {', '.join(given)}")
         if students:
-            out.append(f"{indent}from grader.engine.trusted import {', '.join(students)}  # the library's, for this notebook")
+            out.append(f"{indent}from grader.engine.trusted import {', '.join(students)}"
+                       "  # the library's, for this notebook")
     return "\n".join(out)
 
 

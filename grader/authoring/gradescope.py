@@ -12,9 +12,9 @@ image from (``cd DIR && zip -r ../autograder.zip .``):
 - ``run_autograder``: run for every submission (Gradescope copies it to ``/autograder/run_autograder``).
   It copies the submission's exercise folder (the exercise files at the top level, in an ``exercises/`` folder,
   or in a folder further down, found by :func:`grader.locate.find_exercise_folder`: no symbolic link followed,
-  only regular ``.py`` files copied) into a fresh temporary folder, grades the copy with ``grade --format gradescope`` into
-  ``/autograder/results/results.json`` and, when the grader itself cannot run, writes a ``results.json``
-  that says so (score 0, not the student's fault) instead of leaving Gradescope with nothing.
+  only regular ``.py`` files copied) into a fresh temporary folder, grades the copy with
+  ``grade --format gradescope`` into ``/autograder/results/results.json`` and, when the grader itself cannot run,
+  writes a ``results.json`` that says so (score 0, not the student's fault) instead of leaving Gradescope with nothing.
   ``AUTOGRADER_ROOT`` replaces ``/autograder`` (the kit's tests use it).
 - ``kit/``: the installable kit: ``pyproject.toml``, ``README.md``, ``grader/`` and ``solutions/``, the
   reference. Students never see an autograder's files on Gradescope.
@@ -347,7 +347,8 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
         shutil.copy2(KIT / name, kit / name)
     for folder in KIT_FOLDERS:
         shutil.copytree(KIT / folder, kit / folder, ignore=_ignore("*.egg-info"))
-    for name, text, mode in (("setup.sh", setup_script(), 0o755), ("run_autograder", run_script(allow_unconfined), 0o755),
+    for name, text, mode in (("setup.sh", setup_script(), 0o755),
+                             ("run_autograder", run_script(allow_unconfined), 0o755),
                              ("README.md", readme(target, secret is not None), 0o644)):
         path = target / name
         path.write_text(text)

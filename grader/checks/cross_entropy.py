@@ -159,7 +159,8 @@ MISTAKES = (
             f"{LOG_SUM_EXP}", evidence=("stability_large_logits",)),
 )
 CHECKS = (("cross_entropy.values", ("values",)), ("cross_entropy.stability.large_logits", ("stability_large_logits",)),
-          ("cross_entropy.stability.grad", ("stability_grad",)), ("cross_entropy.shift_invariance", ("shift_invariance",)),
+          ("cross_entropy.stability.grad", ("stability_grad",)),
+          ("cross_entropy.shift_invariance", ("shift_invariance",)),
           ("cross_entropy.grad", ("grad",)), ("cross_entropy.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 

@@ -142,7 +142,8 @@ def judge_pairs_kept(s: Observations, r: Observations, check) -> Verdict:
     left as they were: the caller's data are read, never reordered in place."""
     for name, n, b, _, kind in passes(check.seed):
         table = _pass(s, name)
-        if len(table) and not (np.array_equal(table[:, 1], table[:, 3]) and np.array_equal(table[:, 2], 1000 + table[:, 1])):
+        if len(table) and not (np.array_equal(table[:, 1], table[:, 3])
+                               and np.array_equal(table[:, 2], 1000 + table[:, 1])):
             return failed(f"in a pass over {n} examples, feature rows and labels no longer match: index features "
                           "and labels with the same indices, and whole rows of features")
         if f"kept.{name}" in s and not bool(s[f"kept.{name}"]):
@@ -158,7 +159,8 @@ def judge_batch_sizes(s: Observations, r: Observations, check) -> Verdict:
         want = expected_sizes(n, b)
         if sizes == want:
             continue
-        head = f"a pass over {n} examples with batch_size {b} gave batches of {_sizes_text(sizes)}, expected {_sizes_text(want)}"
+        head = (f"a pass over {n} examples with batch_size {b} gave batches of {_sizes_text(sizes)}, "
+                f"expected {_sizes_text(want)}")
         if sizes == want[:-1] and n % b:
             return failed(f"{head}: the last partial batch is dropped; keep it")
         if sizes[:len(want)] == want and all(x == 0 for x in sizes[len(want):]) or sizes == want + [0]:

@@ -73,7 +73,8 @@ class Hidden:
         return big.astype(np.float32)
 
     def masked_logits(self, rows: int, cols: int) -> np.ndarray:
-        """Rows mixing -inf with finite entries, each row keeping at least one finite entry (as :data:`MASKED_LOGITS`)."""
+        """Rows mixing -inf with finite entries, each row keeping at least one finite entry
+        (as :data:`MASKED_LOGITS`)."""
         x = self.normal((rows, cols), 2.0)
         mask = self.rng.random((rows, cols)) < 0.4
         mask[np.arange(rows), self.rng.integers(0, cols, size=rows)] = False

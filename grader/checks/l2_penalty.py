@@ -71,7 +71,8 @@ MISTAKES = tuple(Mistake(impl, cause, evidence=("values", "values_vector")) for 
      "its gradient is 0, as if the penalty were a constant for autodiff (stop_gradient, or values computed outside "
      "jax.numpy): the gradient of sum(w ** 2) / 2 is w itself"),
 ))
-CHECKS = (("l2_penalty.values", ("values", "values_vector")), ("l2_penalty.grad", ("grad",)), ("l2_penalty.jit", ("jit",)))
+CHECKS = (("l2_penalty.values", ("values", "values_vector")), ("l2_penalty.grad", ("grad",)),
+          ("l2_penalty.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
 SCALAR = ("l2_penalty must return a scalar of shape () (use jnp.sum without keepdims, and do not wrap the result in "

@@ -64,8 +64,10 @@ def calls(softmax, x: Inputs = PUBLIC) -> dict:
         "values": ("softmax of an (8, 5) array", lambda: softmax(jnp.asarray(x.values))),
         "last_axis": ("softmax of a (2, 3, 4) array", lambda: softmax(jnp.asarray(x.cube))),
         "stability_large_logits": ("softmax of logits of ±1e4", lambda: softmax(jnp.asarray(x.large))),
-        "stability_large_logits_grad": ("jax.grad of softmax at logits of ±1e4", lambda: _weighted_grad(softmax, x.large, x.grad_w)),
-        "stability_neg_inf": ("softmax of rows mixing -inf with finite entries", lambda: softmax(jnp.asarray(x.masked))),
+        "stability_large_logits_grad": ("jax.grad of softmax at logits of ±1e4",
+                        lambda: _weighted_grad(softmax, x.large, x.grad_w)),
+        "stability_neg_inf": ("softmax of rows mixing -inf with finite entries",
+                        lambda: softmax(jnp.asarray(x.masked))),
         "stability_neg_inf_grad": ("jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
                         lambda: _weighted_grad(softmax, x.masked, x.grad_w)),
         "stability_row_scales": ("softmax of rows of very different scales", lambda: softmax(jnp.asarray(x.scales))),
@@ -107,11 +109,13 @@ MISTAKES = (
             "(max over axis=-1, keepdims=True)", evidence=("stability_large_logits",)),
     Mistake(lambda X: jnp.exp(X - jnp.max(X)) / jnp.exp(X - jnp.max(X)).sum(axis=-1, keepdims=True),
             "it subtracts the max of the whole array, so every exp of a row far below it underflows to 0 and the row "
-            "is 0 / 0 = nan: subtract each row's own max (max over axis=-1 with keepdims=True)", evidence=("stability_large_logits",)),
+            "is 0 / 0 = nan: subtract each row's own max (max over axis=-1 with keepdims=True)",
+            evidence=("stability_large_logits",)),
     Mistake(lambda X: _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X))
             / _shifted_exp(jnp.where(jnp.isinf(X), 0.0, X)).sum(axis=-1, keepdims=True),
             "it replaces each -inf entry by 0, so a masked entry gets a probability: leave -inf in place, "
-            "exp(-inf - max) is exactly 0 once you subtract the row max (which is finite)", evidence=("stability_neg_inf",)),
+            "exp(-inf - max) is exactly 0 once you subtract the row max (which is finite)",
+            evidence=("stability_neg_inf",)),
     Mistake(lambda X: _shifted_exp(X, stop=True) / jax.lax.stop_gradient(_shifted_exp(X).sum(axis=-1, keepdims=True)),
             "it stops the gradient through the row sums: only the max shift may be held constant for autodiff "
             "(it does not change the value); the sums must stay differentiable", evidence=("grad",)),
@@ -122,7 +126,8 @@ MISTAKES = (
 )
 CHECKS = (("softmax.values", ("values",)), ("softmax.last_axis", ("last_axis",)),
           ("softmax.stability.large_logits", ("stability_large_logits", "stability_large_logits_grad")),
-          ("softmax.stability.neg_inf", ("stability_neg_inf", "stability_neg_inf_grad")), ("softmax.stability.row_scales", ("stability_row_scales",)),
+          ("softmax.stability.neg_inf", ("stability_neg_inf", "stability_neg_inf_grad")),
+          ("softmax.stability.row_scales", ("stability_row_scales",)),
           ("softmax.shift_invariance", ("shift_invariance",)), ("softmax.grad", ("grad",)), ("softmax.jit", ("jit",)))
 KNOWN = KnownMistakes(calls, CHECKS, MISTAKES)
 
@@ -165,7 +170,8 @@ def judge_stability_neg_inf(s: Observations, r: Observations, check) -> Verdict:
                      "max (which is finite) before exp")
     if not verdict.passed:
         return verdict
-    return judged(s, r, check, "stability_neg_inf_grad", "jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
+    return judged(s, r, check, "stability_neg_inf_grad",
+                  "jax.grad of sum(softmax(X) * W) at rows mixing -inf with finite entries",
                   KNOWN, "the gradient softmax_j (δ_jk - softmax_k) is finite, and 0 at a -inf entry, whose "
                   "probability is 0 whatever the other entries do: build softmax from exp(x - max) and its row sum")
 

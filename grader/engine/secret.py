@@ -47,7 +47,8 @@ class Secret:
         return cls(value.encode()) if value else None
 
     def fingerprint(self) -> str:
-        """Which secret graded a report, without revealing it: the first 16 hex digits of SHA-256("fingerprint" ‖ key)."""
+        """Which secret graded a report, without revealing it: the first 16 hex digits of
+        SHA-256("fingerprint" ‖ key)."""
         return hashlib.sha256(b"dl-basics-grader fingerprint\0" + self._key).hexdigest()[:16]
 
     def seed(self, probe: str, student: str) -> int:
@@ -70,7 +71,8 @@ def refuse_readable_by_children(path: str | Path | None, submission: str | Path)
         return
     from grader.engine import confine
     resolved = Path(path).resolve()
-    for root in [Path(submission).resolve(), *(Path(r).resolve() for r in (*confine.python_roots(), *confine.SYSTEM_READ))]:
+    for root in [Path(submission).resolve(),
+                 *(Path(r).resolve() for r in (*confine.python_roots(), *confine.SYSTEM_READ))]:
         if resolved == root or root in resolved.parents:
             raise SecretError(f"the secret file {path} lies inside {root}, which the graded code can read: keep it "
                               "outside the submission, the Python installation and the system's folders")

@@ -182,7 +182,8 @@ def _functions(results: dict[str, Result]) -> list[str]:
            "out of time. Wrong: attempted, with a wrong answer on some check.</p>",
            f'<p class="legend">{legend}</p>',
            '<table id="function-statuses"><thead><tr><th>function</th>'
-           + "".join(f'<th class="num">{k}</th>' for k in class_view.STATUSES) + "<th>the class</th></tr></thead><tbody>"]
+           + "".join(f'<th class="num">{k}</th>' for k in class_view.STATUSES)
+           + "<th>the class</th></tr></thead><tbody>"]
     for function, by in table.items():
         cells = []
         for k in class_view.STATUSES:

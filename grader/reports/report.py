@@ -106,7 +106,8 @@ def summary(result: Result) -> str:
             lines.append(f"  {heading}:")
         for t in group:
             pts, mx = targets[t]
-            lines.append(f"    {'ok' if pts >= mx else '  '} {names[t]:<{width}}  {fmt_points(pts):>4}/{fmt_points(mx)}")
+            lines.append(f"    {'ok' if pts >= mx else '  '} {names[t]:<{width}}  "
+                         f"{fmt_points(pts):>4}/{fmt_points(mx)}")
     step = fix_first(result)
     return "\n".join(lines + ([inert.text(step, indent="  ")] if step else []))
 

@@ -103,7 +103,8 @@ import importlib.abc, importlib.util, sys
 class _KitFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == "kit_trusted":
-            return importlib.util.spec_from_file_location(name, sys.modules["grader"].__path__[0] + "/engine/trusted.py")
+            return importlib.util.spec_from_file_location(
+                name, sys.modules["grader"].__path__[0] + "/engine/trusted.py")
         return None
 
 sys.meta_path.insert(0, _KitFinder())

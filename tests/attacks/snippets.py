@@ -615,7 +615,8 @@ except Exception:
 
 # ----------------------------------------------------------------------------------------- row 15
 
-STUDENT_CONFTEST = '''"""A student's conftest.py that would replace the judge: every check passes, every score is full."""
+STUDENT_CONFTEST = '''"""A student's conftest.py that would replace the judge: every check passes, every score is
+full."""
 
 import pytest
 
@@ -906,7 +907,8 @@ try:
     from grader.engine import sandbox
     from grader.engine.secret import Secret
     seeds = Secret.from_file(secret_file).seeds(student, ["hidden.relu"])
-    run = sandbox.run_probes(folder, ["relu", "mlp", "hidden.relu"], sandbox.Limits(lanes=2, accept_code=True), seeds=seeds)
+    run = sandbox.run_probes(folder, ["relu", "mlp", "hidden.relu"], sandbox.Limits(lanes=2, accept_code=True),
+                             seeds=seeds)
     with open(out, "w") as f:
         json.dump({"errors": {p: o.errors for p, o in run.observations.items()}, "notes": run.notes,
                    "layers": run.layers.describe()}, f)

@@ -1,1 +1,2 @@
-"""Trainings with the student's functions: the trusted SGD loop, the training tasks (data, models, settings, probes, judges) and the polynomial under/over-fitting figure's probe."""
+"""Trainings with the student's functions: the trusted SGD loop, the training tasks (data, models, settings,
+probes, judges) and the polynomial under/over-fitting figure's probe."""
