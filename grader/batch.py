@@ -47,7 +47,8 @@ from grader.reports.result import Result
 from grader.engine import compile_cache, confine, references, scale
 
 from grader import course_file as course, grading, locate, options, rubric
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun
+from grader.options import GradeOptions
 from grader.progress import Progress
 
 
@@ -172,16 +173,14 @@ def main(argv: list[str]) -> int:
     opts = GradeOptions.from_args(args).with_course()
     root = Path(args.dir)
     if not root.is_dir():
-        print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{args.dir} is not a directory", command="grade batch")
     security = scale.client_security(args.scheduler, scale.TlsFiles(args.tls_ca_file, args.tls_cert, args.tls_key),
                                      args.insecure_scheduler)
     reference, data, limits = opts.reference_spec(), opts.data_spec(), opts.limits()
     secret = opts.secret(root)
     if opts.require_isolation and not confine.available().complete:
-        print(f"grade batch: full isolation was required, but this machine offers only: "
-              f"{confine.available().describe()}", file=sys.stderr)
-        return 2
+        raise CannotRun(f"full isolation was required, but this machine offers only: "
+                        f"{confine.available().describe()}", command="grade batch")
     out = output_folder(root, args.out)
     before = existing_gradebook(out)
     regrade = _names(args.student)

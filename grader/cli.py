@@ -40,7 +40,8 @@ import time
 from pathlib import Path
 
 from grader import options
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun, GraderError
+from grader.options import GradeOptions
 from grader.progress import Progress
 from grader.reports.result import FORMATS
 
@@ -151,16 +152,18 @@ def _sandbox_error(exc: Exception) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``grade`` or one of its commands: the one place where the grader's errors
+    (:class:`~grader.errors.GraderError`, and the sandbox's) become a line on stderr and exit status 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in COMMANDS:
             module, function, _ = COMMANDS[argv[0]]
             return getattr(importlib.import_module(module), function)(argv[1:])
         return grade_one(argv)
-    except Exception as exc:  # CannotRun includes references.BrokenReference
-        if not isinstance(exc, CannotRun) and not _sandbox_error(exc):
+    except Exception as exc:
+        if not isinstance(exc, GraderError) and not _sandbox_error(exc):
             raise
-        print(f"grade: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'command', 'grade')}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

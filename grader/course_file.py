@@ -43,15 +43,13 @@ import json
 import tomllib
 from pathlib import Path
 
+from grader.errors import CourseFileError
+
 COURSE_FILE = "grading.toml"
 _CHECK_KEYS = {"points": (int, float), "threshold": (int, float), "rtol": (int, float), "atol": (int, float),
                "visible": (bool,)}
 _LIMIT_KEYS = {"time_limit": (int, float), "time_budget": (int, float)}
 _SECTIONS = ("limits", "data", "checks", "hidden", "forbidden")
-
-
-class CourseFileError(Exception):
-    """The course file cannot be used as it is: the message names the file, the key and what is allowed."""
 
 
 @dataclasses.dataclass(frozen=True)

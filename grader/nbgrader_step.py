@@ -45,14 +45,11 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
+from grader.errors import SandboxGradeError
 from grader.reports import inert
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
                 ast.AnnAssign, ast.AugAssign)
-
-
-class SandboxGradeError(RuntimeError):
-    """The sandbox could not grade a notebook: not the student's doing, and no points may be recorded."""
 
 
 # -- 1. the notebook's code as a module folder ------------------------------------------------------------------

@@ -18,16 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.errors import CannotRun
+
 DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, the imports of one child
 DEFAULT_TIME_BUDGET = 600.0  # seconds: the whole submission, every import, check, training and restart included
 PYTEST_PREFIX = "dl-"       # the pytest plugin's options are --dl-reference, --dl-only, ...
 
 GRADE, BATCH, PYTEST, WARM = "grade", "batch", "pytest", "warm"
 FRONT_ENDS = (GRADE, BATCH, PYTEST)  # the grading front ends; ``grade warm`` takes the dataset options only
-
-
-class CannotRun(Exception):
-    """The grader cannot run as asked (not the student's fault): the message is shown, the exit status is 2."""
 
 
 def write_report(text: str, output: str | Path | None) -> None:

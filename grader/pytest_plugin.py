@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from grader import options
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun, GraderError
+from grader.options import GradeOptions
 from grader.reports import inert
 
 _SESSIONS = pytest.StashKey[dict]()
@@ -108,7 +109,7 @@ class GradingSession:
                 result, run = grading.grade_submission(self.directory, self.reference, self.limits,
                                                        probes=self.probes, data=self.data,
                                                        require_isolation=self.require_isolation)
-            except (CannotRun, sandbox.SandboxError) as exc:
+            except (GraderError, sandbox.SandboxError) as exc:
                 _stop(exc)
             self._result = {c.id: c for c in result.checks}
             self.observations = run.observations

@@ -48,7 +48,8 @@ import tomli_w
 from grader import PACKAGE_DIR
 from grader.authoring import templating
 from grader.authoring.student_readme import student_readme
-from grader.options import CannotRun, write_report
+from grader.errors import CannotRun
+from grader.options import write_report
 from grader.reports import report
 
 from grader.reports.result import Result, fmt_points
@@ -143,14 +144,12 @@ def render_main(argv: list[str] | None = None) -> int:
     try:
         result = load_result(Path(args.report))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"grade render: cannot read {args.report}: {exc}", file=sys.stderr)
-        return 2
+        raise CannotRun(f"cannot read {args.report}: {exc}", command="grade render") from None
     text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
     try:
         write_report(text, args.output)
     except CannotRun as exc:
-        print(f"grade render: {exc}", file=sys.stderr)
-        return 2
+        raise exc.said_by("grade render") from None
     return 0
 
 
@@ -289,26 +288,23 @@ def main(argv: list[str] | None = None) -> int:
     GradeOptions(course=args.course).with_course()  # the template's checks and README follow the course's rubric
     target = Path(args.dir)
     if target.exists() and not target.is_dir():
-        print(f"grade release: {target} is not a directory", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{target} is not a directory", command="grade release")
     if target.is_dir() and any(target.iterdir()) and not args.force:
-        print(f"grade release: {target} is not empty (use --force to write into it anyway)", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{target} is not empty (use --force to write into it anyway)", command="grade release")
     problems = kit_problems(target)
     if problems:
-        print("grade release: cannot release: " + "; ".join(problems), file=sys.stderr)
-        return 2
+        raise CannotRun("cannot release: " + "; ".join(problems), command="grade release")
     write_release(target)
     from grader import course_file as course
     course.current().write_into(target)  # the student's pytest and CI grade with the course's rubric
     leaks = solution_leaks(target)
     if leaks:
-        print("grade release: solution code in the release: " + ", ".join(leaks), file=sys.stderr)
-        return 2
+        raise CannotRun("solution code in the release: " + ", ".join(leaks), command="grade release")
     print(f"wrote the student repository to {target}")
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the command's errors become a message and a status where grade's do
+    from grader import cli
     args = sys.argv[1:]
-    sys.exit(render_main(args[1:]) if args[:1] == ["render"] else main(args))
+    sys.exit(cli.main(args if args[:1] == ["render"] else ["release", *args]))

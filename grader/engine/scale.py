@@ -35,7 +35,7 @@ from typing import Iterator
 from grader.data import datasets
 
 from grader import course_file as course, rubric
-from grader.options import CannotRun
+from grader.errors import CannotRun
 
 from grader.engine import sandbox
 
