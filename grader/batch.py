@@ -41,7 +41,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_view, gradebook, regrade, report
+from grader.reports import class_summary, class_view, gradebook, regrade, report
 from grader.reports.result import Result
 
 from grader.engine import compile_cache, confine, references, scale
@@ -368,7 +368,7 @@ def write_folder(out: Path, before: gradebook.Manifest | None, settings: gradebo
         if unlisted:
             print(f"grade batch: not in the roster (in the gradebook, not in the LMS files): "
                   f"{', '.join(map(locate.shown, unlisted))}", file=sys.stderr)
-    class_view.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone},
+    class_summary.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone},
                      {s: report_stem(s) for s in everyone}, previous)
     manifest.write(out)
     removed = gradebook.remove_stale(out, earlier, manifest.written())

@@ -43,7 +43,7 @@ from grader import options
 from grader.errors import CannotRun, GraderError
 from grader.options import GradeOptions
 from grader.progress import Progress
-from grader.reports.result import FORMATS
+from grader.reports.result import FORMATS, write_report
 
 # The subcommands: name -> (module, function, what it does). ``grade NAME --help`` shows a command's options.
 COMMANDS = {
@@ -55,7 +55,7 @@ COMMANDS = {
     "warm": ("grader.cli", "warm", "fill the compilation cache with trusted code (the sandboxed children read it)"),
     "diff": ("grader.reports.regrade", "main", "compare two gradings (reports or batch folders): whom a regrade moves and why"),
     "gradescope": ("grader.authoring.gradescope", "main", "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
-    "rubric": ("grader.course_file", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
+    "rubric": ("grader.cli", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
 }
 
 
@@ -123,7 +123,7 @@ def grade_one(argv: list[str]) -> int:
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     text = report.render(result, args.format, color=color, seconds=time.monotonic() - progress.start)
-    options.write_report(text, args.output)
+    write_report(text, args.output)
     if figures_failed:
         raise CannotRun(figures_failed)
     if args.fail_under is not None and result.score < args.fail_under:
@@ -141,6 +141,17 @@ def warm(argv: list[str]) -> int:
     start = time.monotonic()
     folder = compile_cache.warm(data.to_json())
     print(f"compilation cache filled in {time.monotonic() - start:.1f} s: {folder}")
+    return 0
+
+
+def rubric_main(argv: list[str]) -> int:
+    """``grade rubric [--course FILE]``: print the rubric the course file makes of the kit's."""
+    from grader import course_file as course
+
+    parser = argparse.ArgumentParser(prog="grade rubric", description=rubric_main.__doc__.split(": ", 1)[1])
+    parser.add_argument("--course", metavar="FILE", help="the course file (default: grading.toml here, if any)")
+    GradeOptions(course=parser.parse_args(argv).course).with_course()
+    print(course.rubric_table())
     return 0
 
 

@@ -18,26 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.course_file import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 from grader.errors import CannotRun
 
-DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, the imports of one child
-DEFAULT_TIME_BUDGET = 600.0  # seconds: the whole submission, every import, check, training and restart included
 PYTEST_PREFIX = "dl-"       # the pytest plugin's options are --dl-reference, --dl-only, ...
 
 GRADE, BATCH, PYTEST, WARM = "grade", "batch", "pytest", "warm"
 FRONT_ENDS = (GRADE, BATCH, PYTEST)  # the grading front ends; ``grade warm`` takes the dataset options only
-
-
-def write_report(text: str, output: str | Path | None) -> None:
-    """A report to the file ``output``, or to stdout when there is none; :class:`CannotRun` when the file cannot
-    be written (the report of ``grade``, ``grade render`` and ``grade diff`` alike)."""
-    if not output:
-        sys.stdout.write(text)
-        return
-    try:
-        Path(output).write_text(text)
-    except OSError as exc:
-        raise CannotRun(f"cannot write the report to {output}: {exc.strerror or exc}") from None
 
 
 def only_probes(text: str) -> list[str]:

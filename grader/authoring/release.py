@@ -49,10 +49,9 @@ from grader import PACKAGE_DIR
 from grader.authoring import templating
 from grader.authoring.student_readme import student_readme
 from grader.errors import CannotRun
-from grader.options import write_report
 from grader.reports import report
 
-from grader.reports.result import Result, fmt_points
+from grader.reports.result import Result, fmt_points, write_report
 
 GRADER = PACKAGE_DIR
 KIT = GRADER.parent

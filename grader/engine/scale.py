@@ -34,7 +34,7 @@ from typing import Iterator
 
 from grader.data import datasets
 
-from grader import course_file as course, rubric
+from grader import course_file as course, locate, rubric
 from grader.errors import CannotRun
 
 from grader.engine import sandbox
@@ -80,7 +80,7 @@ def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
     data = datasets.DataSpec.from_json(data_json)
     with tempfile.TemporaryDirectory(prefix="grade-task-") as tmp:
         folder = Path(tmp) / "submission"
-        sandbox.write_files(files, folder)
+        locate.write_files(files, folder)
         return sandbox.run_probes(folder, _with_hidden(probes, seeds or {}), limits, data=data,
                                   require_isolation=require_isolation, seeds=seeds)
 

@@ -21,9 +21,8 @@ import sys
 from pathlib import Path
 
 from grader.errors import CannotRun
-from grader.options import write_report
 from grader.reports import inert
-from grader.reports.result import Result, fmt_points
+from grader.reports.result import Result, fmt_points, write_report
 
 COLUMNS = ("student", "check", "old points", "new points", "change", "old message", "new message")
 
