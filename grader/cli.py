@@ -95,21 +95,16 @@ def grade_one(argv: list[str]) -> int:
     from grader.engine import compile_cache, sandbox
     from grader.reports import report
 
-    reference, data = opts.reference_spec(), opts.data_spec()
-    hidden = opts.hidden(path, args.student_id)
     student = args.student_id or path.resolve().name
-    probes = opts.probes()
+    plan = opts.plan(path, student, lanes=sandbox.idle_lanes(),  # both cores if idle
+                     accept_code=opts.accepts_code(student))
     progress = Progress(not opts.quiet)
     folder = locate.find_exercise_folder(path).folder  # PATH itself, its exercises/, or a repository's folder
     path = path if folder is None or folder == path.resolve() else folder
     # The first run fills the compilation cache (once, trusted code only): this one and every later one start faster.
-    compile_cache.fill_if_needed(data.to_json(), (lambda line: None) if opts.quiet else None)
+    compile_cache.fill_if_needed(plan.data.to_json(), (lambda line: None) if opts.quiet else None)
     progress.show(f"grading {path}")
-    limits = opts.limits(lanes=sandbox.idle_lanes(), accept_code=opts.accepts_code(student))  # both cores if idle
-    result, run = grading.grade_submission(path, reference, limits,
-                                           progress=lambda kind, name: progress.show(f"checking {name}"),
-                                           probes=probes, data=data, require_isolation=opts.require_isolation,
-                                           hidden=hidden)
+    result, run = grading.grade(path, plan, progress=lambda kind, name: progress.show(f"checking {name}"))
     figures_failed = None
     if opts.report_dir:
         from grader.engine import references
@@ -117,7 +112,8 @@ def grade_one(argv: list[str]) -> int:
         progress.show(f"drawing the figures into {opts.report_dir}")
         try:
             figures.write_report_dir(opts.report_dir, result, run.observations,
-                                     references.observations(reference, probes, data), data)
+                                     references.observations(plan.reference, list(plan.probes), plan.data),
+                                     plan.data)
         except OSError as exc:  # the report still goes out; the status says the figures did not
             figures_failed = f"cannot write the figures into {opts.report_dir}: {exc.strerror or exc}"
     progress.done()
