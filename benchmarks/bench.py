@@ -96,7 +96,8 @@ def fashion_sized(directory: Path) -> float:
             f"d = Path({str(directory)!r})\nsums = fashion_like.write(d, 60000, 10000)\n"
             "spec = datasets.DataSpec('fashion-mnist', str(d), tuple(sorted(sums.items()))).resolve()\n"
             "s = time.perf_counter()\n"
-            "result, _ = grading.grade_submission('solutions', probes=['softmax_regression', 'mlp'], data=spec)\n"
+            "plan = grading.GradingPlan(probes=['softmax_regression', 'mlp'], data=spec)\n"
+            "result, _ = grading.grade('solutions', plan)\n"
             "assert all(c.passed for c in result.checks), result\nprint(time.perf_counter() - s)\n")
     env = dict(os.environ, DL_BASICS_NO_CACHE="1")
     proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=KIT, env=env)

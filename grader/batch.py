@@ -41,13 +41,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_view, gradebook, regrade, report
+from grader.reports import class_summary, class_view, gradebook, regrade, report
 from grader.reports.result import Result
 
-from grader.engine import compile_cache, confine, references, scale
+from grader.engine import compile_cache, confine, scale
 
 from grader import course_file as course, grading, locate, options, rubric
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun
+from grader.options import GradeOptions
 from grader.progress import Progress
 
 
@@ -75,19 +76,18 @@ def submissions(root: Path, out: Path) -> tuple[list[Path], dict[str, str]]:
     return sorted(found), skipped
 
 
-def not_graded(why: str, reference_obs, only, data, hidden=None) -> tuple[grading.Result, object]:
-    """The result (and run) of an entry no child looked into: every function's checks fail with ``why`` (its hidden
-    checks too, with ``hidden``: its maximum is the class's)."""
-    from grader.checks.common import Observations
+def not_graded(why: str, reference_obs, plan) -> tuple[grading.Result, object]:
+    """The result (and run) of an entry no child looked into, graded as the student's ``plan`` says: every
+    function's checks fail with ``why`` (its hidden checks too, with a secret: its maximum is the class's)."""
     from grader.engine import probing, sandbox
+    from grader.observations import Observations
 
     errors = {f: f"not graded: {why}" for f in rubric.STUDENT_FUNCTIONS}
-    probes = list(rubric.PROBES) if only is None else list(only)
-    seeds = hidden.seeds(probes) if hidden else {}
-    run = sandbox.SandboxRun(probing.observe({}, errors, [*probes, *seeds], data, seeds), {}, [], confine.available())
-    reference_obs = {**{p: Observations() for p in seeds}, **reference_obs}  # never read: the student's failed
+    run = sandbox.SandboxRun(probing.observe({}, errors, plan.all_probes(), plan.data, plan.seeds), {}, [],
+                             confine.available())
+    reference_obs = {**{p: Observations() for p in plan.seeds}, **reference_obs}  # never read: the student's failed
     with tempfile.TemporaryDirectory(prefix="grade-empty-") as empty:  # no file of it is read
-        return grading.judge_submission(empty, run, reference_obs, only, data, hidden), run
+        return grading.judge_submission(empty, run, reference_obs, plan), run
 
 
 def exercise_folders(students: list[Path]) -> dict[str, Path]:
@@ -172,16 +172,14 @@ def main(argv: list[str]) -> int:
     opts = GradeOptions.from_args(args).with_course()
     root = Path(args.dir)
     if not root.is_dir():
-        print(f"grade batch: {args.dir} is not a directory", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{args.dir} is not a directory", command="grade batch")
     security = scale.client_security(args.scheduler, scale.TlsFiles(args.tls_ca_file, args.tls_cert, args.tls_key),
                                      args.insecure_scheduler)
-    reference, data, limits = opts.reference_spec(), opts.data_spec(), opts.limits()
-    secret = opts.secret(root)
+    plan = opts.plan(root)  # the class's: each student's adds their hidden probes' seeds (for_student)
+    data, secret = plan.data, plan.secret
     if opts.require_isolation and not confine.available().complete:
-        print(f"grade batch: full isolation was required, but this machine offers only: "
-              f"{confine.available().describe()}", file=sys.stderr)
-        return 2
+        raise CannotRun(f"full isolation was required, but this machine offers only: "
+                        f"{confine.available().describe()}", command="grade batch")
     out = output_folder(root, args.out)
     before = existing_gradebook(out)
     regrade = _names(args.student)
@@ -209,6 +207,7 @@ def main(argv: list[str]) -> int:
     if regrade is not None:
         settings, kept = regrade_plan(out, before, settings, regrade, class_ids, args.only is not None)
         only = settings.only
+        plan = dataclasses.replace(plan, probes=rubric.PROBES if only is None else only)  # the earlier run's --only
         students = [s for s in students if s.name in regrade]
         skipped = {k: v for k, v in skipped.items() if k in regrade}
     folders = exercise_folders(students)  # student id → the folder graded
@@ -217,35 +216,30 @@ def main(argv: list[str]) -> int:
     progress.show(_bar(0, len(students), "the compilation cache (filled once)"))
     compile_cache.ensure_warm(data.to_json())
     progress.show(_bar(0, len(students), "observing the reference"))
-    reference_obs = references.sound_reference(references.observations(reference, only, data), reference)
-    grading.reference_meets_rubric(reference_obs, only, data, reference)
+    reference_obs = grading.observe_reference(plan)
+    grading.reference_meets_rubric(reference_obs, plan)
     targets = [t for t in rubric.TARGETS if only is None or
                any(c.target == t and c.probe in only for c in rubric.CHECKS)]
     results, fingerprints = {}, {}
 
-    probes = list(rubric.PROBES) if only is None else list(only)
-    hidden = {s: grading.HiddenInputs(secret, s) for s in [*folders, *skipped]} if secret else {}
-    seeds = {name: h.seeds(probes) for name, h in hidden.items()}
-    accepted = frozenset(s for s in folders if opts.accepts_code(s))
+    plans = {s: plan.for_student(s, opts.accepts_code(s)) for s in [*folders, *skipped]}
     if args.scheduler:
-        runs = scale.probe_dask(folders, only, limits, data, opts.require_isolation, args.scheduler, args.jobs, seeds,
-                                accepted, security)
+        runs = scale.probe_dask({s: (folders[s], plans[s]) for s in folders}, args.scheduler, args.jobs, security)
     else:
-        runs = scale.probe_local(folders, only, limits, data, opts.require_isolation, args.jobs, seeds, accepted)
+        runs = scale.probe_local({s: (folders[s], plans[s]) for s in folders}, args.jobs)
     total = len(students) + len(skipped)
     for student, why in skipped.items():
-        results[student], run = not_graded(why, reference_obs, only, data, hidden.get(student))
+        results[student], run = not_graded(why, reference_obs, plans[student])
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
     for done, (student, run) in enumerate(runs, len(skipped) + 1):
-        mine = seeds.get(student, {})
-        student_ref = {**reference_obs, **references.sound_reference(
-            references.observations(reference, list(mine), data, mine), reference)} if mine else reference_obs
+        mine = plans[student]
+        student_ref = {**reference_obs, **grading.observe_reference(mine, list(mine.seeds))} if mine.seeds \
+            else reference_obs
         try:
-            results[student] = grading.judge_submission(folders[student], run, student_ref, only, data,
-                                                         hidden.get(student))
+            results[student] = grading.judge_submission(folders[student], run, student_ref, mine)
         except Exception as exc:  # never the batch's end: this student's row says it
             results[student], run = not_graded(f"the grader could not judge it ({type(exc).__name__}: {exc})",
-                                               reference_obs, only, data, hidden.get(student))
+                                               reference_obs, mine)
         fingerprints[student] = class_view.wrong_answer_fingerprints(results[student], run.observations)
         progress.show(_bar(done, total, student))
     progress.done()
@@ -369,7 +363,7 @@ def write_folder(out: Path, before: gradebook.Manifest | None, settings: gradebo
         if unlisted:
             print(f"grade batch: not in the roster (in the gradebook, not in the LMS files): "
                   f"{', '.join(map(locate.shown, unlisted))}", file=sys.stderr)
-    class_view.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone},
+    class_summary.write(everyone, out, {s: manifest.fingerprints.get(s, {}) for s in everyone},
                      {s: report_stem(s) for s in everyone}, previous)
     manifest.write(out)
     removed = gradebook.remove_stale(out, earlier, manifest.written())

@@ -40,9 +40,10 @@ import time
 from pathlib import Path
 
 from grader import options
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun, GraderError
+from grader.options import GradeOptions
 from grader.progress import Progress
-from grader.reports.result import FORMATS
+from grader.reports.result import FORMATS, write_report
 
 # The subcommands: name -> (module, function, what it does). ``grade NAME --help`` shows a command's options.
 COMMANDS = {
@@ -54,7 +55,7 @@ COMMANDS = {
     "warm": ("grader.cli", "warm", "fill the compilation cache with trusted code (the sandboxed children read it)"),
     "diff": ("grader.reports.regrade", "main", "compare two gradings (reports or batch folders): whom a regrade moves and why"),
     "gradescope": ("grader.authoring.gradescope", "main", "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
-    "rubric": ("grader.course_file", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
+    "rubric": ("grader.cli", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
 }
 
 
@@ -94,21 +95,16 @@ def grade_one(argv: list[str]) -> int:
     from grader.engine import compile_cache, sandbox
     from grader.reports import report
 
-    reference, data = opts.reference_spec(), opts.data_spec()
-    hidden = opts.hidden(path, args.student_id)
     student = args.student_id or path.resolve().name
-    probes = opts.probes()
+    plan = opts.plan(path, student, lanes=sandbox.idle_lanes(),  # both cores if idle
+                     accept_code=opts.accepts_code(student))
     progress = Progress(not opts.quiet)
     folder = locate.find_exercise_folder(path).folder  # PATH itself, its exercises/, or a repository's folder
     path = path if folder is None or folder == path.resolve() else folder
     # The first run fills the compilation cache (once, trusted code only): this one and every later one start faster.
-    compile_cache.fill_if_needed(data.to_json(), (lambda line: None) if opts.quiet else None)
+    compile_cache.fill_if_needed(plan.data.to_json(), (lambda line: None) if opts.quiet else None)
     progress.show(f"grading {path}")
-    limits = opts.limits(lanes=sandbox.idle_lanes(), accept_code=opts.accepts_code(student))  # both cores if idle
-    result, run = grading.grade_submission(path, reference, limits,
-                                           progress=lambda kind, name: progress.show(f"checking {name}"),
-                                           probes=probes, data=data, require_isolation=opts.require_isolation,
-                                           hidden=hidden)
+    result, run = grading.grade(path, plan, progress=lambda kind, name: progress.show(f"checking {name}"))
     figures_failed = None
     if opts.report_dir:
         from grader.engine import references
@@ -116,13 +112,14 @@ def grade_one(argv: list[str]) -> int:
         progress.show(f"drawing the figures into {opts.report_dir}")
         try:
             figures.write_report_dir(opts.report_dir, result, run.observations,
-                                     references.observations(reference, probes, data), data)
+                                     references.observations(plan.reference, list(plan.probes), plan.data),
+                                     plan.data)
         except OSError as exc:  # the report still goes out; the status says the figures did not
             figures_failed = f"cannot write the figures into {opts.report_dir}: {exc.strerror or exc}"
     progress.done()
     color = args.output is None and sys.stdout.isatty() and args.format == "text"
     text = report.render(result, args.format, color=color, seconds=time.monotonic() - progress.start)
-    options.write_report(text, args.output)
+    write_report(text, args.output)
     if figures_failed:
         raise CannotRun(figures_failed)
     if args.fail_under is not None and result.score < args.fail_under:
@@ -143,24 +140,28 @@ def warm(argv: list[str]) -> int:
     return 0
 
 
-def _sandbox_error(exc: Exception) -> bool:
-    """Whether ``exc`` is the sandbox's :class:`~grader.engine.sandbox.SandboxError` (only raised once the sandbox's
-    module is imported, so a run that never imported it has none to catch)."""
-    sandbox = sys.modules.get("grader.engine.sandbox")
-    return sandbox is not None and isinstance(exc, sandbox.SandboxError)
+def rubric_main(argv: list[str]) -> int:
+    """``grade rubric [--course FILE]``: print the rubric the course file makes of the kit's."""
+    from grader import course_file as course
+
+    parser = argparse.ArgumentParser(prog="grade rubric", description=rubric_main.__doc__.split(": ", 1)[1])
+    parser.add_argument("--course", metavar="FILE", help="the course file (default: grading.toml here, if any)")
+    GradeOptions(course=parser.parse_args(argv).course).with_course()
+    print(course.rubric_table())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``grade`` or one of its commands: the one place where the grader's errors
+    (:class:`~grader.errors.GraderError`, the sandbox's included) become a line on stderr and exit status 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in COMMANDS:
             module, function, _ = COMMANDS[argv[0]]
             return getattr(importlib.import_module(module), function)(argv[1:])
         return grade_one(argv)
-    except Exception as exc:  # CannotRun includes references.BrokenReference
-        if not isinstance(exc, CannotRun) and not _sandbox_error(exc):
-            raise
-        print(f"grade: {exc}", file=sys.stderr)
+    except GraderError as exc:
+        print(f"{exc.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

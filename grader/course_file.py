@@ -43,15 +43,15 @@ import json
 import tomllib
 from pathlib import Path
 
+from grader.errors import CourseFileError
+
 COURSE_FILE = "grading.toml"
 _CHECK_KEYS = {"points": (int, float), "threshold": (int, float), "rtol": (int, float), "atol": (int, float),
                "visible": (bool,)}
 _LIMIT_KEYS = {"time_limit": (int, float), "time_budget": (int, float)}
 _SECTIONS = ("limits", "data", "checks", "hidden", "forbidden")
-
-
-class CourseFileError(Exception):
-    """The course file cannot be used as it is: the message names the file, the key and what is allowed."""
+DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, the imports of one child
+DEFAULT_TIME_BUDGET = 600.0  # seconds: the whole submission, every import, check, training and restart included
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,16 +224,3 @@ def rubric_table() -> str:
     lines.append(f"{'hidden checks (with a secret)':<38} {rubric.HIDDEN_MAX_SCORE:>6g}  {hidden}")
     lines.append(f"rubric: {current().describe()}")
     return "\n".join(lines)
-
-
-def rubric_main(argv: list[str]) -> int:
-    """``grade rubric [--course FILE]``: print the rubric the course file makes of the kit's."""
-    import argparse
-
-    from grader.options import GradeOptions
-
-    parser = argparse.ArgumentParser(prog="grade rubric", description=rubric_main.__doc__.split(": ", 1)[1])
-    parser.add_argument("--course", metavar="FILE", help="the course file (default: grading.toml here, if any)")
-    GradeOptions(course=parser.parse_args(argv).course).with_course()
-    print(rubric_table())
-    return 0

@@ -1,9 +1,10 @@
 """Run the rubric: probe the student's functions, probe the reference, judge, and collect a :class:`Result`.
 
 :func:`grader.engine.probing.observe` is the half that runs untrusted code; ``judge`` only compares plain arrays.
-``grade_submission`` runs ``observe`` in a sandboxed child (for ``grade``, ``grade batch`` and ``pytest
-exercises/``) while this process observes the reference; the nbgrader cells and the kit's own tests call
-``observe`` directly.
+:func:`grade` runs ``observe`` in a sandboxed child as a :class:`~grader.engine.plan.GradingPlan` says (for
+``grade``, ``pytest exercises/`` and the nbgrader step; ``grade batch`` probes with the same plan and judges with
+:func:`judge_submission`) while this process observes the reference; the nbgrader cells and the kit's own tests
+call ``observe`` directly.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from grader.data import datasets
-
 from grader.reports import manifest
 
 from grader.engine import references, shortcuts
+from grader.engine.plan import GradingPlan, HiddenInputs, probe  # noqa: F401 (HiddenInputs: grading.HiddenInputs)
 
 from grader import rubric
 from grader.checks import causes, hidden as hidden_checks
 from grader.checks.common import Observations, ProbeFailed, admit
 from grader.engine.student_errors import describe_exception, is_stub_failure
 from grader.reports.result import CheckResult, Result
-from grader.engine.secret import Secret
 
 if TYPE_CHECKING:
     from grader.engine.sandbox import SandboxRun
@@ -130,62 +129,59 @@ def _with_related_failures(results: list[CheckResult]) -> list[CheckResult]:
     return out
 
 
-def grade_submission(directory: str | Path, reference: str | Path | None = None, limits=None,
-                     progress: Callable[[str, str], None] | None = None, probes: Iterable[str] | None = None,
-                     data: datasets.DataSpec = datasets.DIGITS, require_isolation: bool = False,
-                     hidden: HiddenInputs | None = None) -> tuple[Result, SandboxRun]:
-    """Grade a submission safely: probes in a confined child, the reference meanwhile in this process.
+def grade(directory: str | Path, plan: GradingPlan,
+          progress: Callable[[str, str], None] | None = None) -> tuple[Result, SandboxRun]:
+    """Grade a submission safely, as ``plan`` says: probes in a confined child, the reference meanwhile in this
+    process.
 
-    ``probes`` may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. ``data``
-    must be resolved (:meth:`~grader.data.datasets.DataSpec.resolve`) so the child finds the files.
-    ``require_isolation`` refuses to grade (:class:`~grader.engine.sandbox.SandboxError`) without every layer.
-    ``hidden`` (the instructor's secret and the student's id) adds the hidden probes of the graded functions;
-    without it their checks are reported as not run. A reference that does not load or fails a probe raises
-    :class:`BrokenReference` (see :func:`sound_reference`).
+    The plan's probes may include figure probes (``rubric.FIGURE_PROBES``); they are observed, not judged. Its
+    data must be resolved (:meth:`~grader.data.datasets.DataSpec.resolve`) so the child finds the files. With
+    ``require_isolation`` it refuses to grade (:class:`~grader.engine.sandbox.SandboxError`) without every layer.
+    With a secret and a student it adds the hidden probes of the graded functions; without, their checks are
+    reported as not run. A reference that does not load, fails a probe or misses a public check raises
+    :class:`~grader.errors.BrokenReference` (see :func:`observe_reference`, :func:`reference_meets_rubric`).
     """
-    from grader.engine import sandbox
-
-    probes = list(rubric.PROBES) if probes is None else list(probes)
-    seeds = hidden.seeds(probes) if hidden else {}
-    probes += list(seeds)
     box: dict = {}
 
     def work():
         try:
-            box["run"] = sandbox.run_probes(directory, probes, limits or sandbox.Limits(), progress, data,
-                                            require_isolation, seeds)
+            box["run"] = probe(directory, plan, progress)
         except BaseException as exc:  # surfaced below, in this thread
             box["error"] = exc
 
     thread = threading.Thread(target=work, name="sandbox", daemon=True)
     thread.start()
     try:
-        reference_obs = references.sound_reference(references.observations(reference, probes, data, seeds), reference)
+        reference_obs = observe_reference(plan)
+        prepare_judges(plan.all_probes(), plan.data)
+        reference_meets_rubric(reference_obs, plan)
     except references.BrokenReference:
         thread.join()  # the child finishes (and is reaped) before the grader stops
-        raise
-    prepare_judges(probes, data)
-    try:
-        reference_meets_rubric(reference_obs, probes, data, reference)
-    except references.BrokenReference:
-        thread.join()
         raise
     thread.join()
     if "error" in box:
         raise box["error"]
     run = box["run"]
-    return judge_submission(directory, run, reference_obs, probes, data, hidden), run
+    return judge_submission(directory, run, reference_obs, plan), run
 
 
-def reference_meets_rubric(reference_obs: dict[str, Observations], probes: Iterable[str] | None,
-                           data: datasets.DataSpec, reference: str | Path | None) -> None:
+def observe_reference(plan: GradingPlan, probes: list[str] | None = None) -> dict[str, Observations]:
+    """The reference's observations of ``probes`` (default: all the plan's, its hidden ones with their seeds),
+    checked (:func:`~grader.engine.references.sound_reference`)."""
+    probes = plan.all_probes() if probes is None else probes
+    return references.sound_reference(references.observations(plan.reference, probes, plan.data, plan.seeds),
+                                      plan.reference)
+
+
+def reference_meets_rubric(reference_obs: dict[str, Observations], plan: GradingPlan) -> None:
     """Refuse to grade (:class:`~grader.engine.references.BrokenReference`, status 2) when the reference, judged
-    against itself, misses a public check of ``probes`` under the rubric in force: a course file that asks for
-    more than the solutions reach (a threshold above their accuracy, say) would fail every student."""
+    against itself, misses a public check of the plan's probes under the rubric in force: a course file that asks
+    for more than the solutions reach (a threshold above their accuracy, say) would fail every student."""
     from grader import course_file as course
 
-    probes = set(rubric.PROBES if probes is None else probes)
-    checks = rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes and c.probe in reference_obs])
+    reference = plan.reference
+    checks = rubric.checks_for_data(plan.data, [c for c in rubric.CHECKS
+                                                if c.probe in plan.probes and c.probe in reference_obs])
     failed = [c for c in judge(reference_obs, reference_obs, checks).checks if not c.passed]
     if failed:
         c = failed[0]
@@ -195,7 +191,7 @@ def reference_meets_rubric(reference_obs: dict[str, Observations], probes: Itera
             "graded against a rubric the reference cannot pass")
 
 
-def prepare_judges(probes: Iterable[str], data: datasets.DataSpec = datasets.DIGITS) -> None:
+def prepare_judges(probes: Iterable[str], data) -> None:
     """Compute what the judges of ``probes`` need that no student decides (the classification set's test split,
     the weight-decay data, optax's path), so it is ready before the child is done (see :attr:`rubric.Probe.prepare`)."""
     for name in probes:
@@ -219,17 +215,13 @@ def _did_not_load(function: str, run: SandboxRun) -> bool:
 
 
 def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict[str, Observations],
-                     probes: Iterable[str] | None = None, data: datasets.DataSpec = datasets.DIGITS,
-                     hidden: HiddenInputs | None = None) -> Result:
-    """Judge a sandbox run of a submission folder: its forbidden shortcuts are those read from its source
-    and those the run-time tripwire saw; the result says which isolation layers were in force. With ``hidden``
-    the hidden checks of the graded functions are judged; without it they are listed as not run. The run's
+                     plan: GradingPlan) -> Result:
+    """Judge a sandbox run of a submission folder as ``plan`` says: its forbidden shortcuts are those read from
+    its source and those the run-time tripwire saw; the result says which isolation layers were in force, what
+    graded it, and which hidden checks did not run (:meth:`~grader.engine.plan.GradingPlan.not_run`). The run's
     observations are replaced by the :func:`admitted` ones, so the figures and reports drawn from it afterwards
     read what the judges read (and the arrays refused are let go)."""
-    probes = list(rubric.PROBES) if probes is None else list(probes)
-    seeds = hidden.seeds(probes) if hidden else {}
-    checks = rubric.with_seeds(rubric.checks_for_data(data, [c for c in rubric.CHECKS if c.probe in probes]), seeds)
-    not_run = tuple(c.id for c in rubric.HIDDEN_CHECKS if c.probe not in seeds and c.target in probes)
+    checks, not_run = plan.checks(), plan.not_run()
     run.observations = admitted(run.observations, reference_obs)  # what figures and reports read, too
     found = {f: m for f, m in shortcuts.scan_directory(directory).items() if not _did_not_load(f, run)}
     for function, names in run.shortcuts.items():
@@ -238,23 +230,9 @@ def judge_submission(directory: str | Path, run: SandboxRun, reference_obs: dict
     result = judge(run.observations, reference_obs, checks, found)
     review = tuple(dict.fromkeys([*shortcuts.review_flags(directory), *run.notes]))
     return dataclasses.replace(result, isolation=_isolation(run), review=review, not_run=not_run,
-                               environment=manifest.environment(data, hidden.secret if hidden else None))
+                               environment=manifest.environment(plan.data, plan.secret))
 
 
 def _isolation(run: SandboxRun) -> dict:
     """What a report says of the sandbox: its layers, and the time limits the submission ran under."""
     return {**run.layers.to_json(), **({"time_limits": run.limits} if run.limits else {})}
-
-
-@dataclasses.dataclass(frozen=True)
-class HiddenInputs:
-    """The instructor's secret and the id of the student graded: what the hidden probes' seeds come from."""
-
-    secret: Secret
-    student: str
-
-    def seeds(self, probes: Iterable[str]) -> dict[str, int]:
-        """The seeds of the hidden probes of the functions whose own probe (named for the function) is in ``probes``:
-        a function's hidden check runs beside its public checks, not for a training that merely uses it."""
-        wanted = [p.name for p in rubric.HIDDEN_PROBES.values() if p.uses[0] in probes]
-        return self.secret.seeds(self.student, wanted)

@@ -326,11 +326,20 @@ def student_notes(located: Located, submission: Submission | None) -> str:
     return "\n".join(lines).strip() + "\n" if lines else ""
 
 
+def write_files(files: dict[str, bytes], target: Path) -> None:
+    """Lay out ``files`` (relative path → bytes, as :func:`read_submission_files` reads them) under ``target``."""
+    target.mkdir(parents=True)
+    for rel, content in files.items():
+        path = (target / rel).resolve()
+        if target.resolve() not in path.parents:
+            continue  # a path that would leave the folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
 def copy_submission(root: str | Path, dest: str | Path) -> tuple[Located, Submission | None]:
     """Find the folder to grade under ``root`` and copy its readable ``.py`` files into ``dest`` (created; left
     empty when none is found)."""
-    from grader.engine.sandbox import write_files
-
     located = find_exercise_folder(root)
     submission = read_submission(located.folder) if located.folder is not None else None
     write_files(submission.files if submission else {}, Path(dest))

@@ -10,7 +10,7 @@ from outside: for each notebook it
    code cells but the autograder cells, in order, each kept to its *definitions* (imports, functions, classes,
    assignments) the way a module keeps scripts under ``if __name__ == "__main__":``; imports of the course's
    given-code package (``from chapter.x import ...``) become relative imports of a copy of it in the folder;
-2. grades the functions the notebook defines with the sandbox (:func:`grader.grading.grade_submission`): their
+2. grades the functions the notebook defines with the sandbox (:func:`grader.grading.grade`): their
    code runs only in the confined child, the reference and the judges in this process;
 3. replaces every autograder cell's outputs by the check's message (stdout) and its points (the cell's result,
    which nbgrader's ``SaveAutoGrades`` reads as partial credit), whatever the kernel printed or returned.
@@ -45,14 +45,11 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
+from grader.errors import SandboxGradeError
 from grader.reports import inert
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
                 ast.AnnAssign, ast.AugAssign)
-
-
-class SandboxGradeError(RuntimeError):
-    """The sandbox could not grade a notebook: not the student's doing, and no points may be recorded."""
 
 
 # -- 1. the notebook's code as a module folder ------------------------------------------------------------------
@@ -286,17 +283,20 @@ def grade_notebook(nb, notebook_id: str, given: Path | None, require_isolation: 
     """
     from grader import grading, rubric
     from grader.engine import sandbox
+    from grader.engine.plan import GradingPlan
 
     functions = notebook_functions(notebook_id)
     probes = rubric.probes_for_functions(functions)
     with tempfile.TemporaryDirectory(prefix="nbgrader-sandbox-") as tmp:
         folder = Path(tmp) / "submission"
         written = write_submission(nb, notebook_id, folder, given)
-        kwargs = {"require_isolation": True} if require_isolation else {}
         try:
             with _no_reference_disk_cache():
-                limits = sandbox.Limits(lanes=sandbox.idle_lanes(), accept_code=True)  # checked by write_submission
-                result, run = grading.grade_submission(folder, limits=limits, probes=probes, hidden=hidden, **kwargs)
+                # nbgrader's settings make the plan: the code was checked by write_submission (accept_code)
+                plan = GradingPlan(probes=probes, limits=sandbox.Limits(lanes=sandbox.idle_lanes(), accept_code=True),
+                                   require_isolation=require_isolation, secret=hidden.secret if hidden else None,
+                                   student=hidden.student if hidden else None)
+                result, run = grading.grade(folder, plan)
         except Exception as exc:
             raise SandboxGradeError(f"the sandbox could not grade {notebook_id}: {type(exc).__name__}: {exc}") \
                 from exc

@@ -18,28 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-DEFAULT_TIME_LIMIT = 60.0   # seconds: one function's checks, one training task, the imports of one child
-DEFAULT_TIME_BUDGET = 600.0  # seconds: the whole submission, every import, check, training and restart included
+from grader.course_file import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
+from grader.errors import CannotRun
+
 PYTEST_PREFIX = "dl-"       # the pytest plugin's options are --dl-reference, --dl-only, ...
 
 GRADE, BATCH, PYTEST, WARM = "grade", "batch", "pytest", "warm"
 FRONT_ENDS = (GRADE, BATCH, PYTEST)  # the grading front ends; ``grade warm`` takes the dataset options only
-
-
-class CannotRun(Exception):
-    """The grader cannot run as asked (not the student's fault): the message is shown, the exit status is 2."""
-
-
-def write_report(text: str, output: str | Path | None) -> None:
-    """A report to the file ``output``, or to stdout when there is none; :class:`CannotRun` when the file cannot
-    be written (the report of ``grade``, ``grade render`` and ``grade diff`` alike)."""
-    if not output:
-        sys.stdout.write(text)
-        return
-    try:
-        Path(output).write_text(text)
-    except OSError as exc:
-        raise CannotRun(f"cannot write the report to {output}: {exc.strerror or exc}") from None
 
 
 def only_probes(text: str) -> list[str]:
@@ -280,10 +265,21 @@ class GradeOptions:
         except secret.SecretError as exc:
             raise CannotRun(str(exc)) from None
 
-    def hidden(self, submission: Path, student: str | None = None):
-        """The hidden checks' inputs of the student graded in ``submission`` (its folder's name unless
-        ``student``), or ``None`` without a secret."""
-        from grader.grading import HiddenInputs
+    def plan(self, submission: Path, student: str | None = None, probes: list[str] | None = None,
+             hidden: bool = True, **limits):
+        """The :class:`~grader.engine.plan.GradingPlan` these options make, the one way every front end turns its
+        options into what grading needs: ``probes`` (default :meth:`probes`; with a report directory, the figure
+        probes too), the dataset, the reference, the sandbox's limits (with ``limits``' changes, e.g. ``lanes``),
+        the course file in force, and with ``hidden`` the instructor's secret (refused inside ``submission``) for
+        ``student`` (``None``: a class's plan, :meth:`~grader.engine.plan.GradingPlan.for_student` gives each
+        student's). Call it after :meth:`with_course`."""
+        from grader import rubric
+        from grader.engine.plan import GradingPlan
 
-        key = self.secret(submission)
-        return HiddenInputs(key, student or submission.resolve().name) if key else None
+        if probes is not None:
+            probes = rubric.with_figure_probes(probes) if self.report_dir else list(probes)
+        reference, data = self.reference_spec(), self.data_spec()  # in this order: the first problem is said
+        secret = self.secret(submission) if hidden else None
+        return GradingPlan(probes=self.probes() if probes is None else probes, data=data, limits=self.limits(**limits),
+                           require_isolation=self.require_isolation, reference=reference, student=student,
+                           secret=secret)

@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from grader import options
-from grader.options import CannotRun, GradeOptions
+from grader.errors import CannotRun, GraderError
+from grader.options import GradeOptions
 from grader.reports import inert
 
 _SESSIONS = pytest.StashKey[dict]()
@@ -86,14 +87,11 @@ class GradingSession:
     """
 
     def __init__(self, directory: Path, opts: GradeOptions, probes: list[str]):
-        from grader import rubric
         from grader.engine import sandbox
 
         self.directory, self.report_dir = directory, opts.report_dir
-        self.reference, self.data = opts.reference_spec(), opts.data_spec()
-        self.limits = opts.limits(lanes=sandbox.idle_lanes())
-        self.require_isolation = opts.require_isolation
-        self.probes = rubric.with_figure_probes(probes) if opts.report_dir else probes
+        # the selected tests' probes; a student's run has no secret, so their hidden checks are reported as not run
+        self.plan = opts.plan(directory, probes=probes, hidden=False, lanes=sandbox.idle_lanes())
         self._result = None
         self.results = {}
         self.observations = {}
@@ -102,44 +100,42 @@ class GradingSession:
         """The :class:`~grader.reports.result.CheckResult` of ``check_id`` (the submission is graded on the first call)."""
         if self._result is None:
             from grader import grading
-            from grader.engine import sandbox
 
             try:
-                result, run = grading.grade_submission(self.directory, self.reference, self.limits,
-                                                       probes=self.probes, data=self.data,
-                                                       require_isolation=self.require_isolation)
-            except (CannotRun, sandbox.SandboxError) as exc:
+                self._result, run = grading.grade(self.directory, self.plan)
+            except GraderError as exc:
                 _stop(exc)
-            self._result = {c.id: c for c in result.checks}
+            self._by_id = {c.id: c for c in self._result.checks}
             self.observations = run.observations
-        r = self._result[check_id]
+        r = self._by_id[check_id]
         self.results[check_id] = r
         return r
 
     def same_as(self, check_id: str) -> str | None:
         """The earlier check of the same function that failed with the same message (a forbidden call, a stub, a
         crash at import), so its test refers to it instead of repeating it; ``None`` otherwise."""
-        from grader.reports.result import Result
-
-        return Result(tuple(self._result.values())).repeats().get(check_id)
+        return self._result.repeats().get(check_id)
 
     def result(self):
-        """The :class:`~grader.reports.result.Result` of the checks run so far."""
+        """The :class:`~grader.reports.result.Result` of the checks run so far, with what ``grade``'s says beside
+        them (isolation, review notes, environment, the hidden checks not run)."""
+        import dataclasses
+
         from grader import rubric
-        from grader.reports.result import Result
 
         checks = tuple(self.results[c.id] for c in rubric.CHECKS if c.id in self.results)
-        graded = {c.target for c in checks}  # a student's run has no secret: their hidden checks are not run
-        return Result(checks, not_run=tuple(c.id for c in rubric.HIDDEN_CHECKS if c.target in graded))
+        shown = {c.target for c in checks}  # the plan's hidden checks not run, of the functions shown
+        return dataclasses.replace(self._result, checks=checks,
+                                   not_run=tuple(i for i in self._result.not_run if rubric.BY_ID[i].target in shown))
 
     def write_figures(self) -> Path:
         """Draw the graded trainings' curves and report.md into ``report_dir`` (as ``grade --report-dir``)."""
         from grader.engine import references
         from grader.reports import figures
 
-        reference = references.observations(self.reference, self.probes, self.data)
+        reference = references.observations(self.plan.reference, list(self.plan.probes), self.plan.data)
         return figures.write_report_dir(self.report_dir, self.result(), self.observations, reference,
-                                        self.data)["report"]
+                                        self.plan.data)["report"]
 
 
 def _selected_probes(session) -> list[str]:

@@ -12,7 +12,7 @@ import functools
 from typing import Callable
 
 from grader.data import datasets
-from grader.checks import cross_entropy, data_iter, hidden, l2_penalty, relu, sgd, softmax
+from grader.checks import common, cross_entropy, data_iter, hidden, l2_penalty, relu, sgd, softmax
 from grader.checks.trainings import polynomial, tasks
 
 # The six functions students write, and the exercise module each one lives in.
@@ -274,6 +274,8 @@ def section_order(targets) -> list[str]:
 MAX_SCORE: float = sum(c.points for c in CHECKS)  # the public checks' (the hidden ones add HIDDEN_MAX_SCORE)
 HIDDEN_MAX_SCORE: float = sum(c.points for c in HIDDEN_CHECKS)
 
+
+common.read_checks_from(lambda: BY_ID)  # the known mistakes' "same cause as <check>" judges the rubric in force
 
 # The kit's own rubric, kept as shipped: :func:`configure` builds a course's from it.
 KIT_CHECKS, KIT_FORBIDDEN_SHORTCUTS = CHECKS, dict(FORBIDDEN_SHORTCUTS)

@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from grader.reports import class_summary, class_view, inert
+
 from grader import rubric
 from grader.checks.common import Observations
-from grader.reports import class_view, inert
 from grader.reports.result import CheckResult, Result
 
 from . import submissions
@@ -105,7 +106,7 @@ def test_reports_without_kinds_are_read_from_their_messages():
 
 
 def test_markdown_and_png(tmp_path):
-    md, png, page = class_view.write(CLASS, tmp_path)
+    md, png, page = class_summary.write(CLASS, tmp_path)
     text = md.read_text()
     assert "4 submissions" in text and "![score histogram" in text and "| score (of 100) | students |" in text
     assert "- `softmax.stability.large_logits`: 3 of 4 (bob, carol, dave)" in text  # no cause named: by check

@@ -13,6 +13,7 @@ from grader.data import datasets
 from grader import grading, rubric
 
 from grader.engine import references
+from grader.engine.plan import GradingPlan
 
 from . import fashion_like, submissions
 from .conftest import KIT, run
@@ -55,8 +56,7 @@ def test_the_reference_cache_is_kept_per_dataset(look_alike):
 
 @pytest.mark.end_to_end
 def test_reference_passes_in_the_sandbox_on_784_pixels(look_alike):
-    result, run_ = grading.grade_submission(KIT / "solutions", probes=["softmax_regression", "mlp"],
-                                            data=look_alike)
+    result, run_ = grading.grade(KIT / "solutions", GradingPlan(probes=["softmax_regression", "mlp"], data=look_alike))
     assert run_.observations["mlp"]["W1"].shape == (784, 256)
     assert run_.observations["softmax_regression"]["W"].shape == (784, 10)
     for c in result.checks:
@@ -71,7 +71,7 @@ def test_cross_entropy_returning_the_mean_loses_the_softmax_training(look_alike,
         log_sum_exp = jax.nn.logsumexp(logits, axis=-1)
         return jnp.mean(log_sum_exp - jnp.take_along_axis(logits, y[:, None], axis=-1)[:, 0])
     """})
-    result, _ = grading.grade_submission(student, probes=["softmax_regression", "mlp"], data=look_alike)
+    result, _ = grading.grade(student, GradingPlan(probes=["softmax_regression", "mlp"], data=look_alike))
     verdicts = {c.id: c for c in result.checks}
     assert verdicts["train.softmax_regression"].points == 0
     assert "test accuracy" in verdicts["train.softmax_regression"].message

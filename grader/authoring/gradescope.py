@@ -40,6 +40,7 @@ import tomllib
 from pathlib import Path
 
 from grader import rubric
+from grader.errors import CannotRun
 from grader.authoring.release import GRADER, KIT, _ignore
 
 ROOT_ENV = "AUTOGRADER_ROOT"
@@ -48,13 +49,6 @@ KIT_DIR = "kit"
 # What of the kit goes into kit/: enough to `pip install -e` it, and the reference.
 KIT_FILES = ("pyproject.toml", "README.md")
 KIT_FOLDERS = ("grader", "solutions")
-
-
-def _cannot_run(message: str) -> Exception:
-    """:class:`grader.cli.CannotRun` (imported when needed: the CLI module imports the sandbox)."""
-    from grader.cli import CannotRun
-
-    return CannotRun(message)
 
 
 # --- the files ---------------------------------------------------------------------------------------------
@@ -326,18 +320,18 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
     """
     target = Path(target_dir)
     if target.exists() and not target.is_dir():
-        raise _cannot_run(f"{target} is not a directory")
+        raise CannotRun(f"{target} is not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
-        raise _cannot_run(f"{target} is not empty (use --force to write into it anyway)")
+        raise CannotRun(f"{target} is not empty (use --force to write into it anyway)")
     secret = None
     if secret_file is not None:  # read first: it may be the secret of the autograder this one replaces
         try:
             secret = Path(secret_file).read_bytes()
         except OSError as exc:
-            raise _cannot_run(f"cannot read the secret file {secret_file}: {exc.strerror or exc}") from None
+            raise CannotRun(f"cannot read the secret file {secret_file}: {exc.strerror or exc}") from None
     problems = _problems(target)
     if problems:
-        raise _cannot_run("; ".join(problems))
+        raise CannotRun("; ".join(problems))
 
     target.mkdir(parents=True, exist_ok=True)
     kit = target / KIT_DIR
@@ -366,8 +360,6 @@ def write_autograder(target_dir: str | Path, force: bool = False, secret_file: s
 
 def main(argv: list[str] | None = None) -> int:
     """``grade gradescope DIR [--secret-file FILE] [--force]``."""
-    from grader.cli import CannotRun
-
     parser = argparse.ArgumentParser(prog="grade gradescope",
                                      description="Write a Gradescope autograder (setup.sh, run_autograder, the kit "
                                                  "and its reference solutions) into DIR.")
@@ -389,13 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         target = write_autograder(args.dir, force=args.force, secret_file=args.secret_file,
                                   allow_unconfined=args.allow_unconfined)
     except CannotRun as exc:
-        print(f"grade gradescope: {exc}", file=sys.stderr)
-        return 2
+        raise exc.said_by("grade gradescope") from None
     print(textwrap.dedent(f"""\
         wrote the Gradescope autograder to {target}{' (with the secret)' if args.secret_file else ''}
         upload: cd {shlex.quote(str(target))} && zip -r ../autograder.zip ."""))
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command's errors become a message and a status where grade's do
+    from grader import cli
+    sys.exit(cli.main(["gradescope", *sys.argv[1:]]))

@@ -33,6 +33,7 @@ import tomli_w
 from grader import PACKAGE_DIR
 from grader.authoring.render import classroom, load_result, render_main
 from grader.authoring.student_readme import student_readme
+from grader.errors import CannotRun
 from grader.authoring.workflow import (ACTIONS, ARTIFACT, CLASSROOM, COMMENT_MARKER, FIGURES_DIR, GITIGNORE,
                                        GRADE_ARGS, REFERENCE_OPTION, RENDER_FORMATS, RENDERED, REPORT_JSON,
                                        SOLUTIONS_CHECKOUT, SUBMISSION, WORKFLOW_TEMPLATE, autograde_workflow,
@@ -168,26 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     GradeOptions(course=args.course).with_course()  # the template's checks and README follow the course's rubric
     target = Path(args.dir)
     if target.exists() and not target.is_dir():
-        print(f"grade release: {target} is not a directory", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{target} is not a directory", command="grade release")
     if target.is_dir() and any(target.iterdir()) and not args.force:
-        print(f"grade release: {target} is not empty (use --force to write into it anyway)", file=sys.stderr)
-        return 2
+        raise CannotRun(f"{target} is not empty (use --force to write into it anyway)", command="grade release")
     problems = kit_problems(target)
     if problems:
-        print("grade release: cannot release: " + "; ".join(problems), file=sys.stderr)
-        return 2
+        raise CannotRun("cannot release: " + "; ".join(problems), command="grade release")
     write_release(target)
     from grader import course_file as course
     course.current().write_into(target)  # the student's pytest and CI grade with the course's rubric
     leaks = solution_leaks(target)
     if leaks:
-        print("grade release: solution code in the release: " + ", ".join(leaks), file=sys.stderr)
-        return 2
+        raise CannotRun("solution code in the release: " + ", ".join(leaks), command="grade release")
     print(f"wrote the student repository to {target}")
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the command's errors become a message and a status where grade's do
+    from grader import cli
     args = sys.argv[1:]
-    sys.exit(render_main(args[1:]) if args[:1] == ["render"] else main(args))
+    sys.exit(cli.main(args if args[:1] == ["render"] else ["release", *args]))

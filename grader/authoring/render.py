@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from grader.authoring.workflow import CLASSROOM, RENDER_FORMATS
-from grader.options import CannotRun, write_report
+from grader.errors import CannotRun
 from grader.reports import report
-from grader.reports.result import Result, fmt_points
+from grader.reports.result import Result, fmt_points, write_report
 
 
 def load_result(path: Path) -> Result:
@@ -46,12 +46,10 @@ def render_main(argv: list[str] | None = None) -> int:
     try:
         result = load_result(Path(args.report))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"grade render: cannot read {args.report}: {exc}", file=sys.stderr)
-        return 2
+        raise CannotRun(f"cannot read {args.report}: {exc}", command="grade render") from None
     text = classroom(result) if args.format == CLASSROOM else report.render(result, args.format)
     try:
         write_report(text, args.output)
     except CannotRun as exc:
-        print(f"grade render: {exc}", file=sys.stderr)
-        return 2
+        raise exc.said_by("grade render") from None
     return 0

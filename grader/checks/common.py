@@ -16,11 +16,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from grader.engine.student_errors import failure_text, without_location
-
-
-class ProbeFailed(Exception):
-    """Raised by a judge that reads an observation the probe could not make; its text is the feedback."""
+from grader.engine.student_errors import without_location
+from grader.observations import Observations, ProbeFailed, to_array  # noqa: F401 (the checks' names for them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,63 +38,6 @@ def passed(message: str = "ok") -> Verdict:
 
 def failed(message: str) -> Verdict:
     return Verdict(0.0, message)
-
-
-class Observations:
-    """Arrays recorded by a probe, keyed by name, plus a failure message for each key it could not record."""
-
-    def __init__(self, values: dict[str, np.ndarray] | None = None, errors: dict[str, str] | None = None):
-        self.values: dict[str, np.ndarray] = dict(values or {})
-        self.errors: dict[str, str] = dict(errors or {})
-
-    def record(self, key: str, what: str, thunk: Callable[[], Any], numeric: bool = True) -> None:
-        """Run ``thunk`` and store its result as an array under ``key``.
-
-        ``what`` names the call for feedback (``"softmax of logits of ±1e4"``): if the student's code raises,
-        the error is kept as ``"<what> raised <exception>"`` and any judge reading ``key`` fails with it.
-        """
-        self.record_many((key,), what, lambda: (thunk(),), numeric)
-
-    def record_many(self, keys: tuple[str, ...], what: str, thunk: Callable[[], tuple], numeric: bool = True) -> None:
-        """Run ``thunk`` once and store the i-th value it returns under ``keys[i]`` (each key gets its error)."""
-        try:
-            arrays = [to_array(value, numeric) for value in thunk()]
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # student code may raise anything, even SystemExit; the judge reports it
-            self.errors.update(dict.fromkeys(keys, failure_text(what, exc)))
-            return
-        self.values.update(zip(keys, arrays))
-
-    def record_tree(self, key: str, what: str, thunk: Callable[[], Any]) -> None:
-        """Record a pytree result: its structure as text under ``key.structure``, leaf i under ``key.leaf<i>``."""
-        try:
-            leaves, treedef = jax.tree.flatten(thunk())
-            arrays = [to_array(leaf) for leaf in leaves]
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # student code may raise anything; the judge reports it
-            self.errors[f"{key}.structure"] = failure_text(what, exc)
-            return
-        self.values[f"{key}.structure"] = np.array(str(treedef))
-        for i, arr in enumerate(arrays):
-            self.values[f"{key}.leaf{i}"] = arr
-
-    def fail_all(self, message: str) -> None:
-        """Mark the whole probe as failed (a missing function, a module that does not import)."""
-        self.errors["*"] = message
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        if key in self.values:
-            return self.values[key]
-        if key in self.errors:
-            raise ProbeFailed(self.errors[key])
-        if "*" in self.errors:
-            raise ProbeFailed(self.errors["*"])
-        raise ProbeFailed(f"no observation {key!r} was recorded")
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.values
 
 
 # -- admission: what a judge may compute on -----------------------------------------------------------------
@@ -171,20 +111,6 @@ def observe_calls(calls: dict[str, tuple[str, Callable[[], Any]]]) -> Observatio
     for key, (what, thunk) in calls.items():
         obs.record(key, what, thunk)
     return obs
-
-
-def to_array(value: Any, numeric: bool = True) -> np.ndarray:
-    """Convert a probe result (a JAX or NumPy array, a number, a bool) to a NumPy array.
-
-    With ``numeric``, anything but booleans and numbers (text, objects) is refused with a TypeError.
-    """
-    try:
-        arr = np.array(value)
-    except Exception as exc:
-        raise TypeError(f"returned {type(value).__name__}, which is not an array") from exc
-    if arr.dtype == object or (numeric and arr.dtype.kind not in "biuf"):
-        raise TypeError(f"returned {type(value).__name__} of {arr.dtype}, which is not an array of numbers")
-    return arr
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -332,10 +258,20 @@ def same_cause(check_id: str, cause: str | None) -> str:
     return f"same cause as {check_id}" + (f": {cause.split(': ', 1)[0]}" if cause else "")
 
 
+# The checks in force, by id: set by :mod:`grader.rubric` (which imports the checks, so they never import it), read
+# at each call, so a course file's rubric is the one judged.
+_checks_by_id: Callable[[], dict] = dict
+
+
+def read_checks_from(lookup: Callable[[], dict]) -> None:
+    """Let :func:`fails` find a check by its id with ``lookup`` (the rubric's ``BY_ID`` at the time of the call)."""
+    global _checks_by_id
+    _checks_by_id = lookup
+
+
 def fails(check_id: str, s: Observations, r: Observations) -> bool:
     """Whether the student's observations fail the rubric check ``check_id`` (a probe failure counts)."""
-    from grader import rubric  # the rubric imports the checks; read it at call time
-    check = rubric.BY_ID[check_id]
+    check = _checks_by_id()[check_id]
     try:
         return not check.judge(s, r, check).passed
     except ProbeFailed:

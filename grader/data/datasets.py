@@ -33,6 +33,7 @@ import numpy as np
 
 from grader import data as data_names
 from grader.data import idx
+from grader.errors import DatasetUnavailable
 from grader.engine import cache_dir
 
 DIGITS_SPLIT_SEED = 0
@@ -99,19 +100,6 @@ FASHION_MNIST_CLASSES = 10
 FASHION_MNIST_IMAGE_SHAPE = (28, 28)
 DATA_DIR_ENV = data_names.DATA_DIR_ENV
 DOWNLOAD_TIMEOUT = 10.0  # seconds, per connection attempt and per read
-
-
-class DatasetUnavailable(RuntimeError):
-    """A dataset's files are missing or fail their checksum and could not be fetched.
-
-    ``problems`` maps each missing or bad file name to what is wrong with it; ``directory`` is where the
-    files were looked for.
-    """
-
-    def __init__(self, message: str, problems: Mapping[str, str], directory: Path):
-        super().__init__(message)
-        self.problems = dict(problems)
-        self.directory = directory
 
 
 class _DownloadFailed(Exception):

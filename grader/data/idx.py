@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.errors import IdxError
+
 LABELS_MAGIC = 0x00000801
 IMAGES_MAGIC = 0x00000803
 
@@ -38,15 +40,6 @@ _TYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_SIGNATURE = b"\x1f\x8b"
-
-
-class IdxError(ValueError):
-    """A file is not a valid IDX file of the expected kind; the message names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 def _read_bytes(path: Path) -> bytes:

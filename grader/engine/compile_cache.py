@@ -118,14 +118,13 @@ def warm(data_json: str | None = None) -> Path:
     """Fill the cache in a fresh process that runs no student code; return the folder."""
     folder = _shared_folder()
     env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    # With digits, the process also saves the split, so no child imports scikit-learn to read it.
     code = ("import sys\nfrom grader import rubric\nfrom grader.data import datasets\nfrom grader.engine import probing, trusted\n"
             "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
-            "probing.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n")
-    subprocess.run([sys.executable, "-c", code, data_json or ""], env=env, check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=KIT_DIR)
-    if _dataset_name(data_json) == "digits":  # the split, so no child imports scikit-learn to read it
-        from grader.data import datasets
-        datasets.save_digits(folder)
+            "probing.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n"
+            "if data.name == 'digits':\n    datasets.save_digits(sys.argv[2])\n")
+    subprocess.run([sys.executable, "-c", code, data_json or "", str(folder)], env=env, check=True,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=KIT_DIR)
     (folder / f"{READY}-{_dataset_name(data_json)}").write_text(_marker_text())
     (folder / f"{FAILED}-{_dataset_name(data_json)}").unlink(missing_ok=True)
     return folder

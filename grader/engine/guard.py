@@ -46,10 +46,11 @@ import types
 
 # The kit modules the given code imports itself: the data loaders (`from grader.data.datasets import load_digits` in
 # the released exercise files) and the library versions of the other sections' functions (the nbgrader notebooks'
-# `from grader.engine.trusted import sgd`). Student code may import these again, as fresh copies (the driver's are
-# hidden); calling a trusted function from a student function is a forbidden shortcut all the same (`grader.*`).
+# `from grader.engine.trusted import sgd`), with the errors the loaders raise (`grader.errors`). Student code may
+# import these again, as fresh copies (the driver's are hidden); calling a trusted function from a student
+# function is a forbidden shortcut all the same (`grader.*`).
 STUDENT_IMPORTABLE = ("grader", "grader.data", "grader.data.datasets", "grader.data.idx", "grader.engine",
-                      "grader.engine.cache_dir", "grader.engine.trusted")
+                      "grader.engine.cache_dir", "grader.engine.trusted", "grader.errors")
 
 _FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame"}
 _FRAME_EVENTS = {"sys._getframe": "frames", "sys._getframemodulename": "frames", "sys._current_frames": "frames",

@@ -23,15 +23,10 @@ from grader import rubric
 
 from grader.engine import cache_dir, submission, trusted, wire
 from grader.checks.common import Observations
-from grader.options import CannotRun
+from grader.errors import BrokenReference
 from grader.engine.probing import observe
 
 KIT_SOLUTIONS = KIT_DIR / "solutions"
-
-
-class BrokenReference(CannotRun, RuntimeError):
-    """The reference does not load, or raises on a probe: the grader's fault, never points the student loses.
-    The ``grade`` command reports it on one line and exits with status 2."""
 
 
 def functions(reference: str | Path | None = None) -> dict[str, Callable]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR, locate, rubric
+from grader.locate import write_files
 from grader.data import datasets
 from grader.engine import cache_dir, cleanup, code_policy, compile_cache, confine, probing, reaping, wire
 from grader.engine.lanes import Lane, idle_lanes, run_lanes, split_probes
@@ -53,17 +54,6 @@ def submission_files(source: Path) -> dict[str, bytes]:
     """The submission's Python files (nothing else is needed), by relative path, up to a size cap: only regular
     files, no hidden folders or caches (:func:`grader.locate.read_submission_files`; what it skips is left out)."""
     return locate.read_submission_files(source)[0]
-
-
-def write_files(files: dict[str, bytes], target: Path) -> None:
-    """Lay out ``files`` (relative path → bytes, as :func:`submission_files` returns) under ``target``."""
-    target.mkdir(parents=True)
-    for rel, content in files.items():
-        path = (target / rel).resolve()
-        if target.resolve() not in path.parents:
-            continue  # a path that would leave the folder
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
 
 
 def _pytest_file(rel: str) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from grader.checks.common import Observations
+from grader.observations import Observations
 from grader.engine import confine
-from grader.options import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
+from grader.errors import GraderError
+from grader.course_file import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 
 # What stands in a report for the review notes the code raised once the hidden probes' seeds were out: a note names
 # a line and a file name the code chooses, so it could carry the hidden inputs into the student's report.
@@ -61,7 +62,7 @@ class SandboxRun:
         self.notes += [n for n in notes if n not in self.notes]
 
 
-class SandboxError(RuntimeError):
+class SandboxError(GraderError, RuntimeError):
     """The sandbox itself could not run (not the student's fault): the grader reports it and stops."""
 
 

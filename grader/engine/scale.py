@@ -1,13 +1,15 @@
 """Where ``grade batch`` probes its students: a local pool of threads, or a Dask cluster.
 
-Both executors do the same thing per student — run :func:`grader.engine.sandbox.run_probes` in a confined child —
-and hand back the :class:`~grader.engine.sandbox.SandboxRun`; the batch judges every run here, in one process,
-so the gradebook and reports are the same whichever executor probed them.
+Both executors do the same thing per student — probe as the student's :class:`~grader.engine.plan.GradingPlan` says,
+in a confined child (:func:`grader.engine.plan.probe`) — and hand back the :class:`~grader.engine.sandbox.SandboxRun`;
+the batch judges every run here, in one process, so the gradebook and reports are the same whichever executor
+probed them.
 
 * ``local`` (default): ``--jobs N`` threads, each waiting on its own sandboxed child.
 * Dask (``--scheduler ADDRESS``, or ``--scheduler local`` for a LocalCluster of ``--jobs`` single-threaded
   worker processes on this machine): one task per submission. The task carries the submission's Python
-  files (read here, so workers need no shared file system) and the probe settings; a worker lays the files
+  files (read here, so workers need no shared file system) and the student's plan as JSON (the hidden probes'
+  seeds and the course file with it; the secret stays with the batch); a worker lays the files
   out in a temporary folder and grades it with the same confined child. Workers must have the kit
   installed at the same version, and for Fashion-MNIST the data files at the same ``--data-dir`` path.
   Between this process and the workers Dask's own serialisation is used: both sides are trusted; the
@@ -32,57 +34,37 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from grader.data import datasets
-
-from grader import course_file as course, rubric
-from grader.options import CannotRun
+from grader import locate
+from grader.errors import CannotRun
 
 from grader.engine import sandbox
+from grader.engine.plan import GradingPlan, probe
 
 
-def _with_hidden(probes, seeds: dict[str, int]) -> list[str] | None:
-    """``probes`` (``None``: every public probe) and the hidden probes that ``seeds`` gives."""
-    if not seeds:
-        return probes
-    return [*(rubric.PROBES if probes is None else probes), *seeds]
+def probe_local(plans: dict[str, tuple[Path, GradingPlan]],
+                jobs: int) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+    """Probe each student (id → the folder to grade and the student's plan) with ``jobs`` children at a time; yield
+    (student id, run) as they finish."""
 
-
-def limits_of(limits: sandbox.Limits, student: str, accepted: frozenset[str]) -> sandbox.Limits:
-    """``limits`` for ``student``: with ``accept_code`` when the instructor accepted their code (--accept-code)."""
-    return dataclasses.replace(limits, accept_code=True) if student in accepted else limits
-
-
-def probe_local(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-                jobs: int, seeds: dict[str, dict[str, int]] | None = None,
-                accepted: frozenset[str] = frozenset()) -> Iterator[tuple[str, sandbox.SandboxRun]]:
-    """Probe each student (id → the folder to grade) with ``jobs`` children at a time; yield (student id, run) as
-    they finish. ``seeds``: each student's (by id) hidden probes and their seeds; ``accepted``: the students whose
-    code the instructor accepted beyond the policy for submitted code."""
-    seeds = seeds or {}
-
-    def probe(student: str):
-        mine = seeds.get(student, {})
-        return student, sandbox.run_probes(students[student], _with_hidden(probes, mine),
-                                           limits_of(limits, student, accepted), data=data,
-                                           require_isolation=require_isolation, seeds=mine)
+    def run(student: str):
+        folder, plan = plans[student]
+        return student, probe(folder, plan)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in concurrent.futures.as_completed([pool.submit(probe, s) for s in students]):
+        for future in concurrent.futures.as_completed([pool.submit(run, s) for s in plans]):
             yield future.result()
 
 
-def probe_files(files: dict[str, bytes], probes, limits, data_json: str,
-                require_isolation: bool, seeds: dict[str, int] | None = None,
-                course_json: str | None = None) -> sandbox.SandboxRun:
-    """A Dask task: grade one submission, given as its files, in a confined child on this worker (the
-    hidden probes' seeds and the batch's course file travel with it; the secret stays with the batch)."""
-    course.apply(course.Course.from_json(course_json) if course_json else course.KIT_RUBRIC)
-    data = datasets.DataSpec.from_json(data_json)
+def probe_files(files: dict[str, bytes], plan_json: str) -> sandbox.SandboxRun:
+    """A Dask task: grade one submission, given as its files, in a confined child on this worker, as the student's
+    plan says (its JSON: the hidden probes' seeds and the batch's course file with it; the secret stays with the
+    batch)."""
+    plan = GradingPlan.from_json(plan_json)
+    plan.apply_course()
     with tempfile.TemporaryDirectory(prefix="grade-task-") as tmp:
         folder = Path(tmp) / "submission"
-        sandbox.write_files(files, folder)
-        return sandbox.run_probes(folder, _with_hidden(probes, seeds or {}), limits, data=data,
-                                  require_isolation=require_isolation, seeds=seeds)
+        locate.write_files(files, folder)
+        return probe(folder, plan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,11 +189,10 @@ def local_cluster(workers: int):
     return cluster, security
 
 
-def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpec, require_isolation: bool,
-               scheduler: str, jobs: int,
-               seeds: dict[str, dict[str, int]] | None = None,
-               accepted: frozenset[str] = frozenset(), security=None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
-    """Probe each student (id → the folder to grade) as a task of the Dask cluster at ``scheduler`` (``local``: a
+def probe_dask(plans: dict[str, tuple[Path, GradingPlan]], scheduler: str, jobs: int,
+               security=None) -> Iterator[tuple[str, sandbox.SandboxRun]]:
+    """Probe each student (id → the folder to grade and the student's plan) as a task of the Dask cluster at
+    ``scheduler`` (``local``: a
     LocalCluster of ``jobs`` workers, see :func:`local_cluster`), reached with ``security`` (see
     :func:`client_security`); yield (student id, run) as they finish."""
     distributed = _distributed()
@@ -225,12 +206,9 @@ def probe_dask(students: dict[str, Path], probes, limits, data: datasets.DataSpe
         except (OSError, TimeoutError) as exc:
             raise sandbox.SandboxError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
-            futures = {client.submit(probe_files, sandbox.submission_files(folder), probes,
-                                     limits_of(limits, s, accepted), data.to_json(),
-                                     require_isolation, (seeds or {}).get(s), course.current().to_json(),
-                                     key=f"grade-{run_id}-{i}",
-                                     pure=False, retries=1): s
-                       for i, (s, folder) in enumerate(students.items())}
+            futures = {client.submit(probe_files, sandbox.submission_files(folder), plan.to_json(),
+                                     key=f"grade-{run_id}-{i}", pure=False, retries=1): s
+                       for i, (s, (folder, plan)) in enumerate(plans.items())}
             for future in distributed.as_completed(futures):
                 yield futures[future], future.result()
     finally:

@@ -16,12 +16,10 @@ import hmac
 import os
 from pathlib import Path
 
+from grader.errors import SecretError
+
 ENV = "DL_BASICS_SECRET"
 MIN_BYTES = 16
-
-
-class SecretError(Exception):
-    """The secret cannot be used: the message says why."""
 
 
 class Secret:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import course_file as course, rubric
-from grader.checks.common import Observations
+from grader.observations import Observations
 from grader.data import datasets
 from grader.engine import compile_cache, confine, reaping, wire
 from grader.engine.sandbox_run import HIDDEN_NOTE, Limits, SandboxError, failed

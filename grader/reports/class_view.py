@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import math
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -356,17 +355,3 @@ def figure(results: dict[str, Result]) -> Figure:
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
-
-
-def write(results: dict[str, Result], out: Path, fingerprints: dict[str, dict[str, str]] | None = None,
-          stems: dict[str, str] | None = None, previous: dict[str, Result] | None = None) -> tuple[Path, Path, Path]:
-    """Write ``class_summary.md``, ``class_summary.png`` and ``class_summary.html`` into ``out``. ``stems`` (student
-    id → file name of the reports, without suffix) lets the dashboard link each student's report; ``previous``
-    (an earlier grading of the class, by student id) adds the regrade's moves (:mod:`grader.reports.regrade`)."""
-    from grader.reports import dashboard
-
-    png, md, page = out / "class_summary.png", out / "class_summary.md", out / "class_summary.html"
-    figure(results).savefig(png, dpi=100, bbox_inches="tight")
-    md.write_text(markdown(results, png.name, fingerprints))
-    page.write_text(dashboard.html(results, fingerprints, stems, previous), encoding="utf-8")
-    return md, png, page

@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-from grader.options import CannotRun, write_report
+from grader.errors import CannotRun
 from grader.reports import inert
-from grader.reports.result import Result, fmt_points
+from grader.reports.result import Result, fmt_points, write_report
 
 COLUMNS = ("student", "check", "old points", "new points", "change", "old message", "new message")
 
@@ -150,8 +150,7 @@ def main(argv: list[str]) -> int:
     try:
         old, new = load(args.old), load(args.new)
     except ValueError as exc:
-        print(f"grade diff: {exc}", file=sys.stderr)
-        return 2
+        raise CannotRun(str(exc), command="grade diff") from None
     found = moves(old, new)
     changed = course_change(old, new)
     if changed and args.format == "csv":
@@ -160,6 +159,5 @@ def main(argv: list[str]) -> int:
     try:
         write_report(text, args.output)
     except CannotRun as exc:
-        print(f"grade diff: {exc}", file=sys.stderr)
-        return 2
+        raise exc.said_by("grade diff") from None
     return 0

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+from pathlib import Path
+
+from grader.errors import CannotRun
 
 # The formats a report is rendered in (:func:`grader.reports.report.render`); here, where the ``grade`` command
 # reads them for its help without importing the rubric.
@@ -114,3 +118,15 @@ class Result:
 
 def fmt_points(x: float) -> str:
     return f"{round(x, 2):g}"  # points to 2 decimals, as the gradebook and Gradescope show them
+
+
+def write_report(text: str, output: str | Path | None) -> None:
+    """A report to the file ``output``, or to stdout when there is none; :class:`CannotRun` when the file cannot
+    be written (the report of ``grade``, ``grade render`` and ``grade diff`` alike)."""
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        raise CannotRun(f"cannot write the report to {output}: {exc.strerror or exc}") from None
