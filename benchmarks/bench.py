@@ -3,23 +3,22 @@
     python benchmarks/bench.py [--runs 3] [--class-size 20] [--skip nbgrader,batch,fashion,first-run,...]
                                [--ci-minutes M]
 
-Measures (1) `grade` on the reference, one cold process (with the reference's observations recomputed, as
-before they were cached on disk, and with the cache), and with `--report-dir` (figures drawn); (1b) the two
-classifier trainings on a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by
-`tests/fashion_like.py`: the real files cannot be fetched here), student in the sandbox and reference in the
-parent, as `grade --dataset fashion-mnist` runs them; (1c) the cost of the confinement: one sandboxed
-child on one small probe with no kernel layers, with the kernel's, and with the children's own user too, and the
-policy for submitted code on the solutions' files; (2) `pytest exercises/ --dl-submission solutions/`;
-(3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2, and on a Dask LocalCluster of 2 workers; (4) `nbgrader autograde` of the
-same chapter for one student; (5) a student's loop: `grade --help` and `pytest exercises/ --help` (no JAX),
-and `pytest exercises/ --dl-only relu` on an empty user cache, its first run (which fills the compilation cache)
-and the runs after it; and the floors: `python -c "import jax"` and the pure training compute (the four
-trainings of the reference, in one warm process); (6) the hidden checks' cost: `grade solutions/` with a secret and a
-student id against without; (7) `grade batch`'s core-seconds per submission (the CPU time of the grader and every
-child it started, over the class). Runs `grade warm` first (the compilation cache children read). Prints each
-median (wall seconds, and the CPU seconds of the process and its children), then one table: each speed target
-beside its figure from this run. The kit's CI time is not measured here (``.ci/run`` runs the whole suite): pass it
-with ``--ci-minutes`` to have it in the table.
+Measures (1) `grade` on the reference, one cold process (with the reference's observations recomputed, as before they
+were cached on disk, and with the cache), and with `--report-dir` (figures drawn); (1b) the two classifier trainings on
+a Fashion-MNIST-sized look-alike (60,000 / 10,000 images of 784 pixels, written by `tests/fashion_like.py`: the real
+files cannot be fetched here), student in the sandbox and reference in the parent, as `grade --dataset fashion-mnist`
+runs them; (1c) the cost of the confinement: one sandboxed child on one small probe with no kernel layers, with the
+kernel's, and with the children's own user too, and the policy for submitted code on the solutions' files; (2) `pytest
+exercises/ --dl-submission solutions/`; (3) `grade batch` of N copies of the reference with --jobs 1 and --jobs 2, and
+on a Dask LocalCluster of 2 workers; (4) `nbgrader autograde` of the same chapter for one student; (5) a student's loop:
+`grade --help` and `pytest exercises/ --help` (no JAX), and `pytest exercises/ --dl-only relu` on an empty user cache,
+its first run (which fills the compilation cache) and the runs after it; and the floors: `python -c "import jax"` and
+the pure training compute (the four trainings of the reference, in one warm process); (6) the hidden checks' cost:
+`grade solutions/` with a secret and a student id against without; (7) `grade batch`'s core-seconds per submission (the
+CPU time of the grader and every child it started, over the class). Runs `grade warm` first (the compilation cache
+children read). Prints each median (wall seconds, and the CPU seconds of the process and its children), then one table:
+each speed target beside its figure from this run. The kit's CI time is not measured here (``.ci/run`` runs the whole
+suite): pass it with ``--ci-minutes`` to have it in the table.
 """
 
 from __future__ import annotations
@@ -181,7 +180,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--class-size", type=int, default=20)
     parser.add_argument("--skip", default="",
-                        help="comma-separated: batch, dask, nbgrader, fashion, confine, first-run, recompute, report-dir")
+                        help="comma-separated: batch, dask, nbgrader, fashion, confine, first-run, recompute, "
+                             "report-dir")
     parser.add_argument("--ci-minutes", type=float, default=None,
                         help="the kit's CI time (.ci/run, measured elsewhere), for the table")
     args = parser.parse_args()
@@ -233,7 +233,8 @@ def main() -> int:
         if "batch" not in skip:
             klass = tmp / "class"
             for i in range(args.class_size):
-                shutil.copytree(KIT / "solutions", klass / f"student{i:02d}", ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(KIT / "solutions", klass / f"student{i:02d}",
+                                ignore=shutil.ignore_patterns("__pycache__"))
             for jobs in (1, 2):
                 r[f"grade batch of {args.class_size}, --jobs {jobs}"] = timed(
                     [PY, "-m", "grader", "batch", str(klass), "--jobs", str(jobs), "--quiet"])

@@ -22,12 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grader.data import datasets
-
 from grader import rubric
-
-from grader.engine import trusted
 from grader.checks.trainings import tasks
+from grader.data import datasets
+from grader.engine import trusted
 
 
 def _sgd_twice(params, grads, lr, batch_size):

@@ -24,9 +24,10 @@ holding the marker (an output folder put inside the class) is never graded, unde
 replaced, the others' rows are rebuilt from their JSON reports unchanged, and the class summary is drawn again
 from everyone's.
 
-A student's folder is a real folder of DIR. A symbolic link is not followed, and a name with a control character
-is not used as a path: each gets its row with no points and a report saying why. What is graded in a folder is found by :func:`grader.locate.find_exercise_folder`: the exercise
-files at its top, its ``exercises/`` folder, or a cloned repository's folder further down.
+A student's folder is a real folder of DIR. A symbolic link is not followed, and a name with a control character is not
+used as a path: each gets its row with no points and a report saying why. What is graded in a folder is found by
+:func:`grader.locate.find_exercise_folder`: the exercise files at its top, its ``exercises/`` folder, or a cloned
+repository's folder further down.
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.reports import class_summary, class_view, gradebook, regrade, report
-from grader.reports.result import Result
-
+from grader import course_file as course
+from grader import grading, locate, options, rubric
 from grader.engine import compile_cache, confine, scale
-
-from grader import course_file as course, grading, locate, options, rubric
 from grader.errors import CannotRun
 from grader.options import GradeOptions
 from grader.progress import Progress
+from grader.reports import class_summary, class_view, gradebook, report
+from grader.reports.result import Result
 
 
 def submissions(root: Path, out: Path) -> tuple[list[Path], dict[str, str]]:
@@ -309,7 +309,8 @@ def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebo
         raise CannotRun(f"the dataset differs from the gradebook's ({before.dataset})")
     if settings.course != before.course:
         graded = f"sha256 {before.course[:12]}" if before.course else "the kit's rubric"
-        raise CannotRun(f"the course file differs from the gradebook's ({graded}): regrade the whole class to change it")
+        raise CannotRun(f"the course file differs from the gradebook's ({graded}): regrade the whole class to "
+                        "change it")
     if settings.secret != before.secret:
         raise CannotRun("the instructor's secret differs from the gradebook's (" +
                         (f"graded with secret {before.secret}" if before.secret else "graded without one") + ")")

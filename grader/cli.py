@@ -49,12 +49,15 @@ from grader.reports.result import FORMATS, write_report
 COMMANDS = {
     "batch": ("grader.batch", "main", "grade every submission folder of DIR (one per student): gradebook, reports, "
                                "class summary"),
-    "release": ("grader.authoring.release", "main", "write a student template repository with its autograding workflow"),
-    "render": ("grader.authoring.release", "render_main", "re-render a saved JSON report (text, markdown, junit, gradescope, "
-                                         "classroom)"),
+    "release": ("grader.authoring.release", "main",
+                "write a student template repository with its autograding workflow"),
+    "render": ("grader.authoring.render", "render_main",
+               "re-render a saved JSON report (text, markdown, junit, gradescope, classroom)"),
     "warm": ("grader.cli", "warm", "fill the compilation cache with trusted code (the sandboxed children read it)"),
-    "diff": ("grader.reports.regrade", "main", "compare two gradings (reports or batch folders): whom a regrade moves and why"),
-    "gradescope": ("grader.authoring.gradescope", "main", "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
+    "diff": ("grader.reports.regrade", "main",
+             "compare two gradings (reports or batch folders): whom a regrade moves and why"),
+    "gradescope": ("grader.authoring.gradescope", "main",
+                   "write a Gradescope autograder (setup.sh, run_autograder, the kit)"),
     "rubric": ("grader.cli", "rubric_main", "print the rubric in force: the kit's, with a course file's settings"),
 }
 

@@ -14,15 +14,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from grader.reports import manifest
-
+from grader import rubric
+from grader.checks import causes
+from grader.checks import hidden as hidden_checks
+from grader.checks.common import Observations, ProbeFailed, admit
 from grader.engine import references, shortcuts
 from grader.engine.plan import GradingPlan, HiddenInputs, probe  # noqa: F401 (HiddenInputs: grading.HiddenInputs)
-
-from grader import rubric
-from grader.checks import causes, hidden as hidden_checks
-from grader.checks.common import Observations, ProbeFailed, admit
 from grader.engine.student_errors import describe_exception, is_stub_failure
+from grader.reports import manifest
 from grader.reports.result import CheckResult, Result
 
 if TYPE_CHECKING:

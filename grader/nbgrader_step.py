@@ -236,8 +236,8 @@ def notebook_functions(notebook_id: str) -> list[str]:
 
 def rubric_cells(nb) -> dict[str, object]:
     """``{check id: cell}`` for the notebook's autograder cells that stand for rubric checks."""
-    from grader.authoring import course
     from grader import rubric
+    from grader.authoring import course
     by_grade_id = {course.grade_id(c.id): c.id for c in rubric.CHECKS + rubric.HIDDEN_CHECKS}
     out = {}
     for cell in nb.cells:

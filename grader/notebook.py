@@ -21,7 +21,6 @@ import os
 import warnings
 
 from grader import grading, rubric
-
 from grader.engine import probing, references, shortcuts
 
 _cache: dict[tuple, object] = {}

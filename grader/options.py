@@ -1,8 +1,8 @@
 """The grading options, declared once for both front ends: the ``grade`` command and the pytest plugin.
 
-:data:`OPTIONS` is the table: each option's name, its argparse keywords and the front ends that take it
-(``grade PATH``, ``grade batch``, ``pytest``; ``grade warm`` takes the dataset's). :func:`add_to_argparse` adds them to a command's parser as
-``--NAME``; :func:`add_to_pytest` adds them to pytest's, prefixed (``--dl-NAME``) so that the plugin's options
+:data:`OPTIONS` is the table: each option's name, its argparse keywords and the front ends that take it (``grade PATH``,
+``grade batch``, ``pytest``; ``grade warm`` takes the dataset's). :func:`add_to_argparse` adds them to a command's
+parser as ``--NAME``; :func:`add_to_pytest` adds them to pytest's, prefixed (``--dl-NAME``) so that the plugin's options
 never clash with another plugin's or with a project's own. Either front end's parsed values become one
 :class:`GradeOptions`, whose methods give what grading needs: the sandbox's limits, the reference, the dataset
 (its files checked), the instructor's secret and the hidden inputs, the probes to run.
@@ -103,7 +103,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("require-containment", lambda: dict(
         action="store_true", default=False,
         help="refuse to grade unless Landlock or a dedicated unprivileged user keeps the secret, private "
-             "solutions and other submissions out of the graded code's reach (always so with a secret)"), (GRADE, BATCH)),
+             "solutions and other submissions out of the graded code's reach (always so with a secret)"),
+        (GRADE, BATCH)),
     Option("allow-unconfined", lambda: dict(
         action="store_true", default=False,
         help="grade with a secret even where neither Landlock nor a dedicated user is available (then the graded "

@@ -97,7 +97,8 @@ class GradingSession:
         self.observations = {}
 
     def check(self, check_id: str):
-        """The :class:`~grader.reports.result.CheckResult` of ``check_id`` (the submission is graded on the first call)."""
+        """The :class:`~grader.reports.result.CheckResult` of ``check_id`` (the submission is graded on the first
+        call)."""
         if self._result is None:
             from grader import grading
 

@@ -11,9 +11,9 @@ import dataclasses
 import functools
 from typing import Callable
 
-from grader.data import datasets
 from grader.checks import common, cross_entropy, data_iter, hidden, l2_penalty, relu, sgd, softmax
 from grader.checks.trainings import polynomial, tasks
+from grader.data import datasets
 
 # The six functions students write, and the exercise module each one lives in.
 STUDENT_FUNCTIONS: dict[str, str] = {
@@ -88,7 +88,8 @@ FIGURE_PROBES: dict[str, Probe] = {p.name: p for p in (
 )}
 
 # Hidden variants of the functions' probes: the same calls on inputs drawn from a seed that only the instructor's
-# secret and the student's id give (:mod:`grader.engine.secret`), so answers written in for the public inputs fail there.
+# secret and the student's id give (:mod:`grader.engine.secret`), so answers written in for the public inputs fail
+# there.
 HIDDEN_PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe(f"hidden.{function}", (function,), module.probe, seconds=seconds, hidden=True)
     for function, module, seconds in (("data_iter", data_iter, 0.5), ("softmax", softmax, 0.7),
@@ -162,10 +163,10 @@ CHECKS: tuple[Check, ...] = (
        "finite and correct for logits of ±1e4 (value and gradient)", rtol=1e-3, atol=1e-3),
     _c("softmax.stability.neg_inf", "softmax", 2, softmax.judge_stability_neg_inf,
        "rows mixing -inf with finite entries (value and gradient)", **VALUE_TOL),
-    _c("softmax.stability.row_scales", "softmax", 2, softmax.judge_stability_row_scales, "rows of very different scales",
-       **VALUE_TOL),
-    _c("softmax.shift_invariance", "softmax", 1, softmax.judge_shift_invariance, "unchanged by a constant added to a row",
-       rtol=1e-4, atol=1e-6),
+    _c("softmax.stability.row_scales", "softmax", 2, softmax.judge_stability_row_scales,
+       "rows of very different scales", **VALUE_TOL),
+    _c("softmax.shift_invariance", "softmax", 1, softmax.judge_shift_invariance,
+       "unchanged by a constant added to a row", rtol=1e-4, atol=1e-6),
     _c("softmax.grad", "softmax", 1, softmax.judge_grad, "jax.grad agrees with the reference", **GRAD_TOL),
     _c("softmax.jit", "softmax", 1, softmax.judge_jit, "works under jax.jit", **VALUE_TOL),
     # cross_entropy — 17

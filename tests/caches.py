@@ -13,11 +13,9 @@ import functools
 import shutil
 from pathlib import Path
 
-from grader.engine import compile_cache, references
-
-from grader.data import datasets
-
 from grader import rubric
+from grader.data import datasets
+from grader.engine import compile_cache, references
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,10 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grader.reports import class_summary, class_view, inert
-
 from grader import rubric
 from grader.checks.common import Observations
+from grader.reports import class_summary, class_view, inert
 from grader.reports.result import CheckResult, Result
 
 from . import submissions

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import course_file as course, rubric
+from grader import course_file as course
+from grader import rubric
 
 from .conftest import KIT, run
 

@@ -8,10 +8,8 @@ import dataclasses
 
 import pytest
 
-from grader.data import datasets
-
 from grader import grading, rubric
-
+from grader.data import datasets
 from grader.engine import references
 from grader.engine.plan import GradingPlan
 

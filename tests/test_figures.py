@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from grader.reports import curves, figures, report
-
-from grader.engine import probing, trusted
-
 from grader import rubric
-from grader.checks.trainings import tasks
 from grader.checks.common import Observations
+from grader.checks.trainings import tasks
+from grader.engine import probing, trusted
+from grader.reports import curves, figures, report
 from grader.reports.result import CheckResult, Result
 
 from .conftest import run

@@ -211,8 +211,8 @@ def test_missing_path_is_a_grader_error(tmp_path):
 
 
 def test_batch_grades_a_class(kit, tmp_path, broken_submission):
-    import shutil
     import csv
+    import shutil
     classroom = tmp_path / "class"
     classroom.mkdir()
     shutil.copytree(kit / "solutions", classroom / "alice", ignore=shutil.ignore_patterns("__pycache__"))

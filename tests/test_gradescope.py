@@ -24,12 +24,9 @@ from pathlib import Path
 import pytest
 
 from grader import cli, rubric
-
 from grader.authoring import gradescope
-
-from grader.reports import report
-
 from grader.engine import secret
+from grader.reports import report
 from grader.reports.result import CheckResult, Result
 
 from . import caches

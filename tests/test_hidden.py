@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from grader import grading, rubric
-
-from grader.engine import probing, references, secret
 from grader.checks import data_iter as data_iter_checks
 from grader.checks import sgd as sgd_checks
+from grader.engine import probing, references, secret
 
 from .mutants import CORRECT, MUTANTS
 

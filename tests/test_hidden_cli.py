@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 from grader import rubric
-
-from grader.engine import secret
 from grader.checks import data_iter as data_iter_checks
+from grader.engine import secret
 
 from . import caches
 from .conftest import KIT, grades_of

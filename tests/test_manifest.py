@@ -7,7 +7,6 @@ import json
 import platform
 
 from grader.data import datasets
-
 from grader.reports import inert, manifest, report
 from grader.reports.result import CheckResult, Result
 

@@ -23,9 +23,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.authoring import course
-
 from grader import rubric
+from grader.authoring import course
 
 from . import caches, submissions
 
@@ -330,6 +329,7 @@ def test_in_kernel_check_scores_nothing_under_autograde(monkeypatch, capsys):
 
 def test_pipeline_puts_the_sandbox_before_saving_grades():
     from nbgrader.preprocessors import Execute, SaveAutoGrades
+
     from grader import nbgrader_step
     for execute in (False, True):
         steps = nbgrader_step.autograde_preprocessors(execute=execute)
@@ -364,6 +364,7 @@ def test_notebook_module_keeps_definitions():
 def test_step_fails_loudly_when_the_sandbox_cannot_run(graded_course, tmp_path, monkeypatch):
     """A sandbox that cannot start is the grader's failure: the step raises and clears the notebook's grades."""
     from nbgrader.api import Gradebook
+
     from grader import nbgrader_step
     from grader.engine import references
     shutil.copy(graded_course / "gradebook.db", tmp_path / "gradebook.db")

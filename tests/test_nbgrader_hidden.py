@@ -12,13 +12,12 @@ import sys
 import nbformat
 import pytest
 
-from grader.authoring import course
-
 from grader import rubric
+from grader.authoring import course
 from grader.authoring.course import ASSIGNMENT
 
-from .conftest import KIT
 from .attacks.hijacks import HIJACKS
+from .conftest import KIT
 from .test_nbgrader import STUB, isolated_env, nbgrader, with_bugs
 
 pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from grader import grading, rubric
-
 from grader.engine import references, trusted
 
 FUNCTION_PROBES = [p for p in rubric.PROBES if p in rubric.STUDENT_FUNCTIONS]

@@ -22,11 +22,11 @@ import yaml
 
 from grader import cli, rubric
 from grader.authoring import release as rel
+from grader.authoring import student_readme, templating
 from grader.authoring.build import BEGIN, END
 from grader.checks.trainings import tasks
 from grader.reports.report import render
 from grader.reports.result import CheckResult, Result
-from grader.authoring import student_readme, templating
 
 KIT = Path(__file__).resolve().parent.parent
 KIT_WORKFLOWS = sorted((KIT / ".github" / "workflows").glob("*.yml"))

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from grader import grading, rubric
-
 from grader.engine import shortcuts
 
 FORBIDDEN = rubric.FORBIDDEN_SHORTCUTS

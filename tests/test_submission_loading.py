@@ -7,7 +7,6 @@ import shutil
 import pytest
 
 from grader import grading, rubric
-
 from grader.engine import probing, submission
 
 

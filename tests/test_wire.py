@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import wire
 from grader.checks.common import Observations
+from grader.engine import wire
 
 KIT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader import KIT_DIR
+from grader import KIT_DIR, rubric
 from grader.authoring import build
-
-from grader import rubric
 
 KIT = KIT_DIR
 ASSIGNMENT = "chapter"

@@ -40,8 +40,8 @@ import tomllib
 from pathlib import Path
 
 from grader import rubric
-from grader.errors import CannotRun
 from grader.authoring.release import GRADER, KIT, _ignore
+from grader.errors import CannotRun
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 SECRET = "secret"

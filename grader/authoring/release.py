@@ -33,11 +33,29 @@ import tomli_w
 from grader import PACKAGE_DIR
 from grader.authoring.render import classroom, load_result, render_main
 from grader.authoring.student_readme import student_readme
+from grader.authoring.workflow import (
+    ACTIONS,
+    ARTIFACT,
+    CLASSROOM,
+    COMMENT_MARKER,
+    FIGURES_DIR,
+    GITIGNORE,
+    GRADE_ARGS,
+    REFERENCE_OPTION,
+    RENDER_FORMATS,
+    RENDERED,
+    REPORT_JSON,
+    SOLUTIONS_CHECKOUT,
+    SUBMISSION,
+    WORKFLOW_TEMPLATE,
+    autograde_workflow,
+    command_line,
+    render_args,
+    report_files,
+    uses,
+    workflow_commands,
+)
 from grader.errors import CannotRun
-from grader.authoring.workflow import (ACTIONS, ARTIFACT, CLASSROOM, COMMENT_MARKER, FIGURES_DIR, GITIGNORE,
-                                       GRADE_ARGS, REFERENCE_OPTION, RENDER_FORMATS, RENDERED, REPORT_JSON,
-                                       SOLUTIONS_CHECKOUT, SUBMISSION, WORKFLOW_TEMPLATE, autograde_workflow,
-                                       command_line, render_args, report_files, uses, workflow_commands)
 
 __all__ = ["ACTIONS", "ARTIFACT", "CLASSROOM", "COMMENT_MARKER", "FIGURES_DIR", "GITIGNORE", "GRADE_ARGS", "GRADER",
            "KIT", "KIT_ONLY", "REFERENCE_OPTION", "RENDER_FORMATS", "RENDERED", "REPORT_JSON", "SOLUTIONS_CHECKOUT",

@@ -13,7 +13,6 @@ import contextvars
 import dataclasses
 from typing import Any, Callable
 
-import jax
 import numpy as np
 
 from grader.engine.student_errors import without_location

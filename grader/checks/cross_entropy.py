@@ -17,8 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from grader.checks import inputs
-from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
-                     observe_calls, passed, shift_invariance)
+from grader.checks.common import (
+    KnownMistakes,
+    Mistake,
+    Observations,
+    Verdict,
+    compare,
+    failed,
+    jit_verdict,
+    judged,
+    observe_calls,
+    passed,
+    shift_invariance,
+)
 
 LOGITS = inputs.normal(21, (8, 5), scale=2.0)
 LABELS = inputs.labels(22, 8, 5)

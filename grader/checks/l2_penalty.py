@@ -12,8 +12,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from grader.checks import inputs
-from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
-                     observe_calls, passed)
+from grader.checks.common import (
+    KnownMistakes,
+    Mistake,
+    Observations,
+    Verdict,
+    compare,
+    failed,
+    jit_verdict,
+    judged,
+    observe_calls,
+    passed,
+)
 
 MATRIX = inputs.normal(71, (5, 3))
 VECTOR = inputs.normal(72, (7,))

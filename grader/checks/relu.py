@@ -15,8 +15,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from grader.checks import inputs
-from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, failed, jit_verdict, judged,
-                                  observe_calls, passed)
+from grader.checks.common import (
+    KnownMistakes,
+    Mistake,
+    Observations,
+    Verdict,
+    failed,
+    jit_verdict,
+    judged,
+    observe_calls,
+    passed,
+)
 
 
 def _with_zeros(x: np.ndarray) -> np.ndarray:

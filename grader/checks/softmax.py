@@ -14,8 +14,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from grader.checks import inputs
-from grader.checks.common import (KnownMistakes, Mistake, Observations, Verdict, compare, failed, jit_verdict, judged,
-                     observe_calls, passed, shift_invariance)
+from grader.checks.common import (
+    KnownMistakes,
+    Mistake,
+    Observations,
+    Verdict,
+    compare,
+    failed,
+    jit_verdict,
+    judged,
+    observe_calls,
+    passed,
+    shift_invariance,
+)
 
 VALUES_X = inputs.normal(1, (8, 5), scale=2.0)
 CUBE_X = inputs.normal(2, (2, 3, 4), scale=2.0)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import http.client
+import json
 import os
 import tempfile
 import urllib.error
@@ -33,8 +33,8 @@ import numpy as np
 
 from grader import data as data_names
 from grader.data import idx
-from grader.errors import DatasetUnavailable
 from grader.engine import cache_dir
+from grader.errors import DatasetUnavailable
 
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.25

@@ -36,7 +36,8 @@ def main(argv: list[str]) -> None:
     writer = wire.FrameWriter(out_fd, wire.receive_key(key_fd))
 
     import grader
-    from grader import course_file as course, rubric
+    from grader import course_file as course
+    from grader import rubric
     from grader.checks.common import Observations
     from grader.data import datasets
     from grader.engine import guard, probing, submission, tripwire, trusted

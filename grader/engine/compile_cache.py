@@ -119,7 +119,8 @@ def warm(data_json: str | None = None) -> Path:
     folder = _shared_folder()
     env = dict(os.environ, **settings(folder), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     # With digits, the process also saves the split, so no child imports scikit-learn to read it.
-    code = ("import sys\nfrom grader import rubric\nfrom grader.data import datasets\nfrom grader.engine import probing, trusted\n"
+    code = ("import sys\nfrom grader import rubric\nfrom grader.data import datasets\n"
+            "from grader.engine import probing, trusted\n"
             "data = datasets.DataSpec.from_json(sys.argv[1]) if sys.argv[1] else datasets.DIGITS\n"
             "probing.observe(dict(trusted.FUNCTIONS), {}, [*rubric.PROBES, *rubric.FIGURE_PROBES], data)\n"
             "if data.name == 'digits':\n    datasets.save_digits(sys.argv[2])\n")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from grader.data import datasets
-
 from grader import rubric
 from grader.checks.common import Observations
+from grader.data import datasets
 from grader.engine.student_errors import describe_exception
 
 

@@ -16,15 +16,12 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from grader import KIT_DIR, PACKAGE_DIR
-from grader.data import datasets
-
-from grader import rubric
-
-from grader.engine import cache_dir, submission, trusted, wire
+from grader import KIT_DIR, PACKAGE_DIR, rubric
 from grader.checks.common import Observations
-from grader.errors import BrokenReference
+from grader.data import datasets
+from grader.engine import cache_dir, submission, trusted, wire
 from grader.engine.probing import observe
+from grader.errors import BrokenReference
 
 KIT_SOLUTIONS = KIT_DIR / "solutions"
 

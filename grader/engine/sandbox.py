@@ -15,8 +15,8 @@ Wall time is limited three ways: the imports of one child together (``import_sec
 probe or the imports overrun, or the child dies, the parent ends the whole process tree, records the failure for
 that probe (or module) only, and starts a new child for the probes that remain; a child that settles nothing is not
 replaced, so a lane starts at most one child per probe and module. When the budget runs out, the probe under way and
-every probe not yet run fail with a message saying so. The parent is a child subreaper, so processes that escape the session (``setsid``,
-double fork) are re-parented to it and ended too.
+every probe not yet run fail with a message saying so. The parent is a child subreaper, so processes that escape
+the session (``setsid``, double fork) are re-parented to it and ended too.
 
 The parts, each in a module of its own: :mod:`grader.engine.sandbox_run` (the limits and what comes back),
 :mod:`grader.engine.lanes` (how many children side by side, and which probes each takes),
@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Callable
 
 from grader import PACKAGE_DIR, locate, rubric
-from grader.locate import write_files
 from grader.data import datasets
 from grader.engine import cache_dir, cleanup, code_policy, compile_cache, confine, probing, reaping, wire
 from grader.engine.lanes import Lane, idle_lanes, run_lanes, split_probes
 from grader.engine.sandbox_run import HIDDEN_NOTE, Limits, SandboxError, SandboxRun, failed
 from grader.engine.seed_gate import SeedGate
+from grader.locate import write_files
 
 __all__ = ["HIDDEN_NOTE", "MAX_SUBMISSION_BYTES", "Limits", "SandboxError", "SandboxRun", "idle_lanes", "run_probes",
            "split_probes", "submission_files", "write_files"]
@@ -100,9 +100,10 @@ def run_probes(directory: str | Path, probes: list[str] | None = None, limits: L
     """Probe the submission in ``directory`` in confined children; see the module docstring.
 
     ``seeds`` gives each hidden probe among ``probes`` its seed (:mod:`grader.engine.secret`). A child gets the seeds
-    of its hidden probes (never the secret, never in its command line) through its seed pipe, and only after the
-    public probes of every child of the submission have sent their results (:class:`~grader.engine.seed_gate.SeedGate`); every child runs its
-    public probes first. What the children report for review from then on is not shown (:data:`HIDDEN_NOTE`).
+    of its hidden probes (never the secret, never in its command line) through its seed pipe, and only after the public
+    probes of every child of the submission have sent their results (:class:`~grader.engine.seed_gate.SeedGate`); every
+    child runs its public probes first. What the children report for review from then on is not shown
+    (:data:`HIDDEN_NOTE`).
 
     With ``limits.lanes`` above 1 the probes are split (:func:`split_probes`) between that many children
     running side by side, each with its own home and its own restarts; the observations do not depend on the

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from grader.observations import Observations
+from grader.course_file import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
 from grader.engine import confine
 from grader.errors import GraderError
-from grader.course_file import DEFAULT_TIME_BUDGET, DEFAULT_TIME_LIMIT
+from grader.observations import Observations
 
 # What stands in a report for the review notes the code raised once the hidden probes' seeds were out: a note names
 # a line and a file name the code chooses, so it could carry the hidden inputs into the student's report.
@@ -31,7 +31,7 @@ class Limits:
     lanes: int = 1                              # children probing this submission side by side (see idle_lanes)
     require_containment: bool = False           # refuse to run without a layer that keeps private files out of reach
     allow_unconfined: bool = False              # the instructor's explicit leave to grade a secret's probes without one
-    accept_code: bool = False                   # grade code beyond the policy for submitted code as it is (read by the instructor)
+    accept_code: bool = False                   # grade code beyond the code policy as it is (read by the instructor)
     time_budget: float = DEFAULT_TIME_BUDGET    # wall time of the whole submission: every child, import and probe
     home_bytes: int = 256 << 20                 # the child's writable home, a tmpfs of this size (with namespaces)
     home_files: int = 8192                      # ... and of this many files and folders

@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Iterator
 
 from grader import locate
-from grader.errors import CannotRun
-
 from grader.engine import sandbox
 from grader.engine.plan import GradingPlan, probe
+from grader.errors import CannotRun
 
 
 def probe_local(plans: dict[str, tuple[Path, GradingPlan]],

@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from grader import course_file as course, rubric
-from grader.observations import Observations
+from grader import course_file as course
+from grader import rubric
 from grader.data import datasets
 from grader.engine import compile_cache, confine, reaping, wire
 from grader.engine.sandbox_run import HIDDEN_NOTE, Limits, SandboxError, failed
 from grader.engine.seed_gate import SeedGate
+from grader.observations import Observations
 
 PASS_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -184,8 +185,8 @@ class Child:
         with open(self.out_path, "wb") as out_file:
             proc = reaping.start(lambda: subprocess.Popen(
                 command, cwd=self.tmp / "submission", env=_environment(self.home, self.cache), stdin=subprocess.DEVNULL,
-                stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read, seed_read), start_new_session=True,
-                preexec_fn=preexec, **confine.as_user(self.user)))
+                stdout=out_file, stderr=subprocess.STDOUT, pass_fds=(write_fd, key_read, seed_read),
+                start_new_session=True, preexec_fn=preexec, **confine.as_user(self.user)))
         os.close(write_fd)
         os.close(key_read)
         os.close(seed_read)

@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-
 # jax.random.permutation(key, n) as one compiled program per n: the same permutation as the eager call, in one
 # dispatch rather than a handful (a training draws one per epoch).
 _permutation = jax.jit(jax.random.permutation, static_argnums=1)

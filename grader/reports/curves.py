@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from grader.checks.trainings import polynomial, tasks
 from grader.checks.common import Observations
+from grader.checks.trainings import polynomial, tasks
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,13 +18,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from grader.reports import curves, inert, report
-
-from grader.data import datasets
-
 from grader import rubric
 from grader.checks.common import Observations, ProbeFailed
+from grader.data import datasets
 from grader.engine.student_errors import describe_exception
+from grader.reports import curves, inert, report
 from grader.reports.curves import Panel
 from grader.reports.result import Result
 

@@ -12,9 +12,8 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from grader.reports import inert, manifest
-
 from grader import rubric
+from grader.reports import inert, manifest
 from grader.reports.result import FORMATS, Result, fmt_points  # noqa: F401 (FORMATS: report.FORMATS)
 
 _GREEN, _RED, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"

@@ -19,7 +19,6 @@ import numpy as np
 
 from grader.engine.student_errors import failure_text
 
-
 # fold_in(key, epoch) as one compiled program: the same key as the eager call, without its dispatch cost each epoch.
 _fold_in = jax.jit(jax.random.fold_in)
 

@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grader.checks.trainings.loop import TrainingError, minibatch_sgd
 from grader.checks.common import Observations
+from grader.checks.trainings.loop import TrainingError, minibatch_sgd
 from grader.checks.trainings.tasks import mean_squared_losses, squared_loss_sum
 
 SEED = 0

@@ -1,7 +1,7 @@
 """Training checks: models trained with the student's own parts, judged on what they learned.
 
-Each probe trains in the trusted loop (:func:`grader.checks.trainings.loop.minibatch_sgd`) with fixed seeds and records the
-final parameters and the per-epoch training loss; the judge, in the grading process, evaluates those
+Each probe trains in the trusted loop (:func:`grader.checks.trainings.loop.minibatch_sgd`) with fixed seeds and
+records the final parameters and the per-epoch training loss; the judge, in the grading process, evaluates those
 parameters itself (test accuracy, parameter error, test loss) and compares with the rubric's threshold.
 
 Settings on the embedded digits set (1,347 training images of 64 pixels; the book's batch of 256 underfits it),
@@ -31,11 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grader.data import datasets
-
-from grader.engine import trusted
-from grader.checks.trainings.loop import TrainingError, minibatch_sgd
 from grader.checks.common import Observations, Verdict, failed, nonfinite_summary, passed
+from grader.checks.trainings.loop import TrainingError, minibatch_sgd
+from grader.data import datasets
+from grader.engine import trusted
 
 SEED = 0
 

@@ -14,8 +14,17 @@ import sys
 from typing import Callable, Iterator
 
 from grader.engine.shortcuts import lookups
-from grader.engine.shortcuts.bindings import FUNCTIONS, Binding, Module, Scope, binds, build_scope, index_module, \
-    statements, view
+from grader.engine.shortcuts.bindings import (
+    FUNCTIONS,
+    Binding,
+    Module,
+    Scope,
+    binds,
+    build_scope,
+    index_module,
+    statements,
+    view,
+)
 from grader.engine.shortcuts.denotes import All, Computed, Ext, Mod, Node, Note, unique
 from grader.engine.shortcuts.folding import FOLD_DEPTH, fold_expression
 from grader.engine.shortcuts.layout import Entry, Files, join_name, relative_base
