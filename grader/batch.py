@@ -48,7 +48,7 @@ from grader.engine import compile_cache, confine, scale
 from grader.errors import CannotRun
 from grader.options import GradeOptions
 from grader.progress import Progress
-from grader.reports import class_summary, class_view, gradebook, report
+from grader.reports import class_summary, class_view, gradebook, regrade, report
 from grader.reports.result import Result
 
 
@@ -182,8 +182,8 @@ def main(argv: list[str]) -> int:
                         f"{confine.available().describe()}", command="grade batch")
     out = output_folder(root, args.out)
     before = existing_gradebook(out)
-    regrade = _names(args.student)
-    if regrade is not None and before is None:
+    chosen = _names(args.student)
+    if chosen is not None and before is None:
         raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
                         "class first")
     writable_folder(out)
@@ -204,12 +204,12 @@ def main(argv: list[str]) -> int:
             raise CannotRun(str(exc)) from None
     class_ids = [s.name for s in students] + list(skipped)
     kept: dict[str, Result] = {}
-    if regrade is not None:
-        settings, kept = regrade_plan(out, before, settings, regrade, class_ids, args.only is not None)
+    if chosen is not None:
+        settings, kept = regrade_plan(out, before, settings, chosen, class_ids, args.only is not None)
         only = settings.only
         plan = dataclasses.replace(plan, probes=rubric.PROBES if only is None else only)  # the earlier run's --only
-        students = [s for s in students if s.name in regrade]
-        skipped = {k: v for k, v in skipped.items() if k in regrade}
+        students = [s for s in students if s.name in chosen]
+        skipped = {k: v for k, v in skipped.items() if k in chosen}
     folders = exercise_folders(students)  # student id → the folder graded
     progress = Progress(not opts.quiet)
 
@@ -244,7 +244,7 @@ def main(argv: list[str]) -> int:
         progress.show(_bar(done, total, student))
     progress.done()
     write_folder(out, before, settings, results, kept, fingerprints, targets, previous)
-    regraded = f" (of {len(results) + len(kept)} in the gradebook)" if regrade is not None else ""
+    regraded = f" (of {len(results) + len(kept)} in the gradebook)" if chosen is not None else ""
     print(f"graded {len(results)} submissions{regraded}: {out / gradebook.GRADEBOOK}, {out / 'class_summary.md'}")
     return 0
 
@@ -290,7 +290,7 @@ def existing_gradebook(out: Path) -> gradebook.Manifest | None:
     return manifest
 
 
-def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebook.Manifest, regrade: set[str],
+def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebook.Manifest, chosen: set[str],
                  class_ids: list[str], only_given: bool) -> tuple[gradebook.Manifest, dict[str, Result]]:
     """For ``--student``: the settings to grade with (the earlier run's ``--only``, roster and assignment unless
     given again) and the results of the students not regraded, read from their JSON reports. :class:`CannotRun`
@@ -299,7 +299,7 @@ def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebo
     if before is None:
         raise CannotRun(f"--student regrades into an existing gradebook, and {out} holds none: grade the whole "
                         "class first")
-    unknown = sorted(regrade - set(class_ids))
+    unknown = sorted(chosen - set(class_ids))
     if unknown:
         raise CannotRun(f"--student: no folder {', '.join(map(locate.shown, unknown))} in the class")
     if only_given and settings.only != before.only:
@@ -314,13 +314,13 @@ def regrade_plan(out: Path, before: gradebook.Manifest | None, settings: gradebo
     if settings.secret != before.secret:
         raise CannotRun("the instructor's secret differs from the gradebook's (" +
                         (f"graded with secret {before.secret}" if before.secret else "graded without one") + ")")
-    missing = sorted(s for s in class_ids if s not in regrade and s not in before.students)
+    missing = sorted(s for s in class_ids if s not in chosen and s not in before.students)
     if missing:
         raise CannotRun(f"not in the gradebook: {', '.join(map(locate.shown, missing))}: name them with --student "
                         "too, or grade the whole class")
     kept = {}
     for student in class_ids:
-        if student in regrade:
+        if student in chosen:
             continue
         path = out / f"{before.students[student]}.json"
         try:

@@ -75,6 +75,8 @@ def book(tmp_path_factory):
     (out / "my-notes.txt").write_text("the instructor's own file\n")
     shutil.rmtree(course / "carol")
     runs["carol left"] = _batch(course, *common, env=env)
+    runs["against the first"] = _batch(course, "--out", str(root / "against-first"), "--previous",
+                                       str(course / "grades"), *common, env=env)
     runs["foreign folder"] = _batch(course, "--out", str(root), *common, env=env)
     runs["regrade without gradebook"] = _batch(course, "--student", "bob", "--out", str(root / "new"), env=env)
     return {"root": root, "course": course, "out": out, "runs": runs, "snapshot": snapshot,
@@ -148,6 +150,18 @@ def test_student_regrade_replaces_one_row_and_keeps_the_others(book):
     assert canvas[3] == ["'" + FORMULA, "", "S002", "", "A1", "15"]
     assert after["class_summary.md"] != before["class_summary.md"][0]
     assert "4 submissions" in after["class_summary.md"].decode()
+
+
+def test_previous_puts_the_regrades_moves_on_the_dashboard(book):
+    """``--previous DIR``: the class summary's page lists who moved against an earlier grading (bob's fix, since the
+    first run) and who is only in one of them (carol left)."""
+    run = book["runs"]["against the first"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = (book["root"] / "against-first" / "class_summary.html").read_text()
+    regrade = page[page.index('<h2 id="regrade">'):]
+    assert "1 of 3 students change against the earlier grading." in regrade
+    assert "<td>bob (+" in regrade and "relu.values" in regrade
+    assert "Only in the earlier grading:" in regrade and "carol" in regrade
 
 
 def test_removed_students_reports_are_removed_and_nothing_else(book):
