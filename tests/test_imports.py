@@ -37,7 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reports", ("grader.reports",)),
     ("pipeline", ("grader.grading",)),
     ("front ends", ("grader.options", "grader.cli", "grader.__main__", "grader.batch", "grader.pytest_plugin",
-                    "grader.notebook", "grader.nbgrader_step", "grader.progress", "grader.authoring")),
+                    "grader.notebook", "grader.nbgrader_step", "grader.progress", "grader.section_script",
+                    "grader.authoring")),
 )
 
 

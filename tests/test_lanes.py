@@ -16,8 +16,6 @@ from grader.engine import sandbox
 
 from . import submissions
 
-pytestmark = pytest.mark.end_to_end  # every test here runs the kit's commands in real subprocesses
-
 # relu kills its child outright; sgd is wrong. Each lane must restart on its own and keep the other's results.
 BODIES = {
     "relu": "import os\nos._exit(3)",
@@ -45,6 +43,7 @@ def _same(a, b) -> bool:
 PROBES = ["sgd", "relu", "l2_penalty", "linear_regression", "mlp"]
 
 
+@pytest.mark.end_to_end
 def test_two_lanes_observe_what_one_child_does(tmp_path):
     folder = submissions.make(tmp_path / "student", bodies=BODIES)
     accepted = sandbox.Limits(accept_code=True)  # the bodies kill their child: they must run to do so
@@ -59,6 +58,27 @@ def test_two_lanes_observe_what_one_child_does(tmp_path):
     assert two.shortcuts == one.shortcuts
 
 
-def test_idle_lanes_is_one_or_two():
-    assert sandbox.idle_lanes() in (1, 2)
-    assert sandbox.idle_lanes(most=1) == 1
+@pytest.mark.parametrize("cores, running, most, expected", [
+    (2, 1, 2, 2),   # an idle 2-core machine: only this process runs, both cores are free
+    (2, 2, 2, 1),   # another runnable task takes a core
+    (2, 9, 2, 1),   # a busy machine still gets one lane
+    (1, 1, 2, 1),   # one core
+    (8, 3, 2, 2),   # never more than ``most``
+    (8, 3, 4, 4),
+    (8, 6, 4, 3),
+])
+def test_idle_lanes_counts_the_free_cores(monkeypatch, cores, running, most, expected):
+    """idle_lanes reads the kernel's count of runnable tasks (the fourth field of /proc/loadavg, this process
+    included): one lane per core the others leave free, at least one, at most ``most``."""
+    from grader.engine import lanes
+
+    class LoadAvg:
+        def __init__(self, path):
+            assert str(path) == "/proc/loadavg"
+
+        def read_text(self):
+            return f"0.50 0.40 0.30 {running}/321 4242\n"
+
+    monkeypatch.setattr(lanes, "Path", LoadAvg)
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: cores)
+    assert lanes.idle_lanes(most=most) == expected

@@ -80,7 +80,8 @@ def test_trusted_functions_meet_the_exercises_contracts(seed):
     seen = np.concatenate([np.asarray(yb) for _, yb in batches])
     assert sorted(seen.tolist()) == list(range(n))  # every example once
     for Xb, yb in batches:
-        np.testing.assert_array_equal(Xb, features[np.asarray(yb)])  # rows and labels stay paired
+        # rows and labels stay paired (the batches are float32 arrays on the device, as JAX computes by default)
+        np.testing.assert_array_equal(Xb, features.astype(np.float32)[np.asarray(yb)])
 
 
 def test_training_figures_of_the_reference(reference_obs):

@@ -63,9 +63,11 @@ def review_flags(directory: str | Path) -> list[str]:
     return notes
 
 
-# The kit's public face for the exercises' given code: loading the data, saving figures, and the students' own
-# test module. Reaching these is what the released exercises do, so it is not worth an instructor's review.
-GIVEN_KIT_MODULES = (f"{KIT_PACKAGE}.data.datasets", f"{KIT_PACKAGE}.reports.figures", f"{KIT_PACKAGE}.pytest_plugin")
+# The kit's public face for the exercises' given code: loading the data, saving figures, running a section as a
+# script, and the students' own test module. Reaching these is what the released exercises do, so it is not worth
+# an instructor's review.
+GIVEN_KIT_MODULES = (f"{KIT_PACKAGE}.data.datasets", f"{KIT_PACKAGE}.reports.figures", f"{KIT_PACKAGE}.section_script",
+                     f"{KIT_PACKAGE}.pytest_plugin")
 
 
 def _given_kit_use(path: str, line: int, what: str, category: str) -> bool:
