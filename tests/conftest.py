@@ -126,11 +126,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_collectionfinish(config, start_path, items):
+    """Which end-to-end files the tier took, and how many tests it left out (a run in one process; with
+    pytest-xdist the workers collect, and :func:`pytest_report_header` says which group runs)."""
     dropped, key, sampled = config.stash.get(_TIER, (0, "", []))
     if dropped:
         return (f"end-to-end tests: the smoke tests and the sample {key} ({', '.join(sorted(sampled))}); {dropped} "
                 "others left out (python -m pytest --full runs every test)")
     return None
+
+
+def pytest_report_header(config):
+    """The tier of this run, in the header every run prints (the controller's, under pytest-xdist)."""
+    if config.getoption("full") or config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return "tests: every test (--full, or files named)"
+    key = sample_key(config)
+    return (f"tests: every unit and in-process test, the smoke tests and end-to-end group {sample_group(key) + 1} of "
+            f"{SAMPLE_ONE_IN} (sample {key}); python -m pytest --full runs every test")
 
 
 @pytest.fixture(scope="session", autouse=True)
