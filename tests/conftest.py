@@ -41,6 +41,7 @@ LONGEST_FIRST = ("test_nbgrader.py", "test_gradescope.py", "test_attacks.py", "t
                  "test_checks_both_ways.py", "test_first_run.py", "test_bank.py", "test_figures.py",
                  "test_parent_memory.py", "test_cli_conventions.py", "test_gradebook.py", "test_hidden_cli.py",
                  "test_course_file.py", "test_hidden.py", "test_seed_attacks.py", "test_dashboard.py")
+_RANK = {name: i for i, name in enumerate(LONGEST_FIRST)}
 
 
 def pytest_addoption(parser):
@@ -85,50 +86,51 @@ def sample_group(key: str) -> int:
     return zlib.crc32(key.encode()) % SAMPLE_ONE_IN
 
 
+def runs_everything(config) -> bool:
+    """Whether this run takes every test: ``--full``, or files or tests named on the command line
+    (``python -m pytest tests/test_nbgrader.py``)."""
+    return config.getoption("full") or config.args_source != pytest.Config.ArgsSource.TESTPATHS
+
+
 def sampled_files(items, key: str) -> set[str]:
     """The end-to-end test files in the sample ``key``: the files dealt in turn (longest first, by
     ``LONGEST_FIRST``, then by name) into SAMPLE_ONE_IN groups, and the group of ``key``."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     files = sorted({item.path.name for item in items if item.get_closest_marker("end_to_end")},
-                   key=lambda name: (rank.get(name, len(rank)), name))
+                   key=lambda name: (_RANK.get(name, len(_RANK)), name))
     group = sample_group(key)
     return {name for i, name in enumerate(files) if i % SAMPLE_ONE_IN == group}
 
 
-def tier(config, items) -> tuple[list, list]:
-    """The tests this run keeps and those it leaves out: every test that is not marked ``end_to_end``, every
-    ``smoke`` test, and the sampled other end-to-end tests; every test with ``--full`` or when files or tests are
-    named on the command line (``python -m pytest tests/test_nbgrader.py``)."""
-    named = config.args_source != pytest.Config.ArgsSource.TESTPATHS
-    if config.getoption("full") or named:
-        return list(items), []
+def tier(config, items) -> tuple[list, list, set[str]]:
+    """The tests this run keeps, those it leaves out, and the sampled end-to-end files: every test that is not
+    marked ``end_to_end``, every ``smoke`` test, and the tests of the sampled files; every test when
+    :func:`runs_everything`."""
+    if runs_everything(config):
+        return list(items), [], set()
     sampled = sampled_files(items, sample_key(config))
     keep, drop = [], []
     for item in items:
         e2e = item.get_closest_marker("end_to_end") is not None
         smoke = item.get_closest_marker("smoke") is not None
         (keep if not e2e or smoke or item.path.name in sampled else drop).append(item)
-    return keep, drop
+    return keep, drop, sampled
 
 
 def pytest_collection_modifyitems(config, items):
     """Keep this run's tier (:func:`tier`), then run the longest test files first (a stable sort: each file keeps
     its own order)."""
-    keep, drop = tier(config, items)
+    keep, drop, sampled = tier(config, items)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    config.stash[_TIER] = (len(drop), sample_key(config), sorted({i.path.name for i in keep
-                                                                  if i.get_closest_marker("end_to_end")}))
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
+    config.stash[_TIER] = (len(drop), sample_key(config), sampled)
+    items.sort(key=lambda item: _RANK.get(item.path.name, len(_RANK)))
 
 
 def pytest_report_collectionfinish(config, start_path, items):
     """Which end-to-end files the tier took, and how many tests it left out (a run in one process; with
     pytest-xdist the workers collect, and :func:`pytest_report_header` says which group runs)."""
-    dropped, key, sampled = config.stash.get(_TIER, (0, "", []))
+    dropped, key, sampled = config.stash.get(_TIER, (0, "", set()))
     if dropped:
         return (f"end-to-end tests: the smoke tests and the sample {key} ({', '.join(sorted(sampled))}); {dropped} "
                 "others left out (python -m pytest --full runs every test)")
@@ -137,7 +139,7 @@ def pytest_report_collectionfinish(config, start_path, items):
 
 def pytest_report_header(config):
     """The tier of this run, in the header every run prints (the controller's, under pytest-xdist)."""
-    if config.getoption("full") or config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+    if runs_everything(config):
         return "tests: every test (--full, or files named)"
     key = sample_key(config)
     return (f"tests: every unit and in-process test, the smoke tests and end-to-end group {sample_group(key) + 1} of "

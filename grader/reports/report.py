@@ -57,10 +57,15 @@ def text(result: Result, color: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _not_run_points(result: Result) -> float:
+    """The points of the hidden checks that did not run here (no instructor's secret)."""
+    return sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
+
+
 def not_run_here(result: Result) -> str | None:
     """What the hidden checks that did not run here (no instructor's secret) add, with the maximum of the
     instructor's grade, so a student knows what the whole is out of; ``None`` when none are missing."""
-    hidden = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
+    hidden = _not_run_points(result)
     if not hidden:
         return None
     return (f"your instructor's grade adds hidden checks worth {fmt_points(hidden)}, out of "
@@ -116,8 +121,7 @@ def _trailer(result: Result, bullet: str = "  ") -> list[str]:
     carries them; raw (each renderer makes the lines inert for its format), with an empty last line when any."""
     out = []
     if result.not_run:
-        points = sum(rubric.BY_ID[i].points for i in result.not_run if i in rubric.BY_ID)
-        out.append(f"Hidden checks not run here (worth {fmt_points(points)}, not in this score): "
+        out.append(f"Hidden checks not run here (worth {fmt_points(_not_run_points(result))}, not in this score): "
                    f"{', '.join(result.not_run)}. They test the same properties on inputs only your instructor's "
                    "secret gives, when your work is graded.")
     if result.isolation is not None:
